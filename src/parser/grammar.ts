@@ -185,14 +185,19 @@ export class SpecGrammar extends CstParser {
     ]);
   });
 
-  /** train = "train" "{" { stage | property } "}" ; */
+  /** train = "train" "{" { stage | property [ "," ] } "}" ; */
   trainDecl = this.RULE("trainDecl", () => {
     this.CONSUME(T.Train);
     this.CONSUME(T.LCurly);
     this.MANY(() =>
       this.OR([
         { ALT: () => this.SUBRULE(this.stageDecl) },
-        { ALT: () => this.SUBRULE(this.property) },
+        {
+          ALT: () => {
+            this.SUBRULE(this.property);
+            this.OPTION(() => this.CONSUME(T.Comma));
+          },
+        },
       ]),
     );
     this.CONSUME(T.RCurly);
@@ -217,10 +222,13 @@ export class SpecGrammar extends CstParser {
     this.CONSUME(T.Identifier);
   });
 
-  /** propertyBlock = "{" { property } "}" ; */
+  /** propertyBlock = "{" { property [ "," ] } "}" ; */
   propertyBlock = this.RULE("propertyBlock", () => {
     this.CONSUME(T.LCurly);
-    this.MANY(() => this.SUBRULE(this.property));
+    this.MANY(() => {
+      this.SUBRULE(this.property);
+      this.OPTION(() => this.CONSUME(T.Comma));
+    });
     this.CONSUME(T.RCurly);
   });
 

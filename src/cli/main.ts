@@ -1,0 +1,54 @@
+import { check } from "./check.js";
+import { compile } from "./compile.js";
+import { inspect } from "./inspect.js";
+import { EXIT_ERRORS, EXIT_OK, EXIT_USAGE, processIo, UsageError, type Io } from "./io.js";
+import { VERSION } from "./version.js";
+
+type Command = (argv: string[], io: Io) => number | Promise<number>;
+
+const COMMANDS: Record<string, { run: Command; summary: string }> = {
+  check: { run: check, summary: "report the spec's problems with file:line:col, codes and hints" },
+  inspect: { run: inspect, summary: "params, MACs, memory and cost per block, device and route" },
+  compile: { run: compile, summary: "write the build directory (ir.json, report.md, manifest.json)" },
+};
+
+function help(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  return [
+    `meanet ${VERSION}: compiler for complexity-aware edge-cloud neural networks`,
+    "",
+    "usage: meanet <command> [options]",
+    "",
+    ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
+    "",
+    "Run `meanet <command> --help` for a command's options.",
+  ].join("\n");
+}
+
+/** Entry point: the only place that maps failures to exit codes. */
+export async function main(argv: string[], io: Io = processIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === "--help" || name === "-h" || name === "help") {
+    io.out(help());
+    return name ? EXIT_OK : EXIT_USAGE;
+  }
+  if (name === "--version" || name === "-v") {
+    io.out(VERSION);
+    return EXIT_OK;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    io.err(`unknown command \`${name}\`\n\n${help()}`);
+    return EXIT_USAGE;
+  }
+  try {
+    return await command.run(rest, io);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.err(e.message);
+      return EXIT_USAGE;
+    }
+    io.err(`internal error in \`meanet ${name}\`: ${(e as Error).stack ?? String(e)}\nThis is a bug in meanet; please report it with the spec that caused it.`);
+    return EXIT_ERRORS;
+  }
+}

@@ -1,0 +1,5 @@
+export { summarize, type CostSummary } from "./summary.js";
+export { renderInspect, table, formatEnergy, formatSeconds } from "./table.js";
+export { emitReport } from "./report.js";
+export { emitManifest, sha256, type SpecHashes } from "./manifest.js";
+export type { Manifest, ManifestArtifact } from "./format/manifest.js";

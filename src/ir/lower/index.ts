@@ -1,0 +1,262 @@
+import { Codes, DiagnosticBag, didYouMean, type Span } from "../../diagnostics/index.js";
+import type * as A from "../../parser/index.js";
+import type { DType, IrBlock, IrExit, IrGraph, Placement } from "../graph.js";
+import { BlockLowering, type GraphStore } from "./blocks.js";
+import { lowerAssertions } from "./assertions.js";
+import { lowerComplexity } from "./complexity.js";
+import { SectionReader } from "./context.js";
+import { lowerDevices } from "./devices.js";
+import { classSet, lowerRouting } from "./routing.js";
+import { lowerTraining } from "./training.js";
+import type { Value } from "./values.js";
+
+const DTYPES: Record<string, DType> = { u8: "uint8", uint8: "uint8", i8: "int8", int8: "int8", f16: "float16", float16: "float16", f32: "float32", float32: "float32" };
+const PLACEMENTS: readonly Placement[] = ["edge", "cloud", "auto"];
+const RESERVED = new Set(["num_classes", "num_hard", "num_easy", "all", "hard", "easy", "same", "valid"]);
+
+export interface LoweredSpec {
+  ir: IrGraph;
+  shapes: GraphStore["shapes"];
+}
+
+/**
+ * AST → IR: resolves names, expands defs, orders blocks by the tensors they read, and reads every
+ * configuration section. Returns undefined only when the spec lacks what a graph needs at all.
+ */
+export function lower(main: A.SpecFile, imported: A.SpecFile[], bag: DiagnosticBag): LoweredSpec | undefined {
+  const r = new SectionReader(bag);
+  const items = main.items;
+  const of = <K extends A.Item["kind"]>(kind: K) => items.filter((i): i is Extract<A.Item, { kind: K }> => i.kind === kind);
+  const fileStart: Span = { source: main.span.source, start: 0, end: 0 };
+
+  const defs = new Map<string, A.DefDecl>();
+  for (const f of [...imported, main]) {
+    for (const item of f.items) {
+      if (f !== main && item.kind !== "def" && item.kind !== "import") {
+        bag.error(Codes.ImportFailed, "an imported file may only hold `def`s and `import`s", item.span);
+        continue;
+      }
+      if (item.kind !== "def" || !item.name.name) continue;
+      const prior = defs.get(item.name.name);
+      if (prior) {
+        bag.error(Codes.DuplicateName, `\`${item.name.name}\` is defined twice`, item.name.span, { related: [{ message: "first defined here", span: prior.name.span }] });
+        continue;
+      }
+      defs.set(item.name.name, item);
+    }
+  }
+
+  const single = <T extends A.Item>(list: T[], what: string): T | undefined => {
+    for (let i = 1; i < list.length; i++) bag.error(Codes.DuplicateDeclaration, `\`${what}\` is declared twice`, list[i]!.span, { related: [{ message: "first declared here", span: list[0]!.span }] });
+    return list[0];
+  };
+  const modelDecl = single(of("model"), "model");
+  const inputDecl = single(of("input"), "input");
+  const labelsDecl = single(of("labels"), "labels");
+  if (!modelDecl) bag.error(Codes.MissingDeclaration, "the spec has no `model` declaration", fileStart, { hint: "start the spec with `model my_model`" });
+  if (!inputDecl) bag.error(Codes.MissingDeclaration, "the spec has no `input` declaration", fileStart, { hint: "declare e.g. `input image: u8[28, 28, 1]`" });
+  if (!labelsDecl) bag.error(Codes.MissingDeclaration, "the spec has no `labels` declaration", fileStart, { hint: "declare e.g. `labels 10` or `labels [\"cat\", \"dog\"]`" });
+  if (!inputDecl || !labelsDecl) return undefined;
+
+  // Input.
+  const dtype = DTYPES[inputDecl.dtype.name];
+  if (!dtype && inputDecl.dtype.name) bag.error(Codes.BadValue, `unknown input type \`${inputDecl.dtype.name}\``, inputDecl.dtype.span, { hint: didYouMean(inputDecl.dtype.name, Object.keys(DTYPES)) ?? `types: ${Object.keys(DTYPES).join(", ")}` });
+  const shape: number[] = [];
+  for (const d of inputDecl.shape) {
+    const v = r.integer(d, "an input dimension");
+    if (v === undefined) return undefined;
+    shape.push(v);
+  }
+  if (shape.length !== 3 && shape.length !== 1) {
+    bag.error(Codes.BadInputShape, `the input is an image H×W×C or a vector N, but ${shape.length} dimensions were given`, inputDecl.span);
+    return undefined;
+  }
+
+  // Labels.
+  const labels = readLabels(labelsDecl, r);
+  if (!labels) return undefined;
+
+  const store: GraphStore = { tensors: [], nodes: [], shapes: [] };
+  const inputName = inputDecl.name.name;
+  store.tensors.push({ id: 0, name: inputName, block: "input", producer: -1, span: inputDecl.name.span });
+  store.shapes.push(shape);
+
+  // Blocks, ordered so that each is lowered after the blocks it reads.
+  const blockDecls = of("block").filter((b) => b.name.name);
+  const blockNames = new Map<string, A.BlockDecl>();
+  for (const b of blockDecls) {
+    const prior = blockNames.get(b.name.name);
+    if (prior) bag.error(Codes.DuplicateName, `block \`${b.name.name}\` is declared twice`, b.name.span, { related: [{ message: "first declared here", span: prior.name.span }] });
+    else if (b.name.name === inputName || RESERVED.has(b.name.name)) bag.error(Codes.DuplicateName, `\`${b.name.name}\` is already the name of ${b.name.name === inputName ? "the input" : "a built-in value"}`, b.name.span);
+    else blockNames.set(b.name.name, b);
+  }
+  if (blockNames.size === 0) {
+    bag.error(Codes.MissingDeclaration, "the spec declares no `block`", fileStart, { hint: "declare e.g. `block main on edge { … }`" });
+    return undefined;
+  }
+
+  // Hard-class count is needed while lowering (num_hard); the exit it names is checked afterwards.
+  const firstExitGuess = firstExitName(blockDecls);
+  const complexity = lowerComplexity(of("complexity"), labels, firstExitGuess, r);
+  const globals = new Map<string, Value>([
+    [inputName, { kind: "tensor", id: 0, label: inputName, gradient: false }],
+    ["num_classes", { kind: "number", value: labels.length, unit: undefined }],
+    ["num_hard", { kind: "number", value: complexity.selection.count, unit: undefined }],
+    ["num_easy", { kind: "number", value: labels.length - complexity.selection.count, unit: undefined }],
+  ]);
+  for (const name of blockNames.keys()) globals.set(name, { kind: "block", name });
+
+  const order = orderBlocks([...blockNames.values()], bag);
+  const lowered = new Map<string, IrBlock>();
+  const exits: IrExit[] = [];
+  const classExprs = new Map<string, A.Expr>();
+  const lowering = new BlockLowering(bag, store, defs, lowered, globals);
+  for (const decl of order) {
+    let placement = decl.device.name as Placement;
+    if (!PLACEMENTS.includes(placement)) {
+      if (decl.device.name) bag.error(Codes.UnknownDevice, `a block is placed \`on edge\`, \`on cloud\` or \`on auto\`, not \`${decl.device.name}\``, decl.device.span, { hint: didYouMean(decl.device.name, PLACEMENTS) });
+      placement = "edge";
+    }
+    const out = lowering.lower(decl, placement);
+    lowered.set(decl.name.name, out.block);
+    for (const x of out.exits) {
+      const prior = exits.find((e) => e.name === x.name);
+      if (prior) {
+        bag.error(Codes.DuplicateName, `exit \`${x.name}\` is declared twice`, x.span, { related: [{ message: "first declared here", span: prior.span }] });
+        continue;
+      }
+      exits.push(x);
+      classExprs.set(x.name, out.classExprs.get(x.name)!);
+    }
+  }
+  // Keep declaration order in the IR, whatever order lowering needed.
+  const blocks = blockDecls.filter((b) => blockNames.get(b.name.name) === b).map((b) => lowered.get(b.name.name)!).filter(Boolean);
+  exits.sort((a, b) => blocks.findIndex((x) => x.name === a.block) - blocks.findIndex((x) => x.name === b.block));
+
+  for (const x of exits) {
+    const set = classSet(classExprs.get(x.name)!, labels, r);
+    if (set) x.classes = set;
+  }
+  if (exits.length === 0) bag.error(Codes.MissingDeclaration, "no block declares an `exit`", blocks[0]!.span, { hint: "end a block with e.g. `exit main over all = dense(gap(x), num_classes)`" });
+
+  const sel = complexity.selection;
+  if (sel.kind === "lowest_accuracy" && sel.exit && !exits.some((e) => e.name === sel.exit)) {
+    bag.error(Codes.UnknownName, `there is no exit \`${sel.exit}\` to rank classes by`, complexity.exitSpan ?? fileStart, { hint: didYouMean(sel.exit, exits.map((e) => e.name)) });
+  }
+  const objectiveDecl = single(of("objective"), "objective");
+  const objective = objectiveDecl ? (r.word({ kind: "name", name: objectiveDecl.value.name, span: objectiveDecl.value.span }, ["energy", "latency"] as const, "`objective`") ?? "energy") : "energy";
+
+  const ir: IrGraph = {
+    model: modelDecl?.name.name || "model",
+    input: { name: inputName, dtype: dtype ?? "float32", shape, tensor: 0, span: inputDecl.name.span },
+    labels,
+    tensors: store.tensors,
+    nodes: store.nodes,
+    blocks,
+    exits,
+    devices: lowerDevices(of("device"), r),
+    hardClasses: sel,
+    routing: lowerRouting(of("route"), exits, labels, r),
+    training: lowerTraining(of("train"), blocks, exits, sel.exit, r),
+    assertions: lowerAssertions(of("assert"), blocks, exits, r),
+    objective,
+    sourceFiles: [main.span.source.name, ...imported.map((f) => f.span.source.name)],
+  };
+  return { ir, shapes: store.shapes };
+}
+
+function readLabels(decl: A.LabelsDecl, r: SectionReader): string[] | undefined {
+  const v = decl.value;
+  if (v.kind === "number") {
+    const n = r.integer(v, "the number of labels", 2);
+    return n === undefined ? undefined : Array.from({ length: n }, (_, i) => `class_${i}`);
+  }
+  const items = r.strings(v, "`labels`");
+  if (!items) return undefined;
+  const seen = new Set<string>();
+  for (const it of items) {
+    if (seen.has(it.value)) r.bag.error(Codes.DuplicateLabel, `label \`${it.value}\` is listed twice`, it.span);
+    seen.add(it.value);
+  }
+  if (items.length < 2) {
+    r.bag.error(Codes.BadValue, "a classifier needs at least two labels", v.span);
+    return undefined;
+  }
+  return items.map((i) => i.value);
+}
+
+function firstExitName(blocks: A.BlockDecl[]): string | undefined {
+  for (const b of blocks) for (const s of b.body) if (s.kind === "exit" && s.name.name) return s.name.name;
+  return undefined;
+}
+
+/** Topological order of blocks by `other.tensor` reads; a cycle is reported once and broken. */
+function orderBlocks(decls: A.BlockDecl[], bag: DiagnosticBag): A.BlockDecl[] {
+  const byName = new Map(decls.map((d) => [d.name.name, d]));
+  const deps = new Map<string, { name: string; span: Span }[]>();
+  for (const d of decls) {
+    const found: { name: string; span: Span }[] = [];
+    visitStatements(d.body, (e) => {
+      if (e.kind === "member" && e.object.kind === "name" && byName.has(e.object.name) && e.object.name !== d.name.name) found.push({ name: e.object.name, span: e.object.span });
+    });
+    deps.set(d.name.name, found);
+  }
+  const out: A.BlockDecl[] = [];
+  const state = new Map<string, "visiting" | "done">();
+  const visit = (d: A.BlockDecl, path: string[]): void => {
+    const st = state.get(d.name.name);
+    if (st === "done") return;
+    if (st === "visiting") return;
+    state.set(d.name.name, "visiting");
+    for (const dep of deps.get(d.name.name) ?? []) {
+      if (state.get(dep.name) === "visiting") {
+        const cycle = [...path.slice(path.indexOf(dep.name)), d.name.name, dep.name];
+        bag.error(Codes.BlockCycle, `blocks read each other in a cycle: ${cycle.join(" → ")}`, dep.span, { hint: "a block may read only blocks that do not read it back" });
+        continue;
+      }
+      visit(byName.get(dep.name)!, [...path, d.name.name]);
+    }
+    state.set(d.name.name, "done");
+    out.push(d);
+  };
+  for (const d of decls) visit(d, []);
+  return out;
+}
+
+function visitStatements(stmts: A.Statement[], f: (e: A.Expr) => void): void {
+  for (const s of stmts) {
+    if (s.kind === "assign") {
+      visitExpr(s.value, f);
+      if (s.repeat) visitExpr(s.repeat, f);
+    } else if (s.kind === "exit") visitExpr(s.value, f);
+    else if (s.kind === "return") visitExpr(s.value, f);
+    else {
+      visitExpr(s.condition, f);
+      visitStatements(s.then, f);
+      visitStatements(s.otherwise, f);
+    }
+  }
+}
+
+function visitExpr(e: A.Expr, f: (e: A.Expr) => void): void {
+  f(e);
+  switch (e.kind) {
+    case "list":
+      e.elements.forEach((x) => visitExpr(x, f));
+      break;
+    case "member":
+      visitExpr(e.object, f);
+      break;
+    case "call":
+      visitExpr(e.callee, f);
+      e.args.forEach((a) => visitExpr(a.value, f));
+      break;
+    case "unary":
+      visitExpr(e.operand, f);
+      break;
+    case "binary":
+      visitExpr(e.left, f);
+      visitExpr(e.right, f);
+      break;
+  }
+}

@@ -1,0 +1,77 @@
+import type { AttrValue, Shape } from "../graph.js";
+import type { Span } from "../../diagnostics/index.js";
+
+export interface ParamSpec {
+  name: string;
+  kind: "int" | "number" | "bool" | "enum" | "padding";
+  /** For enums: the allowed words. */
+  values?: readonly string[];
+  default?: AttrValue;
+  min?: number;
+  max?: number;
+}
+
+export interface ShapeInput {
+  shape: Shape;
+  /** How the user wrote or named the tensor, for messages. */
+  label: string;
+  span: Span;
+}
+
+export interface ShapeProblem {
+  code: string;
+  message: string;
+  hint?: string;
+  /** Which inputs the message is about, so their definitions can be shown. */
+  inputs?: number[];
+}
+
+export interface OpCost {
+  /** Trainable parameters. */
+  params: number;
+  /** Multiply-accumulates (conv and dense only, by the counting convention). */
+  macs: number;
+  /** Non-trainable state such as BatchNorm running statistics. */
+  buffers: number;
+}
+
+/** One layer type: its arguments, its shape rule and its cost. */
+export interface OpDef {
+  name: string;
+  aliases?: readonly string[];
+  /** Exact count of tensor inputs, or "variadic" for two or more. */
+  tensorInputs: number | "variadic";
+  params: readonly ParamSpec[];
+  inferShape(inputs: ShapeInput[], attrs: Record<string, AttrValue>): Shape | ShapeProblem;
+  cost(inputs: Shape[], output: Shape, attrs: Record<string, AttrValue>): OpCost;
+  doc: string;
+}
+
+export const NO_COST: OpCost = { params: 0, macs: 0, buffers: 0 };
+
+export function isProblem(r: Shape | ShapeProblem): r is ShapeProblem {
+  return !Array.isArray(r);
+}
+
+export function describe(input: ShapeInput): string {
+  return `\`${input.label}\` (${input.shape.join("×")})`;
+}
+
+/** Output size of a sliding window along one axis. */
+export function windowOutput(size: number, kernel: number, stride: number, padding: AttrValue, dilation = 1): number {
+  const effective = (kernel - 1) * dilation + 1;
+  if (padding === "same") return Math.ceil(size / stride);
+  const pad = typeof padding === "number" ? padding : 0;
+  return Math.floor((size + 2 * pad - effective) / stride) + 1;
+}
+
+export function requireRank(input: ShapeInput, rank: number, op: string, hint?: string): ShapeProblem | undefined {
+  if (input.shape.length === rank) return undefined;
+  const what = rank === 3 ? "a feature map H×W×C" : rank === 1 ? "a vector" : `rank ${rank}`;
+  return {
+    code: "MN3002",
+    message: `${op} expects ${what}, but ${describe(input)} has rank ${input.shape.length}`,
+    inputs: [0],
+    ...(hint ? { hint } : {}),
+  };
+}

@@ -1,0 +1,83 @@
+import type { Condition, IrGraph } from "../graph.js";
+import type { Pass, PassContext, RouteCost } from "./pass.js";
+
+function exitsIn(c: Condition | undefined, out: Set<string>): void {
+  if (!c) return;
+  switch (c.kind) {
+    case "threshold":
+      out.add(c.measure.exit);
+      break;
+    case "versus":
+      out.add(c.left.exit);
+      out.add(c.right.exit);
+      break;
+    case "argmax_in":
+      out.add(c.exit);
+      break;
+    case "not":
+      exitsIn(c.operand, out);
+      break;
+    default:
+      exitsIn(c.left, out);
+      exitsIn(c.right, out);
+  }
+}
+
+/** Blocks needed to produce the given exits, following the tensors blocks read. */
+export function requiredBlocks(ir: IrGraph, exits: Iterable<string>): string[] {
+  const need = new Set<string>();
+  const stack = [...exits].map((e) => ir.exits.find((x) => x.name === e)?.block).filter((b): b is string => !!b);
+  while (stack.length) {
+    const b = stack.pop()!;
+    if (need.has(b)) continue;
+    need.add(b);
+    for (const r of ir.blocks.find((x) => x.name === b)?.reads ?? []) stack.push(r.from);
+  }
+  return ir.blocks.filter((b) => need.has(b.name)).map((b) => b.name);
+}
+
+/**
+ * Cost of each route: an input reaching exit E has run every exit the routing rules consulted on the
+ * way (rules are tried in order) and E itself. Cost = MACs on each side, bytes sent, edge energy, latency.
+ */
+export const costRoutes: Pass = {
+  name: "costRoutes",
+  run(ctx: PassContext) {
+    const { ir } = ctx;
+    const costs = ctx.results.nodeCost!;
+    const part = ctx.results.partition!;
+    const edge = ir.devices.edge;
+    const cloud = ir.devices.cloud;
+    const routes: RouteCost[] = [];
+    for (const x of ir.exits) {
+      const consulted = new Set<string>([x.name]);
+      for (const rule of ir.routing) {
+        exitsIn(rule.when, consulted);
+        if (rule.target === x.name) break;
+      }
+      const blocks = requiredBlocks(ir, consulted);
+      const nodes = ir.nodes.filter((n) => blocks.includes(n.block));
+      let edgeMacs = 0;
+      let cloudMacs = 0;
+      for (const n of nodes) {
+        if (part.nodeDevice[n.id] === "edge") edgeMacs += costs[n.id]!.macs;
+        else cloudMacs += costs[n.id]!.macs;
+      }
+      const ids = new Set(nodes.map((n) => n.id));
+      const sent = part.crossing.filter((t) => nodes.some((n) => ids.has(n.id) && part.nodeDevice[n.id] === "cloud" && n.inputs.includes(t.tensor)));
+      const bytesSent = sent.reduce((s, t) => s + t.bytes, 0);
+      const bits = bytesSent * 8;
+      routes.push({
+        exit: x.name,
+        blocks,
+        edgeMacs,
+        cloudMacs,
+        bytesSent,
+        energyJ: edgeMacs * edge.energyPerMacJ + bits * edge.energyPerBitJ,
+        cloudEnergyJ: cloudMacs * cloud.energyPerMacJ,
+        latencyS: edgeMacs / edge.throughputMacsPerS + (cloudMacs > 0 || bits > 0 ? bits / edge.uplinkBps + edge.rttS + cloudMacs / cloud.throughputMacsPerS : 0),
+      });
+    }
+    ctx.results.routes = routes;
+  },
+};
