@@ -22,6 +22,12 @@ export class AstBuilder extends BaseVisitor {
     this.validateVisitor();
   }
 
+  /** Passes each node to its own visit method, so every method can read its node's location. */
+  override visit(node: CstNode | CstNode[]): unknown {
+    const n = Array.isArray(node) ? node[0] : node;
+    return n ? super.visit(n, n) : undefined;
+  }
+
   private span(node: CstNode | IToken | undefined): Span {
     if (!node) return { source: this.source, start: this.source.text.length, end: this.source.text.length };
     if (isToken(node)) {

@@ -122,7 +122,7 @@ export class BlockLowering {
     } else {
       v = this.expr(s.value, frame);
     }
-    if (v) frame.vars.set(s.target.name, v);
+    frame.vars.set(s.target.name, v ?? { kind: "poison" });
   }
 
   /** `f(x, …) x N`: applies f N times, feeding each output back as the first argument. */
@@ -165,6 +165,7 @@ export class BlockLowering {
       case "name": {
         if (!e.name) return undefined;
         const v = frame.vars.get(e.name) ?? this.globals.get(e.name);
+        if (v?.kind === "poison") return undefined;
         if (v) return v;
         return { kind: "word", name: e.name, span: e.span };
       }

@@ -9,7 +9,9 @@ export type Value =
   | { kind: "list"; items: Value[] }
   /** A bare word with no binding (`same`, `all`, `hard`): meaningful only where a word is expected. */
   | { kind: "word"; name: string; span: Span }
-  | { kind: "block"; name: string };
+  | { kind: "block"; name: string }
+  /** Bound to a name whose value failed to evaluate: uses are silent, so one mistake is reported once. */
+  | { kind: "poison" };
 
 export function describeValue(v: Value): string {
   switch (v.kind) {
@@ -27,6 +29,8 @@ export function describeValue(v: Value): string {
       return `the word \`${v.name}\``;
     case "block":
       return `the block \`${v.name}\``;
+    case "poison":
+      return "an invalid value";
   }
 }
 

@@ -1,0 +1,165 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { summarize } from "../src/codegen/index.js";
+import { compileText, errorCodes, withBlocks } from "./helpers/compile.js";
+
+describe("lowering", () => {
+  it("expands defs with defaults, conditionals on shapes, and repetition", () => {
+    const r = compileText(
+      withBlocks(`
+def unit(x, c, stride = 1) {
+  y = conv2d(x, c, kernel: 3, stride: stride)
+  if channels(x) != c or stride != 1 { x = conv2d(x, c, kernel: 1, stride: stride) }
+  return add(x, y)
+}
+block main on edge {
+  a = unit(image, 8) x 3
+  b = unit(a, 16, stride: 2)
+  exit main over all = dense(gap(b), num_classes)
+}`),
+    );
+    expect(r.diagnostics).toEqual([]);
+    const ops = r.ir!.nodes.map((n) => n.op);
+    // First unit projects (3 → 8 channels); the next two reuse the identity; the last projects again.
+    expect(ops.filter((o) => o === "conv2d")).toHaveLength(1 + 1 + 1 + 1 + 2);
+    expect(ops.filter((o) => o === "add")).toHaveLength(4);
+    expect(r.shapes[r.ir!.exits[0]!.tensor]).toEqual([10]);
+  });
+
+  it("records cross-block reads with the gradient stopped unless grad() says otherwise", () => {
+    const r = compileText(
+      withBlocks(`
+block main on edge {
+  features = relu(conv2d(image, 8))
+  exit main over all = dense(gap(features), num_classes)
+}
+block ext on edge {
+  x = concat(main.features, grad(main.features))
+  exit ext over hard = dense(gap(x), num_hard)
+}`,
+        "route {\n ext when argmax(main) in hard\n main otherwise\n}",
+      ),
+    );
+    expect(r.diagnostics).toEqual([]);
+    const ext = r.ir!.blocks.find((b) => b.name === "ext")!;
+    expect(ext.reads).toHaveLength(1);
+    expect(ext.reads[0]!.from).toBe("main");
+    expect(ext.reads[0]!.gradient).toBe(true);
+  });
+
+  it("blocks may be declared before the blocks they read", () => {
+    const r = compileText(
+      withBlocks(`
+block ext on edge {
+  exit ext over hard = dense(gap(main.features), num_hard)
+}
+block main on edge {
+  features = relu(conv2d(image, 8))
+  exit main over all = dense(gap(features), num_classes)
+}`,
+        "route {\n ext when argmax(main) in hard\n main otherwise\n}",
+      ),
+    );
+    expect(r.diagnostics).toEqual([]);
+    expect(r.ir!.blocks.map((b) => b.name)).toEqual(["ext", "main"]);
+  });
+
+  it("reports every error of a file in one run", () => {
+    const r = compileText(
+      withBlocks(`
+block main on edge {
+  x = conv2d(imgae, 8)
+  y = relu(x)
+  z = conv2d(image, 8, kernal: 3)
+  exit main over all = dense(gap(image), num_classes)
+}
+block main on cloud {
+  exit c over all = dense(gap(image), 10)
+}`),
+    );
+    expect(errorCodes(r).sort()).toEqual(["MN2001", "MN2003", "MN2004"].sort());
+    const unknown = r.diagnostics.find((d) => d.code === "MN2001")!;
+    expect(unknown.hint).toBe("did you mean `image`?");
+  });
+});
+
+describe("cost, partition and routes", () => {
+  const chain = (objective: string, budget: string) =>
+    compileText(
+      withBlocks(`
+block main on edge {
+  exit main over all = dense(gap(relu(conv2d(image, 4))), num_classes)
+}
+block cloud on auto {
+  a = conv2d(image, 64, kernel: 3)
+  b = max_pool(a, kernel: 4)
+  c = conv2d(b, 8, kernel: 3)
+  d = conv2d(c, 512, kernel: 3)
+  e = global_avg_pool(d)
+  exit cloud over all = dense(e, num_classes)
+}`,
+        `objective ${objective}\ndevice edge: edge_int8_45nm { link: lte ${budget} }\nroute {\n cloud when entropy(main) > 0.5\n main otherwise\n}`,
+      ),
+    );
+
+  it("an auto block lists every cut and picks the cheapest that fits", () => {
+    const r = chain("energy", "macs: 2.2 M");
+    expect(r.diagnostics).toEqual([]);
+    const s = summarize(r.ir!, r.results);
+    const cuts = s.autoCuts[0]!;
+    expect(cuts.candidates).toHaveLength(r.ir!.blocks[1]!.nodes.length + 1);
+    const best = Math.min(...cuts.candidates.filter((c) => c.feasible).map((c) => c.energyJ));
+    expect(cuts.candidates[cuts.chosen]!.energyJ).toBe(best);
+    // Within 2.2 M edge MACs, the cut after the 8-channel conv sends 8×8×8 int8 = 512 B instead of the 12 KiB float image.
+    expect(cuts.candidates[cuts.chosen]!.after).toBe("cloud/conv2d_2");
+    expect(cuts.candidates[cuts.chosen]!.bytesSent).toBe(512);
+    expect(cuts.candidates.filter((c) => !c.feasible).map((c) => c.reason)).toEqual(["edge MACs", "edge MACs", "edge MACs"]);
+  });
+
+  it("without budgets, the energy objective keeps the whole chain on the edge (nothing to transmit)", () => {
+    const r = chain("energy", "");
+    const cuts = summarize(r.ir!, r.results).autoCuts[0]!;
+    expect(cuts.chosen).toBe(cuts.candidates.length - 1);
+  });
+
+  it("budgets rule out cuts: with a tiny MAC budget the whole auto block goes to the cloud", () => {
+    const r = chain("energy", "macs: 500 K");
+    expect(r.diagnostics).toEqual([]);
+    const cuts = summarize(r.ir!, r.results).autoCuts[0]!;
+    expect(cuts.chosen).toBe(0);
+    expect(cuts.candidates.slice(1).every((c) => !c.feasible)).toBe(true);
+  });
+
+  it("route costs follow the routing rules", () => {
+    const r = compileText(readFileSync("examples/fashion-mnist.meanet", "utf8"), "examples/fashion-mnist.meanet");
+    expect(errorCodes(r)).toEqual([]);
+    const s = summarize(r.ir!, r.results);
+    const block = (n: string) => s.blocks.find((b) => b.name === n)!;
+    const route = (n: string) => s.routes.find((x) => x.exit === n)!;
+    expect(route("main").edgeMacs).toBe(block("main").macs);
+    expect(route("extension").edgeMacs).toBe(block("main").macs + block("adaptive").macs + block("extension").macs);
+    expect(route("cloud").edgeMacs).toBe(block("main").macs);
+    expect(route("cloud").cloudMacs).toBe(block("cloud").macs);
+    expect(route("cloud").bytesSent).toBe(28 * 28);
+    const edge = r.ir!.devices.edge;
+    expect(route("cloud").energyJ).toBeCloseTo(block("main").macs * edge.energyPerMacJ + 28 * 28 * 8 * edge.energyPerBitJ, 15);
+  });
+
+  it("budget overruns name the budget and the largest block", () => {
+    const r = compileText(
+      withBlocks(`block main on edge {\n  exit main over all = dense(flatten(conv2d(image, 64)), num_classes)\n}`, "device edge { weight_memory: 64 KiB, activation_memory: 16 KiB, macs: 1 M }"),
+    );
+    expect(errorCodes(r).sort()).toEqual(["MN4001", "MN4002", "MN4003"]);
+    const w = r.diagnostics.find((d) => d.code === "MN4001")!;
+    expect(w.message).toContain("64.0 KiB budget");
+    expect(w.related?.[0]?.message).toContain("block `main`");
+  });
+
+  it("compile-time assertions are checked; accuracy assertions wait for evaluation", () => {
+    const r = compileText(
+      withBlocks(`block main on edge {\n  exit main over all = dense(gap(conv2d(image, 8)), num_classes)\n}`, "assert main.params <= 100\nassert accuracy >= 0.9"),
+    );
+    expect(errorCodes(r)).toEqual(["MN4004"]);
+    expect(r.ir!.assertions.map((a) => a.when)).toEqual(["compile", "eval"]);
+  });
+});
