@@ -1,0 +1,142 @@
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { main } from "../src/cli/main.js";
+import type { Io } from "../src/cli/io.js";
+
+function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = "";
+  let err = "";
+  const io: Io = { out: (t) => (out += t + "\n"), err: (t) => (err += t + "\n"), isTty: false };
+  return main(argv, io).then((code) => ({ code, out, err }));
+}
+
+const tmp = mkdtempSync(join(tmpdir(), "meanet-cli-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+function specFile(name: string, text: string): string {
+  const p = join(tmp, name);
+  writeFileSync(p, text);
+  return p;
+}
+
+const broken = `model m
+input image: f32[8, 8, 3]
+labels 3
+block main on edge {
+  a = conv2d(image, 4, stride: 2)
+  b = conv2d(image, 4)
+  exit main over all = dense(gap(concat(a, b)), num_classes)
+}
+`;
+
+describe("meanet check", () => {
+  it("exit 0 on a clean spec", async () => {
+    const r = await run(["check", "examples/fashion-mnist.meanet"]);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("ok");
+  });
+
+  it("exit 1 with file:line:col, code, frame and both shapes", async () => {
+    const f = specFile("broken.meanet", broken);
+    const r = await run(["check", f]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/broken\.meanet:7:34: error MN3001: concat/);
+    expect(r.err).toContain("4×4×4");
+    expect(r.err).toContain("8×8×4");
+    expect(r.err).toContain("made on line 5");
+    expect(r.err).toContain("made on line 6");
+    expect(r.err).toMatch(/\^{12}/);
+  });
+
+  it("--format json gives the documented fields", async () => {
+    const f = specFile("broken2.meanet", broken);
+    const r = await run(["check", f, "--format", "json"]);
+    expect(r.code).toBe(1);
+    const j = JSON.parse(r.out) as { diagnostics: Record<string, unknown>[] };
+    expect(j.diagnostics).toHaveLength(1);
+    expect(Object.keys(j.diagnostics[0]!).sort()).toEqual(["code", "column", "file", "hint", "line", "message", "severity"]);
+    expect(j.diagnostics[0]).toMatchObject({ code: "MN3001", severity: "error", line: 7, column: 34 });
+  });
+
+  it("exit 2 on usage errors", async () => {
+    expect((await run(["check"])).code).toBe(2);
+    expect((await run(["check", "a", "b"])).code).toBe(2);
+    expect((await run(["check", "x.meanet", "--bogus"])).code).toBe(2);
+    expect((await run(["check", "x.meanet", "--format", "xml"])).code).toBe(2);
+    expect((await run(["frobnicate"])).code).toBe(2);
+  });
+
+  it("a missing file is an error with a code, not a crash", async () => {
+    const r = await run(["check", join(tmp, "nope.meanet")]);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("MN5001");
+  });
+});
+
+describe("meanet inspect", () => {
+  it("--json has the documented shape", async () => {
+    const r = await run(["inspect", "examples/fashion-mnist.meanet", "--json"]);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(j.model).toBe("fashion_mnist");
+    for (const b of j.blocks) expect(Object.keys(b)).toEqual(expect.arrayContaining(["name", "device", "params", "macs", "weightBytes", "peakActivationBytes"]));
+    expect(j.total.params).toBe(j.blocks.reduce((s: number, b: { params: number }) => s + b.params, 0));
+    expect(j.total.macs).toBe(j.blocks.reduce((s: number, b: { macs: number }) => s + b.macs, 0));
+    for (const route of j.routes) expect(Object.keys(route)).toEqual(expect.arrayContaining(["exit", "edgeMacs", "cloudMacs", "bytesSent", "energyJ", "latencyS"]));
+    expect(j.routes.map((x: { exit: string }) => x.exit)).toEqual(["main", "extension", "cloud"]);
+  });
+
+  it("prints a table per block and per device", async () => {
+    const r = await run(["inspect", "examples/fashion-mnist.meanet"]);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^Blocks$/m);
+    expect(r.out).toMatch(/^Devices$/m);
+    expect(r.out).toMatch(/^main\s+edge\s+77,290\s+6,648,960/m);
+  });
+});
+
+describe("meanet compile", () => {
+  it("writes ir.json, report.md and manifest.json, byte-identical across runs", async () => {
+    const a = join(tmp, "a");
+    const b = join(tmp, "b");
+    expect((await run(["compile", "examples/fashion-mnist.meanet", "-o", a])).code).toBe(0);
+    expect((await run(["compile", "examples/fashion-mnist.meanet", "-o", b])).code).toBe(0);
+    const files = readdirSync(join(a, "fashion_mnist")).sort();
+    expect(files).toEqual(["ir.json", "manifest.json", "report.md"]);
+    for (const f of files) expect(readFileSync(join(a, "fashion_mnist", f))).toEqual(readFileSync(join(b, "fashion_mnist", f)));
+    const manifest = JSON.parse(readFileSync(join(a, "fashion_mnist", "manifest.json"), "utf8"));
+    expect(manifest.artifacts.map((x: { path: string }) => x.path)).toEqual(["ir.json", "report.md"]);
+    const ir = JSON.parse(readFileSync(join(a, "fashion_mnist", "ir.json"), "utf8"));
+    expect(ir.nodes.length).toBeGreaterThan(20);
+    expect(ir.tensors.every((t: { shape: unknown }) => Array.isArray(t.shape))).toBe(true);
+  });
+
+  it("writes nothing when the spec has errors", async () => {
+    const f = specFile("broken3.meanet", broken);
+    const out = join(tmp, "c");
+    const r = await run(["compile", f, "-o", out]);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("nothing written");
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it("needs -o", async () => {
+    expect((await run(["compile", "examples/fashion-mnist.meanet"])).code).toBe(2);
+  });
+});
+
+describe("the installed binary", () => {
+  it("bin/meanet.js runs the built CLI", () => {
+    // The build is what `npm install` runs (the prepare script); rebuild so the binary matches the sources.
+    execFileSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "tsconfig.build.json"], { stdio: "pipe" });
+    const r = spawnSync(process.execPath, ["bin/meanet.js", "check", "examples/imagenet-resnet18.meanet", "--format", "json"], { encoding: "utf8" });
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ diagnostics: [] });
+    const bad = spawnSync(process.execPath, ["bin/meanet.js", "inspect"], { encoding: "utf8" });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain("usage: meanet inspect");
+  });
+});
