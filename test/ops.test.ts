@@ -10,7 +10,7 @@ function infer(op: string, shapes: number[][], attrs: Record<string, AttrValue>)
   const full: Record<string, AttrValue> = {};
   for (const p of def.params) if (p.default !== undefined) full[p.name] = p.default;
   Object.assign(full, attrs);
-  const r = def.inferShape(shapes.map((s, i) => ({ shape: s, label: `t${i}`, span })), full);
+  const r = def.inferShape(shapes.map((s, i) => ({ shape: s, label: `t${i}`, span, origin: `line ${i + 1}` })), full);
   return { shape: r, cost: isProblem(r) ? undefined : def.cost(shapes, r, full) };
 }
 
@@ -53,8 +53,8 @@ describe("shape rules, checked symbolically", () => {
     expect(infer("concat", [[8, 8, 64], [8, 8, 32]], {}).shape).toEqual([8, 8, 96]);
     const bad = infer("concat", [[8, 8, 64], [7, 7, 64]], {}).shape;
     expect(isProblem(bad) && bad.code).toBe("MN3001");
-    expect(isProblem(bad) && bad.message).toContain("8×8×64");
-    expect(isProblem(bad) && bad.message).toContain("7×7×64");
+    expect(isProblem(bad) && bad.message).toContain("`t0` (8×8×64, line 1)");
+    expect(isProblem(bad) && bad.message).toContain("`t1` (7×7×64, line 2)");
   });
 
   it("dense needs a vector; batchnorm counts γ, β as params and running stats as buffers", () => {

@@ -95,9 +95,16 @@ function tokenLabel(raw: string): string {
   return raw.startsWith("'") ? raw : `'${raw}'`;
 }
 
+const TOP_LEVEL = new Set(["import", "model", "input", "labels", "device", "def", "block", "complexity", "route", "train", "assert", "objective"]);
+
 function hintFor(e: IRecognitionException, expected: string | undefined): string | undefined {
   const image = e.token.image;
-  if (expected === "'}'" || expected === "')'" || expected === "']'") return `is a ${expected.slice(1, 2) === "}" ? "brace" : expected.slice(1, 2) === ")" ? "parenthesis" : "bracket"} left unclosed?`;
+  const closer = expected === "'}'" || expected === "')'" || expected === "']'";
+  // A missing closer shows up as end of file or as the next declaration starting early.
+  if (closer && (e.token.tokenType.name === "EOF" || TOP_LEVEL.has(image))) {
+    return `is a ${expected === "'}'" ? "brace" : expected === "')'" ? "parenthesis" : "bracket"} left unclosed?`;
+  }
+  if (expected === "')'" && image !== ")") return "arguments are separated by commas";
   if (image === "=" && expected && expected.includes("':'")) return "properties are written `key: value`";
   if (image === ":" && expected && expected.includes("'='")) return "assignments are written `name = value`";
   return undefined;

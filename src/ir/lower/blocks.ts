@@ -517,14 +517,16 @@ export class BlockLowering {
     for (const i of inputs) {
       const shape = this.store.shapes[i.value.id];
       if (!shape) return undefined;
-      shaped.push({ shape, label: i.text, span: this.store.tensors[i.value.id]!.span });
+      const made = this.store.tensors[i.value.id]!.span;
+      const pos = made.source.position(made.start);
+      const origin = made.source === span.source ? `line ${pos.line}` : `${made.source.name}:${pos.line}`;
+      shaped.push({ shape, label: i.text, span: made, origin });
     }
     const r = op.inferShape(shaped, attrs);
     if (!isProblem(r)) return r;
     const related = (r.inputs ?? []).map((k) => {
       const s = shaped[k]!;
-      const line = s.span.source.position(s.span.start).line;
-      return { message: `\`${s.label}\` is ${s.shape.join("×")}, made on line ${line}`, span: s.span };
+      return { message: `\`${s.label}\` (${s.shape.join("×")}) is made here`, span: s.span };
     });
     this.bag.error(r.code, r.message, span, { ...(r.hint ? { hint: r.hint } : {}), ...(related.length ? { related } : {}) });
     return undefined;

@@ -1,4 +1,4 @@
-import { NO_COST, type OpDef } from "./op.js";
+import { describe, NO_COST, type OpDef } from "./op.js";
 
 export const add: OpDef = {
   name: "add",
@@ -12,7 +12,7 @@ export const add: OpDef = {
       if (other.shape.join(",") !== first.shape.join(",")) {
         return {
           code: "MN3001",
-          message: `add of tensors with different shapes: \`${first.label}\` is ${first.shape.join("×")}, \`${other.label}\` is ${other.shape.join("×")}`,
+          message: `add of tensors with different shapes: ${describe(first)} and ${describe(other)}`,
           inputs: [0, i],
           hint: "a residual connection needs a projection (1×1 conv2d with the same stride) when the shape changes",
         };

@@ -1,4 +1,4 @@
-import { NO_COST, type OpDef } from "./op.js";
+import { describe, NO_COST, type OpDef } from "./op.js";
 
 export const concat: OpDef = {
   name: "concat",
@@ -13,7 +13,7 @@ export const concat: OpDef = {
       if (!same) {
         return {
           code: "MN3001",
-          message: `concat of tensors whose non-channel dimensions differ: \`${first.label}\` is ${first.shape.join("×")}, \`${other.label}\` is ${other.shape.join("×")}`,
+          message: `concat of tensors whose non-channel dimensions differ: ${describe(first)} and ${describe(other)}`,
           inputs: [0, i],
           hint: "concat joins channels; the spatial sizes must match (check strides and pooling on both paths)",
         };

@@ -16,6 +16,8 @@ export interface ShapeInput {
   /** How the user wrote or named the tensor, for messages. */
   label: string;
   span: Span;
+  /** Where the tensor was made, as users read it: "line 5", or "file:line" in another file. */
+  origin: string;
 }
 
 export interface ShapeProblem {
@@ -54,7 +56,7 @@ export function isProblem(r: Shape | ShapeProblem): r is ShapeProblem {
 }
 
 export function describe(input: ShapeInput): string {
-  return `\`${input.label}\` (${input.shape.join("×")})`;
+  return `\`${input.label}\` (${input.shape.join("×")}, ${input.origin})`;
 }
 
 /** Output size of a sliding window along one axis. */
