@@ -52,6 +52,8 @@ export const Codes = {
 
   FileUnreadable: "MN5001",
   OutputFailed: "MN5002",
+  DataCorrupt: "MN5003",
+  DataMissing: "MN5004",
 } as const;
 
 export type Code = (typeof Codes)[keyof typeof Codes];
