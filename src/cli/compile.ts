@@ -1,6 +1,5 @@
 import { join } from "node:path";
-import { emitManifest, emitReport, sha256, summarize, type ManifestArtifact } from "../codegen/index.js";
-import { serializeIr } from "../ir/index.js";
+import { emitIrJson, emitManifest, emitReport, sha256, summarize, type ManifestArtifact } from "../codegen/index.js";
 import { Codes } from "../diagnostics/index.js";
 import { parseCommandArgs } from "./args.js";
 import { EXIT_ERRORS, EXIT_OK, UsageError, type Io } from "./io.js";
@@ -26,7 +25,7 @@ export function compile(argv: string[], io: Io): number {
   if (r.diagnostics.length) io.err(renderDiagnostics(r.diagnostics));
   const dir = join(values.out, r.ir.model);
   const files: [string, string][] = [
-    ["ir.json", JSON.stringify(serializeIr(r.ir, r.shapes, r.results), null, 1) + "\n"],
+    ["ir.json", JSON.stringify(emitIrJson(r.ir, r.shapes, r.results), null, 1) + "\n"],
     ["report.md", emitReport(summarize(r.ir, r.results))],
   ];
   const artifacts: ManifestArtifact[] = files.map(([path, text]) => ({ path, sha256: sha256(text), bytes: Buffer.byteLength(text) }));

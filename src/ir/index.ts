@@ -7,4 +7,3 @@ export { classCount } from "./rules/exitWidth.js";
 export { OPS, lookupOp } from "./ops/index.js";
 export { DEVICE_PRESETS, LINK_PRESETS } from "./presets.js";
 export { MEASURES, CALIBRATION_METRICS } from "./lower/routing.js";
-export { serializeIr } from "./serialize.js";
