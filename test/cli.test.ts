@@ -91,7 +91,7 @@ describe("meanet inspect", () => {
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^Blocks$/m);
     expect(r.out).toMatch(/^Devices$/m);
-    expect(r.out).toMatch(/^main\s+edge\s+77,290\s+6,648,960/m);
+    expect(r.out).toMatch(/^main\s+edge\s+54,778\s+1,950,592/m);
   });
 });
 

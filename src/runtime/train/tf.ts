@@ -1,0 +1,7 @@
+/** The one tfjs entry point of the runtime, so every module shares one engine and one set of kernels. */
+import * as tf from "@tensorflow/tfjs";
+
+export { tf };
+export type Tensor = tf.Tensor;
+export type LayersModel = tf.LayersModel;
+export type SymbolicTensor = tf.SymbolicTensor;
