@@ -90,6 +90,7 @@ function planesToNhwc(src: Uint8Array, from: number, dst: Uint8Array, to: number
 
 /** Loads one or more CIFAR binary files (e.g. data_batch_1.bin … data_batch_5.bin) as one dataset. */
 export function loadCifar(files: string | readonly string[], options: CifarOptions): Dataset {
+  if (files.length === 0) throw new RangeError("loadCifar: no files given");
   const parts = (typeof files === "string" ? [files] : files).map((file) => {
     const { bytes, gzipped } = readDataFile(file);
     return decodeCifar(bytes, file, options, gzipped);

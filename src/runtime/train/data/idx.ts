@@ -87,7 +87,8 @@ export function decodeIdxImages(bytes: Uint8Array, file: string, gzipped = false
   const { dims, offset } = readHeader(bytes, file, gzipped, IDX_IMAGES_MAGIC);
   const [count, height, width] = dims as [number, number, number];
   if (height === 0 || width === 0) throw corrupt(file, `the header gives images of ${height}×${width} pixels; expected at least 1×1`);
-  return { pixels: bytes.subarray(offset), count, height, width };
+  // A copy, so the pixels own their ArrayBuffer (a small file's Buffer may sit in node's shared pool).
+  return { pixels: bytes.slice(offset), count, height, width };
 }
 
 /** Decodes an IDX labels file held in memory; every label must lie in 0..classes−1. */
