@@ -1,11 +1,8 @@
-import { join } from "node:path";
-import { emitIrJson, emitManifest, emitReport, sha256, summarize, type ManifestArtifact } from "../codegen/index.js";
 import { Codes } from "../diagnostics/index.js";
 import { parseCommandArgs } from "./args.js";
+import { buildFiles, writeBuild } from "./build.js";
 import { EXIT_ERRORS, EXIT_OK, UsageError, type Io } from "./io.js";
 import { errorsOf, loadSpec, renderDiagnostics, summary } from "./load.js";
-import { VERSION } from "./version.js";
-import { writeAtomic } from "./write.js";
 
 export const usage = "usage: meanet compile FILE -o DIR";
 
@@ -23,21 +20,14 @@ export function compile(argv: string[], io: Io): number {
     return EXIT_ERRORS;
   }
   if (r.diagnostics.length) io.err(renderDiagnostics(r.diagnostics));
-  const dir = join(values.out, r.ir.model);
-  const files: [string, string][] = [
-    ["ir.json", JSON.stringify(emitIrJson(r.ir, r.shapes, r.results), null, 1) + "\n"],
-    ["report.md", emitReport(summarize(r.ir, r.results))],
-  ];
-  const artifacts: ManifestArtifact[] = files.map(([path, text]) => ({ path, sha256: sha256(text), bytes: Buffer.byteLength(text) }));
-  const [main, ...imports] = r.sources;
-  const spec = { file: main!.name, sha256: sha256(main!.text), imports: imports.map((s) => ({ file: s.name, sha256: sha256(s.text) })) };
-  files.push(["manifest.json", emitManifest(r.ir, spec, VERSION, artifacts)]);
+  const b = buildFiles(r, values.out);
+  let written: string[];
   try {
-    for (const [path, text] of files) writeAtomic(join(dir, path), text);
+    written = writeBuild(r, b);
   } catch (e) {
-    io.err(`error ${Codes.OutputFailed}: cannot write to ${dir}: ${(e as Error).message}`);
+    io.err(`error ${Codes.OutputFailed}: cannot write to ${b.dir}: ${(e as Error).message}`);
     return EXIT_ERRORS;
   }
-  io.out(`wrote ${dir}/{${files.map(([p]) => p).join(", ")}}`);
+  io.out(`wrote ${b.dir}/{${written.join(", ")}}`);
   return EXIT_OK;
 }

@@ -38,7 +38,7 @@ export function emitIrJson(ir: IrGraph, shapes: (Shape | undefined)[], results: 
       macs: cost[n.id]!.macs,
       loc: loc(n.span),
     })),
-    blocks: ir.blocks.map((b) => ({ name: b.name, placement: b.placement, nodes: b.nodes, reads: b.reads, exports: b.exports, loc: loc(b.span) })),
+    blocks: ir.blocks.map((b) => ({ name: b.name, placement: b.placement, nodes: b.nodes, reads: b.reads.map((r) => ({ tensor: r.tensor, from: r.from, gradient: r.gradient })), exports: b.exports, loc: loc(b.span) })),
     exits: ir.exits.map((x) => ({ name: x.name, block: x.block, tensor: x.tensor, classes: x.classes, loc: loc(x.span) })),
     hardClasses: ir.hardClasses,
     routing: ir.routing.map((r) => ({ target: r.target, when: r.when ?? null, loc: loc(r.span) })),

@@ -13,7 +13,7 @@ export interface SpecHashes {
 }
 
 /** Pure: the manifest for these artifacts. The build id depends only on the inputs, so rebuilds are byte-identical. */
-export function emitManifest(ir: IrGraph, spec: SpecHashes, toolVersion: string, artifacts: ManifestArtifact[]): string {
+export function emitManifest(ir: IrGraph, spec: SpecHashes, toolVersion: string, artifacts: ManifestArtifact[], trained?: { hardClasses: string[] }): string {
   const sel = ir.hardClasses;
   const buildId = sha256(JSON.stringify([spec.sha256, spec.imports.map((i) => i.sha256), toolVersion])).slice(0, 16);
   const manifest: Manifest = {
@@ -28,7 +28,7 @@ export function emitManifest(ir: IrGraph, spec: SpecHashes, toolVersion: string,
     hardClasses: {
       selection: sel.kind === "labels" ? "labels" : `lowest_accuracy(${sel.exit}, count: ${sel.count})`,
       count: sel.count,
-      labels: sel.kind === "labels" ? sel.labels! : null,
+      labels: sel.kind === "labels" ? sel.labels! : (trained?.hardClasses ?? null),
     },
     routing: ir.routing.map((r) => ({ target: r.target, when: r.when ?? null })),
     exits: ir.exits.map((x) => ({ name: x.name, block: x.block, classes: x.classes })),

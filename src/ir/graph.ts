@@ -35,6 +35,9 @@ export interface BlockRead {
   tensor: number;
   from: string;
   gradient: boolean;
+  /** Where the block first reads it, and how it is written there (`main.features`). */
+  span: Span;
+  label: string;
 }
 
 export interface IrBlock {

@@ -1,5 +1,5 @@
 import type { IRecognitionException, IToken } from "chevrotain";
-import { Codes, DiagnosticBag, type Diagnostic, Source } from "../diagnostics/index.js";
+import { Codes, DiagnosticBag, didYouMean, type Diagnostic, Source } from "../diagnostics/index.js";
 import type { SpecFile } from "./ast.js";
 import { AstBuilder, grammar } from "./toAst.js";
 import { specLexer } from "./tokens.js";
@@ -17,12 +17,35 @@ export function parse(source: Source): ParseResult {
     const ch = source.text.slice(e.offset, e.offset + e.length);
     const printable = ch.length === 1 ? describeChar(ch) : `'${ch}'`;
     bag.error(Codes.UnexpectedCharacter, `unexpected character ${printable}`, { source, start: e.offset, end: e.offset + Math.max(1, e.length) }, {
-      hint: ch.startsWith('"') ? "strings end on the same line with a closing `\"`" : undefined,
+      hint: ch.startsWith('"') ? "strings end on the same line with a closing `\"`" : ch === ";" ? "statements end at the end of the line; remove the `;`" : undefined,
     });
   }
   grammar.input = lexed.tokens;
   const cst = grammar.spec();
-  for (const e of grammar.errors) bag.add(syntaxDiagnostic(source, e));
+  // Recovery resynchronises a few tokens later and often trips again on what follows the first
+  // mistake: keep one syntax error per line, and none within a few tokens of the previous one.
+  const offsets = lexed.tokens.map((t) => t.startOffset);
+  const tokenIndex = (offset: number) => {
+    let lo = 0;
+    let hi = offsets.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (offsets[mid]! < offset) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  let last: { line: number; index: number } | undefined = undefined;
+  const kept = [...bag.items];
+  const parsed = grammar.errors.map((e) => syntaxDiagnostic(source, e)).concat(kept).sort((a, b) => a.span!.start - b.span!.start);
+  bag.items.length = 0;
+  for (const d of parsed) {
+    const line = source.position(d.span!.start).line;
+    const index = tokenIndex(d.span!.start);
+    if (last && (line === last.line || index - last.index <= 3)) continue;
+    bag.add(d);
+    last = { line, index };
+  }
   const ast = new AstBuilder(source).visit(cst) as SpecFile;
   return { ast, diagnostics: bag.items };
 }
@@ -42,7 +65,13 @@ function syntaxDiagnostic(source: Source, e: IRecognitionException): Diagnostic 
   const t = e.token;
   const atEnd = t.tokenType.name === "EOF" || Number.isNaN(t.startOffset);
   const found = atEnd ? "end of file" : `'${t.image}'`;
-  const expected = expectedFrom(e.message);
+  let expected = expectedFrom(e.message);
+  let hint = hintFor(e, expected);
+  if (expected === "'EOF'") {
+    // The top level stopped at something that starts no declaration.
+    expected = `a declaration (${[...TOP_LEVEL].map((k) => `\`${k}\``).join(", ")})`;
+    hint = didYouMean(e.token.image, TOP_LEVEL);
+  }
   const message = expected ? `expected ${expected} but found ${found}` : `unexpected ${found}`;
   let span = tokenSpan(source, t);
   // At end of file, point at the last real character so the frame shows something.
@@ -55,7 +84,7 @@ function syntaxDiagnostic(source: Source, e: IRecognitionException): Diagnostic 
     severity: "error",
     message,
     span,
-    hint: hintFor(e, expected),
+    hint,
   };
 }
 
@@ -104,7 +133,11 @@ function hintFor(e: IRecognitionException, expected: string | undefined): string
   if (closer && (e.token.tokenType.name === "EOF" || TOP_LEVEL.has(image))) {
     return `is a ${expected === "'}'" ? "brace" : expected === "')'" ? "parenthesis" : "bracket"} left unclosed?`;
   }
-  if (expected === "')'" && image !== ")") return "arguments are separated by commas";
+  if (expected === "')'" && image !== ")") {
+    const prev = (e as IRecognitionException & { previousToken?: IToken }).previousToken;
+    const nextLine = prev && !Number.isNaN(prev.endLine ?? NaN) && (e.token.startLine ?? 0) > (prev.endLine ?? 0);
+    return nextLine ? "is a parenthesis left unclosed?" : "arguments are separated by commas";
+  }
   if (image === "=" && expected && expected.includes("':'")) return "properties are written `key: value`";
   if (image === ":" && expected && expected.includes("'='")) return "assignments are written `name = value`";
   return undefined;

@@ -8,6 +8,17 @@ import { describeValue, type Value } from "./values.js";
 const MAX_DEPTH = 48;
 const MAX_NODES = 200_000;
 
+interface CallArg {
+  key: string | undefined;
+  keySpan: Span;
+  value: Value;
+  span: Span;
+  text: string;
+}
+
+/** The tensor id of an exit whose value could not be lowered (its error is already reported). */
+export const FAILED = -1;
+
 const BUILTINS = ["channels", "height", "width", "grad", "min", "max"] as const;
 
 export interface GraphStore {
@@ -36,6 +47,8 @@ export class BlockLowering {
   private classExprs = new Map<string, Expr>();
   private counters = new Map<string, number>();
   private defCounters = new Map<string, number>();
+  /** Blocks lowered without a block they read (a cycle, already reported): their missing tensors are not news. */
+  private incomplete = new Set<string>();
 
   constructor(
     private readonly bag: DiagnosticBag,
@@ -56,9 +69,11 @@ export class BlockLowering {
       this.run(decl.body, frame);
     } catch (e) {
       if (!(e instanceof Abort)) throw e;
+      // Lowering stopped early: the block's exits still exist for the sections that name them.
+      for (const s of decl.body) if (s.kind === "exit" && s.name.name) this.addExit(s, FAILED);
     }
     for (const [name, v] of frame.vars) if (v.kind === "tensor" && this.store.tensors[v.id]!.block === this.block.name) this.block.exports[name] = v.id;
-    for (const x of this.exits) this.block.exports[x.name] ??= x.tensor;
+    for (const x of this.exits) if (x.tensor !== FAILED) this.block.exports[x.name] ??= x.tensor;
     return { block: this.block, exits: this.exits, classExprs: this.classExprs };
   }
 
@@ -102,16 +117,20 @@ export class BlockLowering {
         }
         if (!s.name.name) return;
         const v = this.expr(s.value, frame);
-        if (!v) return;
-        if (v.kind !== "tensor") {
+        if (v && v.kind !== "tensor") {
           this.bag.error(Codes.TypeMismatch, `exit \`${s.name.name}\` must be a tensor of class scores, not ${describeValue(v)}`, s.value.span);
-          return;
         }
-        this.exits.push({ name: s.name.name, block: this.block.name, tensor: v.id, classes: { kind: "all" }, span: s.name.span });
-        this.classExprs.set(s.name.name, s.classes);
+        // An exit whose value failed still exists (with no tensor), so routes and rankings that name it stay quiet.
+        this.addExit(s, v?.kind === "tensor" ? v.id : FAILED);
         return;
       }
     }
+  }
+
+  private addExit(s: Extract<Statement, { kind: "exit" }>, tensor: number): void {
+    if (this.exits.some((x) => x.name === s.name.name && x.span === s.name.span)) return;
+    this.exits.push({ name: s.name.name, block: this.block.name, tensor, classes: { kind: "all" }, span: s.name.span });
+    this.classExprs.set(s.name.name, s.classes);
   }
 
   private assign(s: AssignStmt, frame: Frame): void {
@@ -254,13 +273,16 @@ export class BlockLowering {
     }
     const target = this.blocks.get(obj.name);
     if (!target) {
-      // The block exists but is lowered later: the ordering pass reports cycles; reaching here means a self-read.
-      this.bag.error(Codes.BlockCycle, `block \`${this.block.name}\` cannot read its own tensors as \`${obj.name}.${e.member.name}\``, e.span, {
-        hint: `inside the block, write \`${e.member.name}\``,
-      });
+      // Blocks are lowered after the blocks they read, so an unlowered one is this block or part of a cycle (already reported).
+      if (obj.name === this.block.name) {
+        this.bag.error(Codes.BlockCycle, `block \`${this.block.name}\` cannot read its own tensors as \`${obj.name}.${e.member.name}\``, e.span, {
+          hint: `inside the block, write \`${e.member.name}\``,
+        });
+      } else this.incomplete.add(this.block.name);
       return undefined;
     }
     const id = target.exports[e.member.name];
+    if (id === undefined && this.incomplete.has(obj.name)) return undefined;
     if (id === undefined) {
       this.bag.error(Codes.UnknownMember, `block \`${obj.name}\` has no tensor named \`${e.member.name}\``, e.member.span, {
         hint: didYouMean(e.member.name, Object.keys(target.exports)) ?? `it names: ${Object.keys(target.exports).join(", ") || "nothing"}`,
@@ -291,12 +313,12 @@ export class BlockLowering {
       });
       return undefined;
     }
-    const args: { key: string | undefined; value: Value; span: Span; text: string }[] = [];
+    const args: CallArg[] = [];
     for (let i = 0; i < e.args.length; i++) {
       const a = e.args[i]!;
       const v = i === 0 && first ? first : this.expr(a.value, frame);
       if (!v) return undefined;
-      args.push({ key: a.key?.name, value: v, span: a.value.span, text: sourceText(a.value.span) });
+      args.push({ key: a.key?.name, keySpan: a.key?.span ?? a.value.span, value: v, span: a.value.span, text: sourceText(a.value.span) });
     }
     if (def) return this.expand(def, e, args, frame);
     if (op) return this.node(op, e, args, frame);
@@ -329,7 +351,7 @@ export class BlockLowering {
     return { kind: "number", value: shape[axis]!, unit: undefined };
   }
 
-  private expand(def: DefDecl, e: CallExpr, args: { key: string | undefined; value: Value; span: Span }[], frame: Frame): Value | undefined {
+  private expand(def: DefDecl, e: CallExpr, args: CallArg[], frame: Frame): Value | undefined {
     if (frame.depth >= MAX_DEPTH) {
       this.bag.error(Codes.RecursionLimit, `defs nest deeper than ${MAX_DEPTH} levels at \`${def.name.name}\``, e.span, { hint: "a def that calls itself never ends" });
       throw new Abort();
@@ -347,11 +369,11 @@ export class BlockLowering {
         vars.set(p, a.value);
       } else {
         if (!params.includes(a.key)) {
-          this.bag.error(Codes.UnknownArgument, `\`${def.name.name}\` has no parameter \`${a.key}\``, a.span, { hint: didYouMean(a.key, params) ?? `its parameters: ${params.join(", ")}` });
+          this.bag.error(Codes.UnknownArgument, `\`${def.name.name}\` has no parameter \`${a.key}\``, a.keySpan, { hint: didYouMean(a.key, params) ?? `its parameters: ${params.join(", ")}` });
           return undefined;
         }
         if (vars.has(a.key)) {
-          this.bag.error(Codes.DuplicateName, `parameter \`${a.key}\` of \`${def.name.name}\` is given twice`, a.span);
+          this.bag.error(Codes.DuplicateName, `parameter \`${a.key}\` of \`${def.name.name}\` is given twice`, a.keySpan);
           return undefined;
         }
         vars.set(a.key, a.value);
@@ -379,7 +401,7 @@ export class BlockLowering {
     return inner.returned;
   }
 
-  private node(op: OpDef, e: CallExpr, args: { key: string | undefined; value: Value; span: Span; text: string }[], frame: Frame): Value | undefined {
+  private node(op: OpDef, e: CallExpr, args: CallArg[], frame: Frame): Value | undefined {
     const tensors: { value: Extract<Value, { kind: "tensor" }>; text: string; span: Span }[] = [];
     const attrs: Record<string, AttrValue> = {};
     let rest = args.filter((a) => a.key === undefined);
@@ -431,11 +453,11 @@ export class BlockLowering {
     for (const a of named) {
       const p = op.params.find((q) => q.name === a.key);
       if (!p) {
-        this.bag.error(Codes.UnknownArgument, `\`${op.name}\` has no argument \`${a.key}\``, a.span, { hint: didYouMean(a.key!, op.params.map((q) => q.name)) ?? (op.params.length ? `its arguments: ${op.params.map((q) => q.name).join(", ")}` : `\`${op.name}\` takes no arguments`) });
+        this.bag.error(Codes.UnknownArgument, `\`${op.name}\` has no argument \`${a.key}\``, a.keySpan, { hint: didYouMean(a.key!, op.params.map((q) => q.name)) ?? (op.params.length ? `its arguments: ${op.params.map((q) => q.name).join(", ")}` : `\`${op.name}\` takes no arguments`) });
         return undefined;
       }
       if (given.has(p.name)) {
-        this.bag.error(Codes.DuplicateName, `argument \`${p.name}\` of \`${op.name}\` is given twice`, a.span);
+        this.bag.error(Codes.DuplicateName, `argument \`${p.name}\` of \`${op.name}\` is given twice`, a.keySpan);
         return undefined;
       }
       given.set(p.name, a);
@@ -465,12 +487,18 @@ export class BlockLowering {
     };
     switch (p.kind) {
       case "bool":
-        return v.kind === "bool" ? v.value : fail("`true` or `false`");
+        if (v.kind === "bool") return v.value;
+        this.bag.error(Codes.BadValue, `\`${p.name}\` of \`${opName}\` must be \`true\` or \`false\`, not ${describeValue(v)}`, span);
+        return undefined;
       case "enum":
         return v.kind === "word" && p.values!.includes(v.name) ? v.name : fail(`one of ${p.values!.join(", ")}`);
       case "padding":
         if (v.kind === "word" && (v.name === "same" || v.name === "valid")) return v.name;
         if (v.kind === "number" && Number.isInteger(v.value) && v.value >= 0 && !v.unit) return v.value;
+        if (v.kind === "string" && (v.value === "same" || v.value === "valid")) {
+          this.bag.error(Codes.BadValue, `\`padding\` of \`${opName}\` is a word, not a string`, span, { hint: `write \`padding: ${v.value}\` without quotes` });
+          return undefined;
+        }
         return fail("`same`, `valid` or a whole number of pixels");
       case "int":
       case "number": {
@@ -499,17 +527,17 @@ export class BlockLowering {
     this.store.nodes.push(node);
     this.store.tensors.push({ id: tensorId, name, block: this.block.name, producer: nodeId, span });
     this.block.nodes.push(nodeId);
-    for (const i of inputs) this.noteRead(i.value);
+    for (const i of inputs) this.noteRead(i.value, i.span);
     this.store.shapes.push(this.inferShape(op, inputs, attrs, span));
     return { kind: "tensor", id: tensorId, label: name, gradient: false };
   }
 
-  private noteRead(v: Extract<Value, { kind: "tensor" }>): void {
+  private noteRead(v: Extract<Value, { kind: "tensor" }>, span: Span): void {
     const t = this.store.tensors[v.id]!;
     if (t.block === this.block.name || t.producer < 0) return;
     const prior = this.block.reads.find((r: BlockRead) => r.tensor === v.id);
     if (prior) prior.gradient ||= v.gradient;
-    else this.block.reads.push({ tensor: v.id, from: t.block, gradient: v.gradient });
+    else this.block.reads.push({ tensor: v.id, from: t.block, gradient: v.gradient, span, label: v.label });
   }
 
   private inferShape(op: OpDef, inputs: { value: Extract<Value, { kind: "tensor" }>; text: string; span: Span }[], attrs: Record<string, AttrValue>, span: Span): Shape | undefined {

@@ -48,7 +48,7 @@ export function lowerComplexity(decls: ComplexityDecl[], labels: string[], first
         }
         const c = r.call(v, "hard-class selection", ["lowest_accuracy"]);
         if (!c) return;
-        r.checkArgs(c.args, ["fraction", "count"], "lowest_accuracy");
+        r.checkArgs(c, ["fraction", "count"], "lowest_accuracy");
         const exit = c.positional[0];
         if (!exit || exit.kind !== "name") {
           r.bag.error(Codes.MissingArgument, "`lowest_accuracy` needs the exit whose per-class accuracy ranks the classes", c.span, { hint: "write `lowest_accuracy(main, fraction: 0.5)`" });

@@ -2,6 +2,15 @@ import { Codes, DiagnosticBag, didYouMean, type Span } from "../../diagnostics/i
 import type { Expr, Property } from "../../parser/index.js";
 import { DIMENSION_EXAMPLE, UNIT_SCALE } from "./values.js";
 
+/** A configuration call such as `adam(lr: 0.001)`: its name, named and positional arguments. */
+export interface CallValue {
+  name: string;
+  args: Map<string, Expr>;
+  keys: Map<string, Span>;
+  positional: Expr[];
+  span: Span;
+}
+
 /** Helpers shared by the lowering of each section: reading literal values with units, properties and words. */
 export class SectionReader {
   constructor(readonly bag: DiagnosticBag) {}
@@ -114,8 +123,8 @@ export class SectionReader {
   }
 
   /** A call such as `adam(lr: 0.001)`: its function name and named arguments. */
-  call(e: Expr, what: string, allowed: readonly string[]): { name: string; args: Map<string, Expr>; positional: Expr[]; span: Span } | undefined {
-    if (e.kind === "name" && allowed.includes(e.name)) return { name: e.name, args: new Map(), positional: [], span: e.span };
+  call(e: Expr, what: string, allowed: readonly string[]): CallValue | undefined {
+    if (e.kind === "name" && allowed.includes(e.name)) return { name: e.name, args: new Map(), keys: new Map(), positional: [], span: e.span };
     if (e.kind !== "call" || e.callee.kind !== "name") {
       this.bag.error(Codes.BadValue, `${what} must be one of ${allowed.map((a) => `\`${a}(…)\``).join(", ")}`, e.span);
       return undefined;
@@ -126,19 +135,22 @@ export class SectionReader {
       return undefined;
     }
     const args = new Map<string, Expr>();
+    const keys = new Map<string, Span>();
     const positional: Expr[] = [];
     for (const a of e.args) {
-      if (a.key) args.set(a.key.name, a.value);
-      else positional.push(a.value);
+      if (a.key) {
+        args.set(a.key.name, a.value);
+        keys.set(a.key.name, a.key.span);
+      } else positional.push(a.value);
     }
-    return { name, args, positional, span: e.span };
+    return { name, args, keys, positional, span: e.span };
   }
 
   /** Reports named arguments outside `allowed`. */
-  checkArgs(args: Map<string, Expr>, allowed: readonly string[], fn: string): void {
-    for (const [k, v] of args) {
+  checkArgs(c: CallValue, allowed: readonly string[], fn: string): void {
+    for (const [k, v] of c.args) {
       if (!allowed.includes(k)) {
-        this.bag.error(Codes.UnknownArgument, `\`${fn}\` has no argument \`${k}\``, v.span, { hint: didYouMean(k, allowed) ?? `its arguments: ${allowed.join(", ")}` });
+        this.bag.error(Codes.UnknownArgument, `\`${fn}\` has no argument \`${k}\``, c.keys.get(k) ?? v.span, { hint: didYouMean(k, allowed) ?? `its arguments: ${allowed.join(", ")}` });
       }
     }
   }

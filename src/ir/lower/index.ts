@@ -136,6 +136,8 @@ export function lower(main: A.SpecFile, imported: A.SpecFile[], bag: DiagnosticB
   for (const x of exits) {
     const set = classSet(classExprs.get(x.name)!, labels, r);
     if (set) x.classes = set;
+    // With its classes unknown, the exit's width cannot be checked: forget its shape rather than guess.
+    else if (x.tensor >= 0) store.shapes[x.tensor] = undefined;
   }
   if (exits.length === 0) bag.error(Codes.MissingDeclaration, "no block declares an `exit`", blocks[0]!.span, { hint: "end a block with e.g. `exit main over all = dense(gap(x), num_classes)`" });
 

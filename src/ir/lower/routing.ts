@@ -30,6 +30,7 @@ export function lowerRouting(decls: RouteDecl[], exits: IrExit[], labels: string
       continue;
     }
     if (!names.includes(rule.target.name)) {
+      if (!rule.condition) sawOtherwise = true;
       r.bag.error(Codes.UnknownRouteTarget, `a route leads to an exit, and there is no exit \`${rule.target.name}\``, rule.target.span, {
         hint: didYouMean(rule.target.name, names) ?? `exits: ${names.join(", ")}`,
       });
@@ -44,7 +45,7 @@ export function lowerRouting(decls: RouteDecl[], exits: IrExit[], labels: string
     if (c) rules.push({ target: rule.target.name, when: c, span: rule.span });
   }
   if (!sawOtherwise) {
-    r.bag.error(Codes.RouteIncomplete, "the route has no `otherwise` rule, so some inputs would have no exit", decl.span, { hint: "end the route with e.g. `extension otherwise`" });
+    r.bag.error(Codes.RouteIncomplete, "the route has no `otherwise` rule, so some inputs would have no exit", decl.span, { hint: `end the route with e.g. \`${names[names.length - 1] ?? "main"} otherwise\`` });
   }
   return rules;
 }
@@ -120,7 +121,7 @@ function threshold(e: Expr, r: SectionReader): Threshold | undefined {
   }
   const c = r.call(e, "threshold", ["calibrate"]);
   if (!c) return undefined;
-  r.checkArgs(c.args, CALIBRATION_METRICS, "calibrate");
+  r.checkArgs(c, CALIBRATION_METRICS, "calibrate");
   const entries = [...c.args.entries()].filter(([k]) => (CALIBRATION_METRICS as readonly string[]).includes(k));
   if (entries.length !== 1) {
     r.bag.error(Codes.BadValue, "`calibrate` takes exactly one target, e.g. `calibrate(cloud_fraction: 0.25)`", c.span, { hint: `targets: ${CALIBRATION_METRICS.join(", ")}` });

@@ -98,7 +98,9 @@ function stage(name: string, props: Property[], span: Expr["span"], d: Defaults,
     },
     `stage \`${name}\``,
   );
-  if (s.train.length === 0) r.bag.error(Codes.BadStage, `stage \`${name}\` trains no block`, span, { hint: "add e.g. `train: [main]`" });
+  const written = props.find((p) => p.key.name === "train");
+  const listed = written && (written.value.kind !== "list" || written.value.elements.length > 0);
+  if (!listed) r.bag.error(Codes.BadStage, `stage \`${name}\` trains no block`, span, { hint: "add e.g. `train: [main]`" });
   for (const b of s.freeze) if (s.train.includes(b)) r.bag.error(Codes.BadStage, `stage \`${name}\` both trains and freezes \`${b}\``, span);
   if (mode === "joint" && !s.lossWeights) r.bag.error(Codes.BadStage, `joint training needs \`loss: weighted(exit: w, …)\` in stage \`${name}\``, span);
   return s;
@@ -112,11 +114,11 @@ function optimizer(v: Expr, r: SectionReader): OptimizerSpec | undefined {
     return e ? (r.quantity(e, "none", `\`${key}\``) ?? fallback) : fallback;
   };
   if (c.name === "sgd") {
-    r.checkArgs(c.args, ["lr", "momentum", "weight_decay", "nesterov"], "sgd");
+    r.checkArgs(c, ["lr", "momentum", "weight_decay", "nesterov"], "sgd");
     const nesterov = c.args.get("nesterov");
     return { kind: "sgd", lr: num("lr", 0.1), momentum: num("momentum", 0.9), weightDecay: num("weight_decay", 0), nesterov: nesterov?.kind === "bool" ? nesterov.value : false };
   }
-  r.checkArgs(c.args, ["lr", "weight_decay"], "adam");
+  r.checkArgs(c, ["lr", "weight_decay"], "adam");
   return { kind: "adam", lr: num("lr", 1e-3), weightDecay: num("weight_decay", 0) };
 }
 
@@ -124,12 +126,12 @@ function schedule(v: Expr, r: SectionReader): ScheduleSpec | undefined {
   const c = r.call(v, "schedule", ["constant", "cosine", "step"]);
   if (!c) return undefined;
   if (c.name === "step") {
-    r.checkArgs(c.args, ["every", "gamma"], "step");
+    r.checkArgs(c, ["every", "gamma"], "step");
     const every = c.args.get("every");
     const gamma = c.args.get("gamma");
     return { kind: "step", every: every ? (r.integer(every, "`every`") ?? 1) : 1, gamma: gamma ? (r.quantity(gamma, "none", "`gamma`") ?? 0.1) : 0.1 };
   }
-  r.checkArgs(c.args, [], c.name);
+  r.checkArgs(c, [], c.name);
   return { kind: c.name as "constant" | "cosine" };
 }
 

@@ -21,7 +21,7 @@ export const conv2d: OpDef = {
     const groups = a.groups as number;
     const filters = a.filters as number;
     if (c % groups !== 0 || filters % groups !== 0) {
-      return { code: "MN3005", message: `conv2d groups: ${groups} must divide both the ${c} input channels of ${describe(x!)} and the ${filters} filters`, inputs: [0] };
+      return { code: "MN3005", message: `conv2d groups: ${groups} must divide both the ${c} input channels of ${describe(x!)} and the ${filters} filters`, inputs: [0], hint: `choose groups among the common divisors of ${c} and ${filters}` };
     }
     if (a.stride !== 1 && a.dilation !== 1) {
       return { code: "MN3005", message: "conv2d cannot combine stride > 1 with dilation > 1", hint: "use one of them per layer" };

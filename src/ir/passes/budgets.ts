@@ -73,6 +73,7 @@ export const checkBudgets: Pass = {
       const route = ctx.results.routes!.find((r) => r.edgeMacs === worst)!;
       bag.error(Codes.MacBudget, `the route to exit \`${route.exit}\` runs ${formatCount(worst)} MACs on the edge, over the ${formatCount(edge.macsPerInference)} budget`, edge.spans.macsPerInference ?? edge.span, {
         related: related("macs", formatCount),
+        hint: "use fewer channels or downsample earlier in the blocks on that route, or place a block `on cloud` or `on auto`",
       });
     }
   },

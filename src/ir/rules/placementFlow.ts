@@ -10,7 +10,7 @@ export const placementFlowRule: Pass = {
       for (const r of b.reads) {
         const from = ir.blocks.find((x) => x.name === r.from);
         if (from && from.placement !== "edge") {
-          bag.error(Codes.BadValue, `edge block \`${b.name}\` reads \`${ir.tensors[r.tensor]!.name}\` from ${from.placement} block \`${from.name}\`; data only flows from the edge to the cloud`, b.span, {
+          bag.error(Codes.BadValue, `edge block \`${b.name}\` reads \`${r.label}\` from ${from.placement} block \`${from.name}\`; data only flows from the edge to the cloud`, r.span, {
             hint: `place \`${b.name}\` on the cloud, or \`${from.name}\` on the edge`,
           });
         }

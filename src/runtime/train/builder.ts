@@ -1,5 +1,5 @@
 import type { IrJson, IrJsonBlock, IrJsonNode } from "../../codegen/format/ir.js";
-import { GroupedConv2D, Pad2D, registerCustomLayers } from "./layers.js";
+import { GroupedConv2D, Pad2D, registerCustomLayers, SeededDropout } from "./layers.js";
 import { tf, type LayersModel, type SymbolicTensor } from "./tf.js";
 
 /** A block as a tfjs model: which IR tensors it takes and gives, in the model's input and output order. */
@@ -94,7 +94,7 @@ function applyNode(node: IrJsonNode, ins: SymbolicTensor[], seed: number): Symbo
     case "dense":
       return tf.layers.dense({ units: a.units as number, useBias: a.bias as boolean, kernelInitializer: tf.initializers.glorotUniform({ seed: s }), name }).apply(one) as SymbolicTensor;
     case "dropout":
-      return tf.layers.dropout({ rate: a.rate as number, seed: s, name }).apply(one) as SymbolicTensor;
+      return new SeededDropout({ rate: a.rate as number, seed: s, name }).apply(one) as SymbolicTensor;
     case "flatten":
       return tf.layers.flatten({ name }).apply(one) as SymbolicTensor;
     case "softmax":

@@ -92,6 +92,44 @@ export class GroupedConv2D extends tf.layers.Layer {
   }
 }
 
+let dropoutStep = 0;
+
+/** The training loop sets the global step so each batch draws a fresh, reproducible dropout mask. */
+export function setDropoutStep(step: number): void {
+  dropoutStep = step;
+}
+
+/**
+ * Dropout whose mask depends on (layer seed, global step): tfjs' own seeded dropout draws the same
+ * mask on every call, and its unseeded one cannot be reproduced.
+ */
+export class SeededDropout extends tf.layers.Layer {
+  static className = "MeanetDropout";
+  readonly rate: number;
+  readonly seed: number;
+
+  constructor(config: { rate: number; seed: number; name?: string }) {
+    super(config);
+    this.rate = config.rate;
+    this.seed = config.seed;
+  }
+
+  override computeOutputShape(s: tf.Shape | tf.Shape[]): tf.Shape {
+    return s as tf.Shape;
+  }
+
+  override call(inputs: Tensor | Tensor[], kwargs: Kwargs): Tensor {
+    const x = Array.isArray(inputs) ? inputs[0]! : inputs;
+    if (!kwargs["training"] || this.rate === 0) return x.clone();
+    const seed = (Math.imul(this.seed ^ 0x5bd1e995, 31) + dropoutStep * 0x9e3779b1) >>> 0;
+    return tf.dropout(x, this.rate, undefined, seed);
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), rate: this.rate, seed: this.seed };
+  }
+}
+
 let registered = false;
 
 /** Makes the custom layers loadable by tf.loadLayersModel. */
@@ -100,6 +138,7 @@ export function registerCustomLayers(): void {
   registered = true;
   tf.serialization.registerClass(Pad2D);
   tf.serialization.registerClass(GroupedConv2D);
+  tf.serialization.registerClass(SeededDropout);
 }
 
 /** Identity forward, zero gradient: the boundary between blocks when the spec stops the gradient. */

@@ -5,3 +5,6 @@ export { tf };
 export type Tensor = tf.Tensor;
 export type LayersModel = tf.LayersModel;
 export type SymbolicTensor = tf.SymbolicTensor;
+
+// Silences tfjs' advice banners (e.g. "install the node backend"): the backend choice is ours and is reported.
+tf.env().set("PROD", true);

@@ -1,0 +1,40 @@
+import { join } from "node:path";
+import { emitIrJson, emitManifest, emitReport, sha256, summarize, type IrJson, type ManifestArtifact } from "../codegen/index.js";
+import type { CompileResult } from "../ir/index.js";
+import { VERSION } from "./version.js";
+import { writeAtomic } from "./write.js";
+
+export interface BuildFiles {
+  dir: string;
+  irJson: IrJson;
+  irText: string;
+  /** Files of the compile step, by path inside dir. */
+  files: [string, string | Uint8Array][];
+}
+
+/** The compile artifacts of a clean spec, in memory. */
+export function buildFiles(r: CompileResult, outDir: string): BuildFiles {
+  const ir = r.ir!;
+  const irJson = emitIrJson(ir, r.shapes, r.results);
+  const irText = JSON.stringify(irJson, null, 1) + "\n";
+  return { dir: join(outDir, ir.model), irJson, irText, files: [["ir.json", irText], ["report.md", emitReport(summarize(ir, r.results))]] };
+}
+
+export function artifactOf(path: string, data: string | Uint8Array): ManifestArtifact {
+  return { path, sha256: sha256(data), bytes: typeof data === "string" ? Buffer.byteLength(data) : data.byteLength };
+}
+
+/** The manifest for a build: every artifact listed with its hash. */
+export function manifestFor(r: CompileResult, artifacts: ManifestArtifact[], trained?: { hardClasses: string[] }): string {
+  const [main, ...imports] = r.sources;
+  const spec = { file: main!.name, sha256: sha256(main!.text), imports: imports.map((s) => ({ file: s.name, sha256: sha256(s.text) })) };
+  return emitManifest(r.ir!, spec, VERSION, artifacts, trained);
+}
+
+/** Writes files then the manifest last, so a manifest always describes files that exist. */
+export function writeBuild(r: CompileResult, b: BuildFiles, extra: ManifestArtifact[] = [], trained?: { hardClasses: string[] }): string[] {
+  for (const [path, data] of b.files) writeAtomic(join(b.dir, path), data);
+  const artifacts = [...b.files.map(([p, d]) => artifactOf(p, d)), ...extra].sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));
+  writeAtomic(join(b.dir, "manifest.json"), manifestFor(r, artifacts, trained));
+  return [...b.files.map(([p]) => p), ...extra.map((a) => a.path), "manifest.json"];
+}
