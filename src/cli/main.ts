@@ -1,6 +1,7 @@
 import { check } from "./check.js";
 import { compile } from "./compile.js";
 import { inspect } from "./inspect.js";
+import { train } from "./train.js";
 import { EXIT_ERRORS, EXIT_OK, EXIT_USAGE, processIo, UsageError, type Io } from "./io.js";
 import { VERSION } from "./version.js";
 
@@ -10,6 +11,7 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   check: { run: check, summary: "report the spec's problems with file:line:col, codes and hints" },
   inspect: { run: inspect, summary: "params, MACs, memory and cost per block, device and route" },
   compile: { run: compile, summary: "write the build directory (ir.json, report.md, manifest.json)" },
+  train: { run: train, summary: "train the spec's stages on real data; weights and train-report.json" },
 };
 
 function help(): string {
