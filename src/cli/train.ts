@@ -1,46 +1,27 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { Codes } from "../diagnostics/index.js";
-import type { IrJson } from "../codegen/index.js";
-import { BACKEND_CHOICES, selectBackend, type BackendRequest } from "../runtime/train/backend.js";
+import { BACKEND_CHOICES, type BackendRequest } from "../runtime/train/backend.js";
 import { DataError } from "../runtime/train/data/errors.js";
-import { take, type Dataset } from "../runtime/train/data/dataset.js";
-import { labelNames, loadSplit, locateDataset, type DatasetKind } from "../runtime/train/data/locate.js";
-import { registerWasmGradientKernels } from "../runtime/train/kernels/index.js";
+import type { DatasetKind } from "../runtime/train/data/locate.js";
 import { makeProgress } from "../runtime/train/progress.js";
-import { trainModel, TrainingInterrupted, type TrainReport } from "../runtime/train/recipe.js";
+import { TrainingInterrupted, type TrainReport } from "../runtime/train/recipe.js";
+import { DATASETS, runTraining } from "../runtime/train/run.js";
 import { parseCommandArgs } from "./args.js";
 import { artifactOf, buildFiles, writeBuild } from "./build.js";
 import { EXIT_ERRORS, EXIT_OK, UsageError, type Io } from "./io.js";
 import { errorsOf, loadSpec, renderDiagnostics, summary } from "./load.js";
-import { writeAtomic } from "./write.js";
 
-export const usage = `usage: meanet train FILE -o DIR [--data DIR] [--dataset fashion-mnist|mnist|cifar10|cifar100]
+export const usage = `usage: meanet train FILE -o DIR [--data DIR] [--dataset ${DATASETS.join("|")}]
                     [--epochs N] [--limit-train N] [--limit-test N] [--seed S] [--backend ${BACKEND_CHOICES.join("|")}]`;
 
-const DATASETS: readonly DatasetKind[] = ["fashion-mnist", "mnist", "cifar10", "cifar100"];
-
-/** The data set a spec's input fits, unless the user names one. */
-export function datasetFor(ir: IrJson, requested: string | undefined): DatasetKind {
-  if (requested) {
-    if (!(DATASETS as readonly string[]).includes(requested)) throw new UsageError(`unknown dataset \`${requested}\`; one of ${DATASETS.join(", ")}\n${usage}`);
-    return requested as DatasetKind;
-  }
-  const [h, w, c] = ir.input.shape;
-  if (h === 28 && w === 28 && c === 1 && ir.labels.length === 10) return "fashion-mnist";
-  if (h === 32 && w === 32 && c === 3 && ir.labels.length === 10) return "cifar10";
-  if (h === 32 && w === 32 && c === 3 && ir.labels.length === 100) return "cifar100";
-  throw new DataError(Codes.DataMissing, "--dataset", `no known data set fits input ${ir.input.shape.join("×")} with ${ir.labels.length} classes; pass --dataset and --data`);
-}
-
-function positiveInt(v: string | undefined, flag: string, min = 1): number | undefined {
+function wholeNumber(v: string | undefined, flag: string, min = 1): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
   if (!Number.isInteger(n) || n < min) throw new UsageError(`${flag} takes a whole number ≥ ${min}, not \`${v}\`\n${usage}`);
   return n;
 }
 
-/** `meanet train FILE -o DIR`: the spec's training stages on real data, checkpointed, resumable. */
+/** `meanet train FILE -o DIR`: compiles, trains the spec's stages on real data (checkpointed, resumable), records the hard classes. */
 export async function train(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseCommandArgs(
     argv,
@@ -63,11 +44,17 @@ export async function train(argv: string[], io: Io): Promise<number> {
     return EXIT_OK;
   }
   if (positionals.length !== 1 || !values.out) throw new UsageError(usage);
-  const epochs = positiveInt(values.epochs, "--epochs");
-  const limitTrain = positiveInt(values["limit-train"], "--limit-train");
-  const limitTest = positiveInt(values["limit-test"], "--limit-test");
-  const seed = positiveInt(values.seed, "--seed", 0);
   if (!(BACKEND_CHOICES as readonly string[]).includes(values.backend!)) throw new UsageError(`unknown backend \`${values.backend}\`\n${usage}`);
+  if (values.dataset !== undefined && !(DATASETS as readonly string[]).includes(values.dataset)) throw new UsageError(`unknown dataset \`${values.dataset}\`\n${usage}`);
+  const job = {
+    epochs: wholeNumber(values.epochs, "--epochs"),
+    limitTrain: wholeNumber(values["limit-train"], "--limit-train"),
+    limitTest: wholeNumber(values["limit-test"], "--limit-test"),
+    seed: wholeNumber(values.seed, "--seed", 0),
+    data: values.data,
+    dataset: values.dataset as DatasetKind | undefined,
+    backend: values.backend as BackendRequest,
+  };
 
   const r = loadSpec(positionals[0]!);
   if (errorsOf(r).length || !r.ir) {
@@ -75,46 +62,23 @@ export async function train(argv: string[], io: Io): Promise<number> {
     return EXIT_ERRORS;
   }
   const b = buildFiles(r, values.out);
-  let trainData: Dataset;
-  let testData: Dataset;
-  let source: string;
+  writeBuild(r, b);
+  const progress = makeProgress((s) => (io.isTty ? process.stderr.write(s) : io.err(s.replace(/\n$/, ""))), io.isTty);
+  let report: TrainReport;
   try {
-    const kind = datasetFor(b.irJson, values.dataset);
-    const located = locateDataset(kind, values.data);
-    const names = labelNames(located);
-    if (names.length !== b.irJson.labels.length) {
-      throw new DataError(Codes.DataCorrupt, located.dir, `the data set has ${names.length} classes but the spec declares ${b.irJson.labels.length} labels`);
-    }
-    trainData = loadSplit(located, "train");
-    testData = loadSplit(located, "test");
-    if (limitTrain !== undefined) trainData = take(trainData, limitTrain);
-    if (limitTest !== undefined) testData = take(testData, limitTest);
-    source = located.description;
+    report = await runTraining({ buildDir: b.dir, progress, ...definedOnly(job) });
   } catch (e) {
     if (e instanceof DataError) {
       io.err(`error ${e.code}: ${e.message}`);
       return EXIT_ERRORS;
     }
-    throw e;
-  }
-  const backend = await selectBackend(values.backend as BackendRequest, (name) => {
-    if (name === "wasm") registerWasmGradientKernels();
-  });
-  const progress = makeProgress((s) => (io.isTty ? process.stderr.write(s) : io.err(s.replace(/\n$/, ""))), io.isTty);
-  progress.info(`training ${b.irJson.model} on ${source}: ${trainData.count} train / ${testData.count} test images, backend ${backend}`);
-  let report: TrainReport;
-  try {
-    report = await trainModel({ ir: b.irJson, irText: b.irText, train: trainData, test: testData, dataSource: source, outDir: b.dir, backend, epochs, seed, progress });
-  } catch (e) {
     if (e instanceof TrainingInterrupted) {
       io.err(e.message);
       return EXIT_ERRORS;
     }
     throw e;
   }
-  const reportText = JSON.stringify(report, null, 2) + "\n";
-  writeAtomic(join(b.dir, "train-report.json"), reportText);
-  const extra = [artifactOf("train-report.json", reportText)];
+  const extra = [artifactOf("train-report.json", readFileSync(join(b.dir, "train-report.json")))];
   for (const block of b.irJson.blocks) {
     for (const f of ["model.json", "weights.bin"]) {
       const path = `weights/${block.name}/${f}`;
@@ -130,4 +94,8 @@ export async function train(argv: string[], io: Io): Promise<number> {
   io.out(`hard classes: ${report.hardClasses.labels.join(", ")}`);
   io.out(`wrote ${b.dir}/train-report.json and weights/ (${report.seconds.toFixed(1)} s)`);
   return EXIT_OK;
+}
+
+function definedOnly<T extends object>(o: T): { [K in keyof T]: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as { [K in keyof T]: Exclude<T[K], undefined> };
 }

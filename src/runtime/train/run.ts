@@ -1,0 +1,83 @@
+import { readFileSync, writeFileSync, renameSync } from "node:fs";
+import { join } from "node:path";
+import type { IrJson } from "../../codegen/format/ir.js";
+import type { TrainStage } from "../../ir/index.js";
+import { Codes } from "../../diagnostics/codes.js";
+import { selectBackend, type BackendRequest } from "./backend.js";
+import { take, type Dataset } from "./data/dataset.js";
+import { DataError } from "./data/errors.js";
+import { labelNames, loadSplit, locateDataset, type DatasetKind } from "./data/locate.js";
+import { registerWasmGradientKernels } from "./kernels/index.js";
+import type { Progress } from "./progress.js";
+import { trainModel, type TrainReport } from "./recipe.js";
+
+export interface TrainJob {
+  /** DIR/<model>: where ir.json is and where weights/ and train-report.json go. */
+  buildDir: string;
+  data?: string;
+  dataset?: DatasetKind;
+  epochs?: number;
+  limitTrain?: number;
+  limitTest?: number;
+  seed?: number;
+  backend?: BackendRequest;
+  /** Replaces the stages of ir.json (the generated training program passes its own copy). */
+  stages?: TrainStage[];
+  progress: Progress;
+  stopAfterEpochs?: number;
+}
+
+export const DATASETS: readonly DatasetKind[] = ["fashion-mnist", "mnist", "cifar10", "cifar100"];
+
+/** The data set a spec's input fits, unless the user names one. */
+export function datasetFor(ir: IrJson, requested: DatasetKind | undefined): DatasetKind {
+  if (requested) return requested;
+  const [h, w, c] = ir.input.shape;
+  if (h === 28 && w === 28 && c === 1 && ir.labels.length === 10) return "fashion-mnist";
+  if (h === 32 && w === 32 && c === 3 && ir.labels.length === 10) return "cifar10";
+  if (h === 32 && w === 32 && c === 3 && ir.labels.length === 100) return "cifar100";
+  throw new DataError(Codes.DataMissing, "--dataset", `no known data set fits input ${ir.input.shape.join("×")} with ${ir.labels.length} classes; pass --dataset and --data`);
+}
+
+/** Loads the data a build trains on; a missing or corrupt file is a DataError naming it. */
+export function loadTrainingData(ir: IrJson, job: Pick<TrainJob, "data" | "dataset" | "limitTrain" | "limitTest">): { train: Dataset; test: Dataset; source: string } {
+  const located = locateDataset(datasetFor(ir, job.dataset), job.data);
+  const names = labelNames(located);
+  if (names.length !== ir.labels.length) {
+    throw new DataError(Codes.DataCorrupt, located.dir, `the data set has ${names.length} classes but the spec declares ${ir.labels.length} labels`);
+  }
+  let train = loadSplit(located, "train");
+  let test = loadSplit(located, "test");
+  if (job.limitTrain !== undefined) train = take(train, job.limitTrain);
+  if (job.limitTest !== undefined) test = take(test, job.limitTest);
+  return { train, test, source: located.description };
+}
+
+/** Reads ir.json, trains, and writes weights/<block>/ and train-report.json into the build directory. */
+export async function runTraining(job: TrainJob): Promise<TrainReport> {
+  const irText = readFileSync(join(job.buildDir, "ir.json"), "utf8");
+  const parsed = JSON.parse(irText) as IrJson;
+  const ir: IrJson = job.stages ? { ...parsed, training: { ...parsed.training, stages: job.stages } } : parsed;
+  const { train, test, source } = loadTrainingData(ir, job);
+  const backend = await selectBackend(job.backend ?? "auto", (name) => {
+    if (name === "wasm") registerWasmGradientKernels();
+  });
+  job.progress.info(`training ${ir.model} on ${source}: ${train.count} train / ${test.count} test images, backend ${backend}`);
+  const report = await trainModel({
+    ir,
+    irText: job.stages ? JSON.stringify(ir) : irText,
+    train,
+    test,
+    dataSource: source,
+    outDir: job.buildDir,
+    backend,
+    ...(job.epochs !== undefined ? { epochs: job.epochs } : {}),
+    ...(job.seed !== undefined ? { seed: job.seed } : {}),
+    progress: job.progress,
+    ...(job.stopAfterEpochs !== undefined ? { stopAfterEpochs: job.stopAfterEpochs } : {}),
+  });
+  const path = join(job.buildDir, "train-report.json");
+  writeFileSync(`${path}.tmp-${process.pid}`, JSON.stringify(report, null, 2) + "\n");
+  renameSync(`${path}.tmp-${process.pid}`, path);
+  return report;
+}
