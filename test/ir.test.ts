@@ -163,3 +163,55 @@ block cloud on auto {
     expect(r.ir!.assertions.map((a) => a.when)).toEqual(["compile", "eval"]);
   });
 });
+
+describe("semantic checks on values", () => {
+  const block = `block main on edge {\n  exit main over all = dense(gap(conv2d(image, 8)), num_classes)\n}`;
+
+  it("a unit name on the next line is not taken as the number's unit", () => {
+    const r = compileText(
+      withBlocks(`def f(x) {\n  n = 8\n  M = 2\n  return conv2d(x, n * M)\n}\nblock main on edge {\n  exit main over all = dense(gap(f(image)), num_classes)\n}`),
+    );
+    expect(r.diagnostics).toEqual([]);
+    expect(r.shapes[r.ir!.nodes[0]!.output]).toEqual([32, 32, 16]);
+  });
+
+  it("quantities in different units combine in base units", () => {
+    const r = compileText(
+      withBlocks(`def f(x) {
+  if 1 MB + 1 KB < 2 MB { return conv2d(x, 8) } else { return conv2d(x, 4) }
+}
+block main on edge {
+  exit main over all = dense(gap(f(image)), num_classes)
+}`),
+    );
+    expect(r.diagnostics).toEqual([]);
+    expect(r.shapes[r.ir!.nodes[0]!.output]).toEqual([32, 32, 8]);
+  });
+
+  it("negative energies and budgets are rejected", () => {
+    const r = compileText(withBlocks(block, "device edge { energy_per_mac: -1 pJ, weight_memory: -2 MiB }"));
+    expect(errorCodes(r)).toEqual(["MN2006", "MN2006"]);
+  });
+
+  it("setting only the precision takes that precision's MAC energy", () => {
+    const r = compileText(withBlocks(block, "device edge: edge_int8_45nm { precision: fp32 }"));
+    expect(r.ir!.devices.edge.energyPerMacJ).toBeCloseTo(4.6e-12, 20);
+  });
+
+  it("hard classes are ranked by an exit over all classes", () => {
+    const r = compileText(
+      withBlocks(`${block}\nblock ext on edge {\n  exit ext over hard = dense(gap(conv2d(image, 8)), num_hard)\n}`, "complexity { hard: lowest_accuracy(ext, fraction: 0.5) }\nroute {\n ext when argmax(main) in hard\n main otherwise\n}"),
+    );
+    expect(errorCodes(r)).toEqual(["MN2025"]);
+  });
+
+  it("accuracy bounds are fractions", () => {
+    const r = compileText(withBlocks(block, "assert accuracy >= 90"));
+    expect(errorCodes(r)).toEqual(["MN2006"]);
+  });
+
+  it("optimizer settings are range-checked", () => {
+    const r = compileText(withBlocks(block, "train { optimizer: sgd(lr: -0.1, momentum: 1.5, nesterov: 1) }"));
+    expect(errorCodes(r)).toEqual(["MN2006", "MN2006", "MN2006"]);
+  });
+});

@@ -27,6 +27,9 @@ const HOROWITZ = "Horowitz, \"Computing's energy problem\", ISSCC 2014, 45 nm";
 const HUANG = "Huang et al., \"A Close Examination of Performance and Power Characteristics of 4G LTE Networks\", MobiSys 2012, uplink power slope";
 const NEUROSURGEON = "Kang et al., \"Neurosurgeon\", ASPLOS 2017, measured average uplink";
 
+/** MAC energy = multiply + add at each precision, 45 nm (Horowitz 2014): used when a spec sets `precision` alone. */
+export const MAC_ENERGY_J: Record<Precision, number> = { int8: 0.23e-12, fp16: 1.5e-12, fp32: 4.6e-12 };
+
 /** MAC energy = multiply + add at the given precision (Horowitz 2014, Figure 1.1.9). */
 export const DEVICE_PRESETS: Record<string, DevicePreset> = {
   edge_int8_45nm: {

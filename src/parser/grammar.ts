@@ -353,7 +353,8 @@ export class SpecGrammar extends CstParser {
         ALT: () => {
           this.CONSUME(T.NumberLit);
           this.OPTION2({
-            GATE: () => this.LA(1).tokenType === T.Identifier && T.UNITS.has(this.LA(1).image),
+            // A unit follows its number on the same line: `2 MiB`; a name on the next line starts something else.
+            GATE: () => this.LA(1).tokenType === T.Identifier && T.UNITS.has(this.LA(1).image) && this.LA(1).startLine === this.LA(0).endLine,
             DEF: () => this.CONSUME(T.Identifier, { LABEL: "unit" }),
           });
         },

@@ -133,7 +133,7 @@ function hintFor(e: IRecognitionException, expected: string | undefined): string
   if (closer && (e.token.tokenType.name === "EOF" || TOP_LEVEL.has(image))) {
     return `is a ${expected === "'}'" ? "brace" : expected === "')'" ? "parenthesis" : "bracket"} left unclosed?`;
   }
-  if (expected === "')'" && image !== ")") {
+  if (expected === "')'" && image !== ")" && image !== ",") {
     const prev = (e as IRecognitionException & { previousToken?: IToken }).previousToken;
     const nextLine = prev && !Number.isNaN(prev.endLine ?? NaN) && (e.token.startLine ?? 0) > (prev.endLine ?? 0);
     return nextLine ? "is a parenthesis left unclosed?" : "arguments are separated by commas";

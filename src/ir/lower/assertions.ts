@@ -23,7 +23,7 @@ export function lowerAssertions(decls: AssertDecl[], blocks: IrBlock[], exits: I
     }
     const m = metric(c.left, blockNames, exitNames, r);
     if (!m) continue;
-    const value = r.quantity(c.right, m.dimension, `the bound of \`${m.metric}\``);
+    const value = m.dimension === "none" ? r.fraction(c.right, `the bound of \`${m.metric}\` (a fraction)`) : r.quantity(c.right, m.dimension, `the bound of \`${m.metric}\``);
     if (value === undefined) continue;
     const text = c.span.source.text.slice(c.span.start, c.span.end).replace(/\s+/g, " ");
     out.push({ metric: m.metric, op: c.op as AssertionIr["op"], value, when: m.when, text, span: d.span });

@@ -2,7 +2,7 @@ import { Codes, DiagnosticBag, didYouMean, type Span } from "../../diagnostics/i
 import type { AssignStmt, BlockDecl, CallExpr, DefDecl, Expr, Statement } from "../../parser/index.js";
 import type { AttrValue, BlockRead, IrBlock, IrExit, IrNode, IrTensor, Placement, Shape } from "../graph.js";
 import { isProblem, lookupOp, opNames, type OpDef, type ShapeInput } from "../ops/index.js";
-import { describeValue, type Value } from "./values.js";
+import { describeValue, UNIT_SCALE, type Value } from "./values.js";
 
 /** Past these, a spec is rejected rather than expanded: a guard against runaway repetition. */
 const MAX_DEPTH = 48;
@@ -96,8 +96,8 @@ export class BlockLowering {
           this.bag.error(Codes.BadValue, "`return` is only allowed inside a `def`", s.span, { hint: "name the tensor with `name = …`; other blocks read it as `block.name`" });
           return;
         }
-        const v = this.expr(s.value, frame);
-        if (v) frame.returned = v;
+        // A failed return value is already reported; poison keeps the caller quiet about it.
+        frame.returned = this.expr(s.value, frame) ?? { kind: "poison" };
         return;
       }
       case "if": {
@@ -227,7 +227,8 @@ export class BlockLowering {
     }
     if (l.kind !== "number" || r.kind !== "number") return bad();
     const a = l.value;
-    const b = r.value;
+    // Quantities in different units of one dimension combine in the left operand's unit.
+    const b = l.unit && r.unit && l.unit !== r.unit && UNIT_SCALE[l.unit] && UNIT_SCALE[r.unit] ? (r.value * UNIT_SCALE[r.unit]!.scale) / UNIT_SCALE[l.unit]!.scale : r.value;
     switch (e.op) {
       case "+":
         return { kind: "number", value: a + b, unit: l.unit ?? r.unit };
@@ -398,7 +399,7 @@ export class BlockLowering {
       this.bag.error(Codes.MissingReturn, `\`${def.name.name}\` returned nothing`, e.span, { related: [{ message: "add `return …` to this def", span: def.name.span }] });
       return undefined;
     }
-    return inner.returned;
+    return inner.returned.kind === "poison" ? undefined : inner.returned;
   }
 
   private node(op: OpDef, e: CallExpr, args: CallArg[], frame: Frame): Value | undefined {

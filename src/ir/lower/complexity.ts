@@ -50,6 +50,7 @@ export function lowerComplexity(decls: ComplexityDecl[], labels: string[], first
         if (!c) return;
         r.checkArgs(c, ["fraction", "count"], "lowest_accuracy");
         const exit = c.positional[0];
+        for (const extra of c.positional.slice(1)) r.bag.error(Codes.UnknownArgument, "`lowest_accuracy` takes one exit; name the others `fraction:` or `count:`", extra.span);
         if (!exit || exit.kind !== "name") {
           r.bag.error(Codes.MissingArgument, "`lowest_accuracy` needs the exit whose per-class accuracy ranks the classes", c.span, { hint: "write `lowest_accuracy(main, fraction: 0.5)`" });
           return;

@@ -1,7 +1,7 @@
 import { Codes, didYouMean } from "../../diagnostics/index.js";
 import type { DeviceDecl } from "../../parser/index.js";
 import type { DeviceRole, DeviceSpec, Precision } from "../graph.js";
-import { DEFAULT_CLOUD_PRESET, DEFAULT_EDGE_PRESET, DEFAULT_LINK_PRESET, DEVICE_PRESETS, LINK_PRESETS } from "../presets.js";
+import { DEFAULT_CLOUD_PRESET, DEFAULT_EDGE_PRESET, DEFAULT_LINK_PRESET, DEVICE_PRESETS, LINK_PRESETS, MAC_ENERGY_J } from "../presets.js";
 import type { SectionReader } from "./context.js";
 
 const ROLES: readonly DeviceRole[] = ["edge", "cloud"];
@@ -81,10 +81,25 @@ export function lowerDevices(decls: DeviceDecl[], r: SectionReader): { edge: Dev
       },
       `device \`${role}\``,
     );
-    for (const key of ["throughputMacsPerS", "uplinkBps"] as const) {
-      if (spec[key] <= 0) {
-        r.bag.error(Codes.BadValue, `\`${key === "uplinkBps" ? "uplink" : "throughput"}\` must be positive`, spec.spans[key] ?? d.name.span);
-        spec[key] = 1;
+    // A precision override without an energy figure takes the MAC energy of that precision.
+    if (spec.spans.precision && !spec.spans.energyPerMacJ) spec.energyPerMacJ = MAC_ENERGY_J[spec.precision];
+    const names: Partial<Record<keyof DeviceSpec, string>> = {
+      throughputMacsPerS: "throughput",
+      uplinkBps: "uplink",
+      energyPerMacJ: "energy_per_mac",
+      energyPerBitJ: "energy_per_bit",
+      rttS: "rtt",
+      weightMemoryBytes: "weight_memory",
+      activationMemoryBytes: "activation_memory",
+      macsPerInference: "macs",
+    };
+    for (const [key, name] of Object.entries(names) as [keyof DeviceSpec, string][]) {
+      const v = spec[key];
+      if (typeof v !== "number") continue;
+      const strict = key === "throughputMacsPerS" || key === "uplinkBps";
+      if (strict ? v <= 0 : v < 0) {
+        r.bag.error(Codes.BadValue, `\`${name}\` must be ${strict ? "positive" : "zero or more"}, got ${v}`, spec.spans[key] ?? d.name.span);
+        (spec as unknown as Record<string, number>)[key] = strict ? 1 : 0;
       }
     }
     out[role] = spec;

@@ -142,8 +142,13 @@ export function lower(main: A.SpecFile, imported: A.SpecFile[], bag: DiagnosticB
   if (exits.length === 0) bag.error(Codes.MissingDeclaration, "no block declares an `exit`", blocks[0]!.span, { hint: "end a block with e.g. `exit main over all = dense(gap(x), num_classes)`" });
 
   const sel = complexity.selection;
-  if (sel.kind === "lowest_accuracy" && sel.exit && !exits.some((e) => e.name === sel.exit)) {
+  const ranking = sel.kind === "lowest_accuracy" && sel.exit ? exits.find((e) => e.name === sel.exit) : undefined;
+  if (sel.kind === "lowest_accuracy" && sel.exit && !ranking) {
     bag.error(Codes.UnknownName, `there is no exit \`${sel.exit}\` to rank classes by`, complexity.exitSpan ?? fileStart, { hint: didYouMean(sel.exit, exits.map((e) => e.name)) });
+  } else if (ranking && ranking.classes.kind !== "all") {
+    bag.error(Codes.BadComplexity, `exit \`${ranking.name}\` covers only some classes, so it cannot rank all of them`, complexity.exitSpan ?? ranking.span, { hint: "rank by an exit `over all`, usually the main block's" });
+  } else if (sel.kind === "lowest_accuracy" && !sel.exit && exits.length > 1) {
+    bag.error(Codes.BadComplexity, "no exit covers all classes, so none can rank them to pick the hard classes", fileStart, { hint: "give `complexity { hard: [\"label\", …] }` or add an exit `over all`" });
   }
   const objectiveDecl = single(of("objective"), "objective");
   const objective = objectiveDecl ? (r.word({ kind: "name", name: objectiveDecl.value.name, span: objectiveDecl.value.span }, ["energy", "latency"] as const, "`objective`") ?? "energy") : "energy";
@@ -187,8 +192,9 @@ function readLabels(decl: A.LabelsDecl, r: SectionReader): string[] | undefined 
   return items.map((i) => i.value);
 }
 
+/** The default exit that ranks classes: the first over all classes (the main block's, in MEANet). */
 function firstExitName(blocks: A.BlockDecl[]): string | undefined {
-  for (const b of blocks) for (const s of b.body) if (s.kind === "exit" && s.name.name) return s.name.name;
+  for (const b of blocks) for (const s of b.body) if (s.kind === "exit" && s.name.name && s.classes.kind === "name" && s.classes.name === "all") return s.name.name;
   return undefined;
 }
 

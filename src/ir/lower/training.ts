@@ -91,7 +91,8 @@ function stage(name: string, props: Property[], span: Expr["span"], d: Defaults,
             continue;
           }
           const x = r.quantity(w, "none", `the weight of \`${k}\``);
-          if (x !== undefined) weights[k] = x;
+          if (x !== undefined && x < 0) r.bag.error(Codes.BadValue, `the loss weight of \`${k}\` must be zero or more, got ${x}`, w.span);
+          else if (x !== undefined) weights[k] = x;
         }
         s.lossWeights = weights;
       },
@@ -109,17 +110,34 @@ function stage(name: string, props: Property[], span: Expr["span"], d: Defaults,
 function optimizer(v: Expr, r: SectionReader): OptimizerSpec | undefined {
   const c = r.call(v, "optimizer", ["sgd", "adam"]);
   if (!c) return undefined;
-  const num = (key: string, fallback: number): number => {
+  const num = (key: string, fallback: number, ok: (v: number) => boolean, want: string): number => {
     const e = c.args.get(key);
-    return e ? (r.quantity(e, "none", `\`${key}\``) ?? fallback) : fallback;
+    if (!e) return fallback;
+    const v = r.quantity(e, "none", `\`${key}\``);
+    if (v === undefined) return fallback;
+    if (!ok(v)) {
+      r.bag.error(Codes.BadValue, `\`${key}\` of \`${c.name}\` must be ${want}, got ${v}`, e.span);
+      return fallback;
+    }
+    return v;
   };
+  const positive = (v: number) => v > 0;
+  const nonNegative = (v: number) => v >= 0;
+  for (const p of c.positional) r.bag.error(Codes.UnknownArgument, `name the arguments of \`${c.name}\`, e.g. \`${c.name}(lr: 0.01)\``, p.span);
   if (c.name === "sgd") {
     r.checkArgs(c, ["lr", "momentum", "weight_decay", "nesterov"], "sgd");
     const nesterov = c.args.get("nesterov");
-    return { kind: "sgd", lr: num("lr", 0.1), momentum: num("momentum", 0.9), weightDecay: num("weight_decay", 0), nesterov: nesterov?.kind === "bool" ? nesterov.value : false };
+    if (nesterov && nesterov.kind !== "bool") r.bag.error(Codes.BadValue, "`nesterov` must be `true` or `false`", nesterov.span);
+    return {
+      kind: "sgd",
+      lr: num("lr", 0.1, positive, "positive"),
+      momentum: num("momentum", 0.9, (v) => v >= 0 && v < 1, "in [0, 1)"),
+      weightDecay: num("weight_decay", 0, nonNegative, "zero or more"),
+      nesterov: nesterov?.kind === "bool" ? nesterov.value : false,
+    };
   }
   r.checkArgs(c, ["lr", "weight_decay"], "adam");
-  return { kind: "adam", lr: num("lr", 1e-3), weightDecay: num("weight_decay", 0) };
+  return { kind: "adam", lr: num("lr", 1e-3, positive, "positive"), weightDecay: num("weight_decay", 0, nonNegative, "zero or more") };
 }
 
 function schedule(v: Expr, r: SectionReader): ScheduleSpec | undefined {

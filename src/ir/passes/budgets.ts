@@ -25,20 +25,24 @@ export const totalByDevice: Pass = {
     const { ir } = ctx;
     const costs = ctx.results.nodeCost!;
     const dev = ctx.results.partition!.nodeDevice;
-    const totals = (side: "edge" | "cloud" | "total"): DeviceTotals => {
-      const nodes = ir.nodes.filter((n) => side === "total" || dev[n.id] === side);
+    const totals = (side: "edge" | "cloud"): DeviceTotals => {
+      const nodes = ir.nodes.filter((n) => dev[n.id] === side);
       const params = nodes.reduce((s, n) => s + costs[n.id]!.params, 0);
       const macs = nodes.reduce((s, n) => s + costs[n.id]!.macs, 0);
-      const precision = ir.devices[side === "cloud" ? "cloud" : "edge"].precision;
+      const precision = ir.devices[side].precision;
       // Blocks run one after another, so the device's peak is the largest block peak on it.
       let peak = 0;
       for (const b of ir.blocks) {
-        const mine = b.nodes.filter((n) => side === "total" || dev[n] === side);
-        if (mine.length) peak = Math.max(peak, peakActivationBytes(ctx, mine, side === "cloud" ? "cloud" : "edge", escapingTensors(ir, b)));
+        const mine = b.nodes.filter((n) => dev[n] === side);
+        if (mine.length) peak = Math.max(peak, peakActivationBytes(ctx, mine, side, escapingTensors(ir, b)));
       }
       return { params, macs, weightBytes: params * PRECISION_BYTES[precision], peakActivationBytes: peak };
     };
-    ctx.results.deviceTotals = { edge: totals("edge"), cloud: totals("cloud"), total: totals("total") };
+    const edge = totals("edge");
+    const cloud = totals("cloud");
+    // The whole model: each side's weights at its own precision; the larger of the two peaks.
+    const total = { params: edge.params + cloud.params, macs: edge.macs + cloud.macs, weightBytes: edge.weightBytes + cloud.weightBytes, peakActivationBytes: Math.max(edge.peakActivationBytes, cloud.peakActivationBytes) };
+    ctx.results.deviceTotals = { edge, cloud, total };
   },
 };
 
