@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { emitIrJson, emitManifest, emitReport, sha256, summarize, type IrJson, type ManifestArtifact } from "../codegen/index.js";
+import { emitIrJson, emitManifest, emitReport, emitTrainProgram, sha256, summarize, type IrJson, type ManifestArtifact } from "../codegen/index.js";
 import type { CompileResult } from "../ir/index.js";
 import { VERSION } from "./version.js";
 import { writeAtomic } from "./write.js";
@@ -17,7 +17,12 @@ export function buildFiles(r: CompileResult, outDir: string): BuildFiles {
   const ir = r.ir!;
   const irJson = emitIrJson(ir, r.shapes, r.results);
   const irText = JSON.stringify(irJson, null, 1) + "\n";
-  return { dir: join(outDir, ir.model), irJson, irText, files: [["ir.json", irText], ["report.md", emitReport(summarize(ir, r.results))]] };
+  const files: [string, string][] = [
+    ["ir.json", irText],
+    ["report.md", emitReport(summarize(ir, r.results))],
+    ["train/train.ts", emitTrainProgram(irJson, r.sources[0]!.name)],
+  ];
+  return { dir: join(outDir, ir.model), irJson, irText, files };
 }
 
 export function artifactOf(path: string, data: string | Uint8Array): ManifestArtifact {

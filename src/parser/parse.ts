@@ -20,6 +20,12 @@ export function parse(source: Source): ParseResult {
       hint: ch.startsWith('"') ? "strings end on the same line with a closing `\"`" : ch === ";" ? "statements end at the end of the line; remove the `;`" : undefined,
     });
   }
+  // The grammar recurses once per nesting level; past this, a spec is rejected before it can overflow the stack.
+  const tooDeep = nestingProblem(source, lexed.tokens);
+  if (tooDeep) {
+    bag.add(tooDeep);
+    return { ast: { items: [], span: { source, start: 0, end: source.text.length } }, diagnostics: bag.items };
+  }
   grammar.input = lexed.tokens;
   const cst = grammar.spec();
   // Recovery resynchronises a few tokens later and often trips again on what follows the first
@@ -48,6 +54,30 @@ export function parse(source: Source): ParseResult {
   }
   const ast = new AstBuilder(source).visit(cst) as SpecFile;
   return { ast, diagnostics: bag.items };
+}
+
+const MAX_NESTING = 64;
+
+/** Brackets nested deeper than MAX_NESTING, or as many prefix operators in a row. */
+function nestingProblem(source: Source, tokens: IToken[]): Diagnostic | undefined {
+  let depth = 0;
+  let run = 0;
+  for (const t of tokens) {
+    const name = t.tokenType.name;
+    if (name === "LParen" || name === "LBracket" || name === "LCurly") depth++;
+    else if (name === "RParen" || name === "RBracket" || name === "RCurly") depth = Math.max(0, depth - 1);
+    run = name === "Minus" || name === "Not" ? run + 1 : 0;
+    if (depth > MAX_NESTING || run > MAX_NESTING) {
+      return {
+        code: Codes.UnexpectedToken,
+        severity: "error",
+        message: `${depth > MAX_NESTING ? "brackets" : "prefix operators"} nested more than ${MAX_NESTING} deep`,
+        span: tokenSpan(source, t),
+        hint: "name intermediate values instead of nesting them",
+      };
+    }
+  }
+  return undefined;
 }
 
 function describeChar(ch: string): string {

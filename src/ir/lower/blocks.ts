@@ -6,7 +6,8 @@ import { describeValue, UNIT_SCALE, type Value } from "./values.js";
 
 /** Past these, a spec is rejected rather than expanded: a guard against runaway repetition. */
 const MAX_DEPTH = 48;
-const MAX_NODES = 200_000;
+const MAX_NODES = 50_000;
+const MAX_REPEAT = 10_000;
 
 interface CallArg {
   key: string | undefined;
@@ -150,6 +151,10 @@ export class BlockLowering {
     if (!countValue) return undefined;
     if (countValue.kind !== "number" || !Number.isInteger(countValue.value) || countValue.value < 1 || countValue.unit) {
       this.bag.error(Codes.BadValue, `a repetition count must be a whole number ≥ 1, not ${describeValue(countValue)}`, s.repeat!.span);
+      return undefined;
+    }
+    if (countValue.value > MAX_REPEAT) {
+      this.bag.error(Codes.RecursionLimit, `a repetition count above ${MAX_REPEAT} (${countValue.value}) would build a graph too large to compile`, s.repeat!.span);
       return undefined;
     }
     if (s.value.kind !== "call" || s.value.args.length === 0 || s.value.args[0]!.key) {

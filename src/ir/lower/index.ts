@@ -12,6 +12,7 @@ import type { Value } from "./values.js";
 
 const DTYPES: Record<string, DType> = { u8: "uint8", uint8: "uint8", i8: "int8", int8: "int8", f16: "float16", float16: "float16", f32: "float32", float32: "float32" };
 const PLACEMENTS: readonly Placement[] = ["edge", "cloud", "auto"];
+const MAX_LABELS = 100_000;
 const RESERVED = new Set(["num_classes", "num_hard", "num_easy", "all", "hard", "easy", "same", "valid"]);
 
 export interface LoweredSpec {
@@ -176,6 +177,10 @@ function readLabels(decl: A.LabelsDecl, r: SectionReader): string[] | undefined 
   const v = decl.value;
   if (v.kind === "number") {
     const n = r.integer(v, "the number of labels", 2);
+    if (n !== undefined && n > MAX_LABELS) {
+      r.bag.error(Codes.BadValue, `at most ${MAX_LABELS} labels are supported, got ${n}`, v.span);
+      return undefined;
+    }
     return n === undefined ? undefined : Array.from({ length: n }, (_, i) => `class_${i}`);
   }
   const items = r.strings(v, "`labels`");
