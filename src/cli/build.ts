@@ -21,6 +21,8 @@ export function buildFiles(r: CompileResult, outDir: string): BuildFiles {
     ["ir.json", irText],
     ["report.md", emitReport(summarize(ir, r.results))],
     ["train/train.ts", emitTrainProgram(irJson, r.sources[0]!.name)],
+    // The program is an ES module (top-level await, import.meta) wherever the build directory lives.
+    ["train/package.json", '{\n  "type": "module",\n  "private": true\n}\n'],
   ];
   return { dir: join(outDir, ir.model), irJson, irText, files };
 }

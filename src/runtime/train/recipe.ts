@@ -348,7 +348,7 @@ async function saveCheckpoint(dir: string, state: CheckpointState, models: Map<s
   mkdirSync(next, { recursive: true });
   for (const [name, bm] of models) await saveModel(bm.model, join(next, "blocks", name));
   if (optimizer) {
-    const named = await optimizer.getWeights();
+    const named = [...(await optimizer.getWeights()), ...exactState(optimizer).map(([name, v]) => ({ name, tensor: v }))];
     const specs: { name: string; shape: number[] }[] = [];
     const chunks: Float32Array[] = [];
     for (const { name, tensor } of named) {
@@ -396,7 +396,16 @@ async function restoreOptimizer(dir: string, optimizer: tf.Optimizer): Promise<v
     off += n;
     return { name: s.name, tensor };
   });
-  await optimizer.setWeights(named);
+  const exact = new Map(exactState(optimizer));
+  await optimizer.setWeights(named.filter((n) => !exact.has(n.name)));
+  // tfjs recomputes Adam's β powers as pow(β, t+1) on restore; the running products differ in the last bits, so restore those exactly.
+  for (const n of named) exact.get(n.name)?.assign(n.tensor as tf.Scalar);
+}
+
+/** Optimizer state tfjs' getWeights leaves out: Adam's running products of β1 and β2. */
+function exactState(optimizer: tf.Optimizer): [string, tf.Variable][] {
+  const o = optimizer as unknown as { accBeta1?: tf.Variable; accBeta2?: tf.Variable };
+  return o.accBeta1 && o.accBeta2 ? [["meanet/adam/accBeta1", o.accBeta1], ["meanet/adam/accBeta2", o.accBeta2]] : [];
 }
 
 export { topoBlocks };
