@@ -1,5 +1,5 @@
 import type { IrJson, IrJsonBlock, IrJsonNode } from "../../codegen/format/ir.js";
-import { GroupedConv2D, Pad2D, registerCustomLayers, SeededDropout } from "./layers.js";
+import { BatchNorm, GroupedConv2D, Pad2D, registerCustomLayers, SeededDropout } from "./layers.js";
 import { tf, type LayersModel, type SymbolicTensor } from "./tf.js";
 
 /** A block as a tfjs model: which IR tensors it takes and gives, in the model's input and output order. */
@@ -72,8 +72,7 @@ function applyNode(node: IrJsonNode, ins: SymbolicTensor[], seed: number): Symbo
         .apply(x) as SymbolicTensor;
     }
     case "batchnorm":
-      // The spec's momentum weighs the new batch (PyTorch convention); Keras' weighs the old average.
-      return tf.layers.batchNormalization({ axis: -1, momentum: 1 - (a.momentum as number), epsilon: a.epsilon as number, name }).apply(one) as SymbolicTensor;
+      return new BatchNorm({ momentum: a.momentum as number, epsilon: a.epsilon as number, name }).apply(one) as SymbolicTensor;
     case "relu":
       return tf.layers.reLU({ name }).apply(one) as SymbolicTensor;
     case "relu6":

@@ -92,6 +92,80 @@ export class GroupedConv2D extends tf.layers.Layer {
   }
 }
 
+/**
+ * Batch normalisation over the last axis with the same weights as Keras' layer (gamma, beta,
+ * moving_mean, moving_variance). In training its gradient is the closed form below: tfjs' generic
+ * FusedBatchNorm gradient tiles every per-channel vector to the full activation shape, which was
+ * the largest single cost of a training step on wasm.
+ */
+export class BatchNorm extends tf.layers.Layer {
+  static className = "MeanetBatchNorm";
+  readonly momentum: number;
+  readonly epsilon: number;
+  private gamma!: tf.LayerVariable;
+  private beta!: tf.LayerVariable;
+  private movingMean!: tf.LayerVariable;
+  private movingVariance!: tf.LayerVariable;
+
+  /** `momentum` weighs the new batch in the moving averages (the PyTorch convention). */
+  constructor(config: { momentum: number; epsilon: number; name?: string }) {
+    super(config);
+    this.momentum = config.momentum;
+    this.epsilon = config.epsilon;
+  }
+
+  override build(s: tf.Shape | tf.Shape[]): void {
+    const shape = s as tf.Shape;
+    const c = [shape[shape.length - 1]!];
+    this.gamma = this.addWeight("gamma", c, "float32", tf.initializers.ones());
+    this.beta = this.addWeight("beta", c, "float32", tf.initializers.zeros());
+    this.movingMean = this.addWeight("moving_mean", c, "float32", tf.initializers.zeros(), undefined, false);
+    this.movingVariance = this.addWeight("moving_variance", c, "float32", tf.initializers.ones(), undefined, false);
+    this.built = true;
+  }
+
+  override computeOutputShape(s: tf.Shape | tf.Shape[]): tf.Shape {
+    return s as tf.Shape;
+  }
+
+  override call(inputs: Tensor | Tensor[], kwargs: Kwargs): Tensor {
+    const x = Array.isArray(inputs) ? inputs[0]! : inputs;
+    const gamma = this.gamma.read();
+    const beta = this.beta.read();
+    if (!kwargs["training"]) return tf.batchNorm(x, this.movingMean.read(), this.movingVariance.read(), beta, gamma, this.epsilon);
+    const axes = x.shape.slice(0, -1).map((_, i) => i);
+    const { mean, variance } = tf.moments(x, axes);
+    tf.tidy(() => {
+      this.movingMean.write(tf.add(tf.mul(this.movingMean.read(), 1 - this.momentum), tf.mul(mean, this.momentum)));
+      this.movingVariance.write(tf.add(tf.mul(this.movingVariance.read(), 1 - this.momentum), tf.mul(variance, this.momentum)));
+    });
+    const eps = this.epsilon;
+    const n = x.size / x.shape[x.shape.length - 1]!;
+    const normalise = tf.customGrad(((xi: Tensor, g: Tensor, b: Tensor, save: (ts: Tensor[]) => void) => {
+      const invStd = tf.rsqrt(tf.add(variance, eps));
+      const xhat = tf.mul(tf.sub(xi, mean), invStd);
+      save([xhat, invStd, g]);
+      return {
+        value: tf.add(tf.mul(xhat, g), b),
+        gradFunc: (dy: Tensor, saved: Tensor[]) => {
+          const [xh, inv, gm] = saved as [Tensor, Tensor, Tensor];
+          const dBeta = tf.sum(dy, axes);
+          const dGamma = tf.sum(tf.mul(dy, xh), axes);
+          // dx = γ·σ⁻¹/N · (N·dy − Σdy − x̂·Σ(dy·x̂)): the batch statistics depend on x too.
+          const scale = tf.div(tf.mul(gm, inv), n);
+          const dx = tf.mul(scale, tf.sub(tf.sub(tf.mul(dy, n), dBeta), tf.mul(xh, dGamma)));
+          return [dx, dGamma, dBeta];
+        },
+      };
+    }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (a: Tensor, b: Tensor, c: Tensor) => Tensor;
+    return normalise(x, gamma, beta);
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), momentum: this.momentum, epsilon: this.epsilon };
+  }
+}
+
 let dropoutStep = 0;
 
 /** The training loop sets the global step so each batch draws a fresh, reproducible dropout mask. */
@@ -139,6 +213,7 @@ export function registerCustomLayers(): void {
   tf.serialization.registerClass(Pad2D);
   tf.serialization.registerClass(GroupedConv2D);
   tf.serialization.registerClass(SeededDropout);
+  tf.serialization.registerClass(BatchNorm);
 }
 
 /** Identity forward, zero gradient: the boundary between blocks when the spec stops the gradient. */
