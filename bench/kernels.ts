@@ -7,11 +7,14 @@
  * both backends; the figure is the median wall time of the timed runs after a warm-up.
  * The wasm forward conv of the same geometry is timed too: `vsForward` (gradient time
  * over forward time) holds up better than raw times on a shared, loaded machine.
+ * Kernels we register in place of the wasm backend's own (Conv2DBackpropInput) are also
+ * timed with the built-in one put back, alternating run by run with ours so that load
+ * changes hit both alike: `builtinOverOurs` is the speed-up of the replacement.
  * The last line under --json is one JSON object with every time and ratio.
  */
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
-import { registerWasmGradientKernels } from "../src/runtime/train/kernels/index.js";
+import { registerWasmGradientKernels, wasmKernelReplacements } from "../src/runtime/train/kernels/index.js";
 
 interface KernelCall {
   kernel: string;
@@ -27,9 +30,9 @@ interface Case extends KernelCall {
   forward: KernelCall;
 }
 
-const conv2dForward = (strides: number, filter: number[]): KernelCall => ({
+const conv2dForward = (strides: number, filter: number[], x = [64, 14, 14, 16]): KernelCall => ({
   kernel: tf.Conv2D,
-  shapes: { x: [64, 14, 14, 16], filter },
+  shapes: { x, filter },
   attrs: { strides, pad: "same", dataFormat: "NHWC", dilations: 1 },
 });
 const depthwiseForward = (x: number[], strides: number, filter: number[]): KernelCall => ({
@@ -55,6 +58,30 @@ const CASES: Case[] = [
     attrs: { strides: 2, pad: "same", dataFormat: "NHWC", filterShape: [3, 3, 16, 32] },
     macs: 64 * 7 * 7 * 9 * 16 * 32,
     forward: conv2dForward(2, [3, 3, 16, 32]),
+  },
+  {
+    name: "conv2d input grad x=[64,14,14,16] 3x3→32 same s1",
+    kernel: tf.Conv2DBackpropInput,
+    shapes: { dy: [64, 14, 14, 32], filter: [3, 3, 16, 32] },
+    attrs: { strides: 1, pad: "same", dataFormat: "NHWC", inputShape: x },
+    macs: 64 * 14 * 14 * 9 * 16 * 32,
+    forward: conv2dForward(1, [3, 3, 16, 32]),
+  },
+  {
+    name: "conv2d input grad x=[64,14,14,16] 3x3→32 same s2",
+    kernel: tf.Conv2DBackpropInput,
+    shapes: { dy: [64, 7, 7, 32], filter: [3, 3, 16, 32] },
+    attrs: { strides: 2, pad: "same", dataFormat: "NHWC", inputShape: x },
+    macs: 64 * 7 * 7 * 9 * 16 * 32,
+    forward: conv2dForward(2, [3, 3, 16, 32]),
+  },
+  {
+    name: "conv2d input grad x=[64,14,14,32] 1x1→64 valid s1",
+    kernel: tf.Conv2DBackpropInput,
+    shapes: { dy: [64, 14, 14, 64], filter: [1, 1, 32, 64] },
+    attrs: { strides: 1, pad: "valid", dataFormat: "NHWC", inputShape: [64, 14, 14, 32] },
+    macs: 64 * 14 * 14 * 32 * 64,
+    forward: conv2dForward(1, [1, 1, 32, 64], [64, 14, 14, 32]),
   },
   {
     name: "depthwise filter grad x=[64,14,14,32] 3x3 m1 same s1",
@@ -114,25 +141,70 @@ interface Measured {
   output: Float32Array;
 }
 
-async function measure(backend: "wasm" | "cpu", c: KernelCall, warmup: number, runs: number): Promise<Measured> {
-  await tf.setBackend(backend);
+function seededInputs(c: KernelCall): Record<string, tf.Tensor> {
   const inputs: Record<string, tf.Tensor> = {};
   let seed = 1;
   for (const [key, shape] of Object.entries(c.shapes)) {
     inputs[key] = tf.tensor(seededData(seed++, shape.reduce((a, b) => a * b, 1)), shape);
   }
+  return inputs;
+}
+
+/** Runs the kernel once; returns its wall time, and its values when `keep` is set. */
+function timeOnce(c: KernelCall, inputs: Record<string, tf.Tensor>, keep: boolean): { ms: number; output?: Float32Array } {
+  const t0 = performance.now();
+  const result = tf.engine().runKernel(c.kernel, inputs, c.attrs as tf.NamedAttrMap) as tf.Tensor;
+  const ms = performance.now() - t0;
+  const output = keep ? (result.dataSync() as Float32Array) : undefined;
+  result.dispose();
+  return { ms, output };
+}
+
+async function measure(backend: "wasm" | "cpu", c: KernelCall, warmup: number, runs: number): Promise<Measured> {
+  await tf.setBackend(backend);
+  const inputs = seededInputs(c);
   const times: number[] = [];
   let output: Float32Array = new Float32Array(0);
   for (let i = 0; i < warmup + runs; i++) {
-    const t0 = performance.now();
-    const result = tf.engine().runKernel(c.kernel, inputs, c.attrs as tf.NamedAttrMap) as tf.Tensor;
-    const elapsed = performance.now() - t0;
-    if (i >= warmup) times.push(elapsed);
-    if (i === warmup + runs - 1) output = result.dataSync() as Float32Array;
-    result.dispose();
+    const run = timeOnce(c, inputs, i === warmup + runs - 1);
+    if (i >= warmup) times.push(run.ms);
+    if (run.output) output = run.output;
   }
   tf.dispose(Object.values(inputs));
   return { medianMs: median(times), output };
+}
+
+function install(config: tf.KernelConfig): void {
+  if (tf.getKernel(config.kernelName, config.backendName) === config) return;
+  tf.unregisterKernel(config.kernelName, config.backendName);
+  tf.registerKernel(config);
+}
+
+/** Times `c` on wasm with the registered kernel and with `other` in its place, alternating run by run. */
+async function measureAgainst(c: KernelCall, other: tf.KernelConfig, warmup: number, runs: number): Promise<[Measured, Measured]> {
+  await tf.setBackend("wasm");
+  const registered = tf.getKernel(c.kernel, "wasm");
+  if (registered === undefined) throw new Error(`no wasm kernel '${c.kernel}'`);
+  const inputs = seededInputs(c);
+  const times: [number[], number[]] = [[], []];
+  const outputs: [Float32Array, Float32Array] = [new Float32Array(0), new Float32Array(0)];
+  try {
+    for (let i = 0; i < warmup + runs; i++) {
+      for (const [k, config] of [registered, other].entries()) {
+        install(config);
+        const run = timeOnce(c, inputs, i === warmup + runs - 1);
+        if (i >= warmup) times[k]!.push(run.ms);
+        if (run.output) outputs[k] = run.output;
+      }
+    }
+  } finally {
+    install(registered);
+    tf.dispose(Object.values(inputs));
+  }
+  return [
+    { medianMs: median(times[0]), output: outputs[0] },
+    { medianMs: median(times[1]), output: outputs[1] },
+  ];
 }
 
 function relativeError(actual: Float32Array, expected: Float32Array): number {
@@ -149,12 +221,19 @@ async function main(): Promise<void> {
   const json = process.argv.includes("--json");
   const runs = option("--runs", 9);
   const cpuRuns = option("--cpu-runs", 3);
-  registerWasmGradientKernels();
+  // Initialise first, so that the built-in kernels we replace have had their setup and can be timed.
   if (!(await tf.setBackend("wasm"))) throw new Error("the wasm backend failed to initialise");
+  const builtins = new Map<string, tf.KernelConfig>();
+  for (const config of wasmKernelReplacements) {
+    const builtin = tf.getKernel(config.kernelName, "wasm");
+    if (builtin !== undefined && builtin !== config) builtins.set(config.kernelName, builtin);
+  }
+  registerWasmGradientKernels();
 
   const results = [];
   for (const c of CASES) {
-    const wasm = await measure("wasm", c, 2, runs);
+    const builtin = builtins.get(c.kernel);
+    const [wasm, wasmBuiltin] = builtin ? await measureAgainst(c, builtin, 2, runs) : [await measure("wasm", c, 2, runs)];
     const forward = await measure("wasm", c.forward, 2, runs);
     const cpu = await measure("cpu", c, 0, cpuRuns);
     const row = {
@@ -167,11 +246,22 @@ async function main(): Promise<void> {
       forwardWasmMs: Number(forward.medianMs.toFixed(3)),
       vsForward: Number((wasm.medianMs / forward.medianMs).toFixed(2)),
       relativeError: Number(relativeError(wasm.output, cpu.output).toExponential(2)),
+      ...(wasmBuiltin
+        ? {
+            builtinWasmMs: Number(wasmBuiltin.medianMs.toFixed(3)),
+            builtinOverOurs: Number((wasmBuiltin.medianMs / wasm.medianMs).toFixed(1)),
+            builtinRelativeError: Number(relativeError(wasmBuiltin.output, cpu.output).toExponential(2)),
+          }
+        : {}),
     };
     results.push(row);
+    const versusBuiltin = row.builtinWasmMs === undefined
+      ? ""
+      : `   wasm built-in ${row.builtinWasmMs.toFixed(2)} ms (built-in/ours ${row.builtinOverOurs})`;
     console.log(
       `${row.name.padEnd(54)} wasm ${row.wasmMs.toFixed(2).padStart(7)} ms (${row.wasmGflops} GFLOP/s, ` +
-        `${row.vsForward}× forward)   cpu ${row.cpuMs.toFixed(0).padStart(6)} ms   cpu/wasm ${row.speedup}   rel.err ${row.relativeError}`,
+        `${row.vsForward}× forward)   cpu ${row.cpuMs.toFixed(0).padStart(6)} ms   cpu/wasm ${row.speedup}   rel.err ${row.relativeError}` +
+        versusBuiltin,
     );
   }
   if (json) {

@@ -2,8 +2,10 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
+  conv2dBackpropInputConfig,
   registerWasmGradientKernels,
   wasmGradientKernels,
+  wasmKernelReplacements,
 } from "../src/runtime/train/kernels/index.js";
 
 /**
@@ -246,6 +248,100 @@ describe("Conv2DBackpropFilter on wasm matches cpu", () => {
   });
 });
 
+/** An input-gradient case given by shapes, for geometries the random grid does not reach. */
+interface InputGradCase {
+  label: string;
+  inShape: number[];
+  filterShape: [number, number, number, number];
+  strides: number | [number, number];
+  pad: Pad;
+  dimRoundingMode?: "floor" | "round" | "ceil";
+  nchw?: boolean;
+  seed: number;
+}
+
+function inputGradCases(): InputGradCase[] {
+  const cases: InputGradCase[] = conv2dCases().map((c) => ({
+    label: c.label,
+    inShape: [c.batch, c.height, c.width, c.inChannels],
+    filterShape: [c.k, c.k, c.inChannels, c.multiplier],
+    strides: c.stride,
+    pad: c.pad,
+    dimRoundingMode: c.dimRoundingMode,
+    nchw: c.nchw,
+    seed: c.seed,
+  }));
+  // Stride 3: nine phases, some without taps when k < 3.
+  let seed = 1500;
+  for (const k of KERNELS)
+    for (const pad of PADS) {
+      const c = drawCase(seed++, { k, stride: 3, dilation: 1, pad, multiplier: pick(rng(seed), CHANNELS) }, 400_000, false);
+      cases.push({ ...c, inShape: [c.batch, c.height, c.width, c.inChannels], filterShape: [k, k, c.inChannels, c.multiplier], strides: 3 });
+    }
+  const more: Array<Omit<InputGradCase, "label" | "seed">> = [
+    // Unequal strides and a non-square filter.
+    { inShape: [2, 9, 14, 3], filterShape: [3, 5, 3, 8], strides: [2, 3], pad: "same" },
+    { inShape: [2, 9, 14, 3], filterShape: [3, 5, 3, 8], strides: [3, 2], pad: "valid", nchw: true },
+    // Padding wider than the filter: dy rows and columns that only see padding are cropped.
+    { inShape: [2, 5, 6, 3], filterShape: [1, 1, 3, 4], strides: 1, pad: [[0, 0], [3, 0], [0, 4], [0, 0]] },
+    { inShape: [2, 7, 8, 3], filterShape: [3, 3, 3, 4], strides: 2, pad: [[0, 0], [4, 3], [1, 5], [0, 0]] },
+    // Input larger than the conv reaches ('valid', stride 2, even size): trailing rows get zeros.
+    { inShape: [3, 8, 8, 5], filterShape: [3, 3, 5, 6], strides: 2, pad: "valid" },
+    // One input pixel, stride 2: a single phase covers dx.
+    { inShape: [2, 1, 1, 4], filterShape: [3, 3, 4, 6], strides: 2, pad: "same" },
+    // Only padding under every tap: dx is zero.
+    { inShape: [2, 1, 7, 3], filterShape: [1, 1, 3, 5], strides: 2, pad: [[0, 0], [1, 0], [0, 0], [0, 0]] },
+    // Pointwise, batch 1, many channels.
+    { inShape: [1, 14, 14, 64], filterShape: [1, 1, 64, 32], strides: 1, pad: "valid" },
+    // Stride 2 with 32 or more input channels (interleaved a pixel at a time).
+    { inShape: [2, 9, 10, 40], filterShape: [3, 3, 40, 8], strides: 2, pad: "same" },
+  ];
+  for (const c of more) {
+    const label =
+      `[${c.inShape.join(",")}] filter [${c.filterShape.join(",")}] s${String(c.strides)} pad=${padLabel(c.pad)}` +
+      (c.nchw ? " NCHW" : "");
+    cases.push({ ...c, label, seed: seed++ });
+  }
+  return cases;
+}
+
+describe("Conv2DBackpropInput on wasm matches cpu", () => {
+  it("is ours, not the backend's own", () => {
+    expect(tf.getKernel(tf.Conv2DBackpropInput, "wasm")).toBe(conv2dBackpropInputConfig);
+  });
+
+  for (const c of inputGradCases()) {
+    it(c.label, async () => {
+      const info = tf.backend_util.computeConv2DInfo(
+        c.inShape as [number, number, number, number],
+        c.filterShape,
+        c.strides,
+        1,
+        c.pad,
+        c.dimRoundingMode,
+      );
+      const outShape = [c.inShape[0]!, info.outHeight, info.outWidth, info.outChannels];
+      const inputShape = c.nchw ? toNchw(c.inShape) : c.inShape;
+      const dyShape = c.nchw ? toNchw(outShape) : outShape;
+      const next = rng(c.seed * 7 + 3);
+      const w = randomData(next, size(c.filterShape));
+      const dy = randomData(next, size(dyShape));
+      const attrs = {
+        strides: c.strides,
+        pad: c.pad,
+        dataFormat: c.nchw ? "NCHW" : "NHWC",
+        dimRoundingMode: c.dimRoundingMode,
+        inputShape,
+      };
+      const run = () => runKernel(tf.Conv2DBackpropInput, { dy: tf.tensor(dy, dyShape), filter: tf.tensor(w, c.filterShape) }, attrs);
+      const actual = await on("wasm", run);
+      const expected = await on("cpu", run);
+      if (expected.every((v) => v === 0)) expect(actual.every((v) => v === 0)).toBe(true);
+      else expect(relativeError(actual, expected)).toBeLessThanOrEqual(TOLERANCE);
+    });
+  }
+});
+
 describe("DepthwiseConv2dNative backprop kernels on wasm match cpu", () => {
   for (const c of depthwiseCases()) {
     it(c.label, async () => {
@@ -374,6 +470,27 @@ describe("end to end", () => {
     }
   });
 
+  it("tf.grads through stride-2 convs w.r.t. their input on wasm equals cpu", async () => {
+    const next = rng(43);
+    const x = randomData(next, 3 * 13 * 12 * 5);
+    const w1 = randomData(next, 3 * 3 * 5 * 8).map((v) => v * 0.3);
+    const w2 = randomData(next, 1 * 1 * 8 * 6).map((v) => v * 0.3);
+    // 3×3 'same' (odd height: padding on top) then 1×1 'valid' (phases without taps), both stride 2.
+    const grads = () =>
+      tf.tidy(() => {
+        const loss = (x: tf.Tensor, w1: tf.Tensor, w2: tf.Tensor) => {
+          const h = tf.tanh(tf.conv2d(x as tf.Tensor4D, w1 as tf.Tensor4D, 2, "same"));
+          return tf.sum(tf.square(tf.conv2d(h, w2 as tf.Tensor4D, 2, "valid"))) as tf.Scalar;
+        };
+        return tf.grads(loss)([tf.tensor4d(x, [3, 13, 12, 5]), tf.tensor4d(w1, [3, 3, 5, 8]), tf.tensor4d(w2, [1, 1, 8, 6])]);
+      });
+    for (const [i, name] of ["x", "w1", "w2"].entries()) {
+      const actual = await on("wasm", () => grads()[i]!);
+      const expected = await on("cpu", () => grads()[i]!);
+      expect(relativeError(actual, expected), name).toBeLessThanOrEqual(TOLERANCE);
+    }
+  });
+
   it("a tf.layers CNN with conv2d and depthwiseConv2d trains on wasm as it does on cpu", async () => {
     const train = async (backend: Backend): Promise<number[]> => {
       await tf.setBackend(backend);
@@ -413,6 +530,11 @@ describe("memory", () => {
     const w = tf.tensor(randomData(next, size(filterShape)), filterShape);
     const convDyShape = [...outShape.slice(0, 3), 5];
     const convDy = tf.tensor(randomData(next, size(convDyShape)), convDyShape);
+    const convDyNchw = tf.transpose(convDy, [0, 3, 1, 2]);
+    const convW = tf.tensor(randomData(next, 9 * c.inChannels * 5), [3, 3, c.inChannels, 5]);
+    const wide: Pad = [[0, 0], [4, 0], [0, 5], [0, 0]];
+    const wideInfo = tf.backend_util.computeConv2DInfo(inShape as [number, number, number, number], [3, 3, c.inChannels, 5], 2, 1, wide);
+    const croppedDy = tf.zeros([c.batch, wideInfo.outHeight, wideInfo.outWidth, 5]);
     const values = smallNetValues();
     const backend = tf.backend();
     const before = { tensors: tf.memory().numTensors, dataIds: backend.numDataIds() };
@@ -421,18 +543,41 @@ describe("memory", () => {
         runKernel(tf.Conv2DBackpropFilter, { x, dy: convDy }, { strides: 2, pad: "valid", dataFormat: "NHWC", filterShape: [3, 3, c.inChannels, 5] }),
         runKernel(tf.DepthwiseConv2dNativeBackpropFilter, { x, dy }, { strides: 2, pad: "valid", dilations: 1, filterShape }),
         runKernel(tf.DepthwiseConv2dNativeBackpropInput, { dy, filter: w }, { strides: 2, pad: "valid", dilations: 1, inputShape: inShape }),
+        runKernel(tf.Conv2DBackpropInput, { dy: convDy, filter: convW }, { strides: 2, pad: "valid", dataFormat: "NHWC", inputShape: inShape }),
+        runKernel(tf.Conv2DBackpropInput, { dy: convDyNchw, filter: convW }, { strides: 2, pad: "valid", dataFormat: "NCHW", inputShape: toNchw(inShape) }),
+        runKernel(tf.Conv2DBackpropInput, { dy: croppedDy, filter: convW }, { strides: 2, pad: wide, dataFormat: "NHWC", inputShape: inShape }),
       ]);
       tf.dispose(smallNetGradients(values));
     }
     expect({ tensors: tf.memory().numTensors, dataIds: backend.numDataIds() }).toEqual(before);
-    tf.dispose([x, dy, w, convDy]);
+    tf.dispose([x, dy, w, convDy, convDyNchw, convW, croppedDy]);
   });
 });
 
 describe("registration", () => {
   it("is idempotent", () => {
     expect(registerWasmGradientKernels()).toEqual([]);
-    for (const config of wasmGradientKernels) expect(tf.getKernel(config.kernelName, "wasm")).toBe(config);
+    for (const config of [...wasmGradientKernels, ...wasmKernelReplacements]) {
+      expect(tf.getKernel(config.kernelName, "wasm")).toBe(config);
+    }
+  });
+
+  it("replaces the backend's own Conv2DBackpropInput, once", () => {
+    const ours = conv2dBackpropInputConfig;
+    const native: tf.KernelConfig = { ...ours, kernelFunc: ours.kernelFunc };
+    tf.unregisterKernel(ours.kernelName, "wasm");
+    tf.registerKernel(native);
+    try {
+      expect(registerWasmGradientKernels()).toEqual([ours.kernelName]);
+      expect(tf.getKernel(ours.kernelName, "wasm")).toBe(ours);
+      expect(registerWasmGradientKernels()).toEqual([]);
+      expect(tf.getKernel(ours.kernelName, "wasm")).toBe(ours);
+    } finally {
+      if (tf.getKernel(ours.kernelName, "wasm") !== ours) {
+        tf.unregisterKernel(ours.kernelName, "wasm");
+        tf.registerKernel(ours);
+      }
+    }
   });
 
   it("defers to a kernel that is already registered", () => {
