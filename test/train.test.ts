@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import ts from "typescript";
@@ -112,6 +112,28 @@ describe("training", () => {
     expect(Math.abs(report.stages[1]!.samples - 0.9 * hardTrain)).toBeLessThanOrEqual(5);
     expect(report.stages.map((s) => s.name)).toEqual(["main", "extension", "cloud"]);
     expect(report.perClassAccuracy!.values).toHaveLength(10);
+  });
+});
+
+describe("joint training", () => {
+  it("optimises the weighted sum of exit losses, masking samples an exit does not cover", async () => {
+    const spec = readFileSync("examples/fashion-mnist.meanet", "utf8")
+      .replace(/complexity \{[^}]*\}/, 'complexity {\n  hard: ["T-shirt/top", "Pullover", "Coat", "Shirt", "Dress"]\n}')
+      .replace(/train \{[\s\S]*?\n\}\n/, "train {\n  mode: joint\n  seed: 3\n  stage all { train: [main, adaptive, extension], loss: weighted(main: 1, extension: 0.5), epochs: 1, batch: 64 }\n}\n");
+    const path = join(tmp, "joint.meanet");
+    writeFileSync(path, spec.replace('import "std/resnet"', `import "${resolve("dsl/std/resnet")}"`));
+    const r = loadSpec(path);
+    expect(r.diagnostics.filter((d) => d.severity === "error")).toEqual([]);
+    const ir = emitIrJson(r.ir!, r.shapes, r.results);
+    expect(ir.training.mode).toBe("joint");
+    const data = loadTrainingData(ir, { limitTrain: 500, limitTest: 200 });
+    const report = await trainModel({ ir, irText: JSON.stringify(ir), train: data.train, test: data.test, dataSource: data.source, outDir: join(tmp, "joint"), backend: "wasm", progress: silentProgress });
+    expect(report.stages.map((x) => x.name)).toEqual(["all"]);
+    expect(report.hardClasses.labels).toEqual(["T-shirt/top", "Pullover", "Coat", "Shirt", "Dress"]);
+    expect(Number.isFinite(report.stages[0]!.finalLoss)).toBe(true);
+    const ext = report.exits.find((e) => e.name === "extension")!;
+    // The extension exit is scored on the test images of the five hard classes only.
+    expect(ext.samples).toBe([...data.test.labels].filter((l) => [0, 2, 3, 4, 6].includes(l)).length);
   });
 });
 
