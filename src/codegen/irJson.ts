@@ -52,7 +52,7 @@ export function emitIrJson(ir: IrGraph, shapes: (Shape | undefined)[], results: 
   };
 }
 
-function deviceJson(ir: IrGraph, role: "edge" | "cloud"): IrJson["devices"]["edge"] {
+export function deviceJson(ir: IrGraph, role: "edge" | "cloud"): IrJson["devices"]["edge"] {
   const d = ir.devices[role];
   return {
     role,

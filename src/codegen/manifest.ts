@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { IrGraph } from "../ir/index.js";
 import type { Manifest, ManifestArtifact } from "./format/manifest.js";
+import { deviceJson } from "./irJson.js";
 
 export function sha256(data: string | Uint8Array): string {
   return createHash("sha256").update(data).digest("hex");
@@ -32,26 +33,7 @@ export function emitManifest(ir: IrGraph, spec: SpecHashes, toolVersion: string,
     },
     routing: ir.routing.map((r) => ({ target: r.target, when: r.when ?? null })),
     exits: ir.exits.map((x) => ({ name: x.name, block: x.block, classes: x.classes })),
-    devices: Object.fromEntries(
-      (["edge", "cloud"] as const).map((k) => {
-        const d = ir.devices[k];
-        return [
-          k,
-          {
-            preset: d.preset ?? null,
-            precision: d.precision,
-            weightMemoryBytes: d.weightMemoryBytes ?? null,
-            activationMemoryBytes: d.activationMemoryBytes ?? null,
-            macsPerInference: d.macsPerInference ?? null,
-            energyPerMacJ: d.energyPerMacJ,
-            throughputMacsPerS: d.throughputMacsPerS,
-            uplinkBps: d.uplinkBps,
-            energyPerBitJ: d.energyPerBitJ,
-            rttS: d.rttS,
-          },
-        ];
-      }),
-    ) as Manifest["devices"],
+    devices: { edge: deviceJson(ir, "edge"), cloud: deviceJson(ir, "cloud") },
     assertions: ir.assertions.map((a) => ({ text: a.text, when: a.when, status: a.when === "compile" ? "passed" : "pending" })),
     artifacts,
   };

@@ -1,3 +1,5 @@
+import type { IrJsonDevice } from "./ir.js";
+
 /** The typed format of manifest.json (DESIGN.md §4). Later stages add artifacts and fill `hardClasses.labels`. */
 export interface ManifestArtifact {
   path: string;
@@ -17,7 +19,7 @@ export interface Manifest {
   hardClasses: { selection: string; count: number; labels: string[] | null };
   routing: { target: string; when: unknown }[];
   exits: { name: string; block: string; classes: unknown }[];
-  devices: Record<"edge" | "cloud", { preset: string | null; precision: string; weightMemoryBytes: number | null; activationMemoryBytes: number | null; macsPerInference: number | null; energyPerMacJ: number; throughputMacsPerS: number; uplinkBps: number; energyPerBitJ: number; rttS: number }>;
+  devices: Record<"edge" | "cloud", IrJsonDevice>;
   assertions: { text: string; when: "compile" | "eval"; status: "passed" | "pending" }[];
   artifacts: ManifestArtifact[];
 }
