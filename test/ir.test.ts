@@ -215,3 +215,16 @@ block main on edge {
     expect(errorCodes(r)).toEqual(["MN2006", "MN2006", "MN2006"]);
   });
 });
+
+describe("cloud budgets", () => {
+  it("are checked like the edge's", () => {
+    const r = compileText(
+      withBlocks(
+        `block main on edge {\n  exit main over all = dense(gap(conv2d(image, 8)), num_classes)\n}\nblock cloud on cloud {\n  exit cloud over all = dense(flatten(conv2d(image, 64)), num_classes)\n}`,
+        "device cloud { weight_memory: 1 MiB, macs: 1 M }\nroute {\n cloud when entropy(main) > 0.5\n main otherwise\n}",
+      ),
+    );
+    expect(errorCodes(r).sort()).toEqual(["MN4001", "MN4003"]);
+    expect(r.diagnostics.find((d) => d.code === "MN4003")!.message).toContain("on the cloud");
+  });
+});

@@ -46,39 +46,43 @@ export const totalByDevice: Pass = {
   },
 };
 
-/** The edge budgets: weight memory, peak activation memory, and MACs of the costliest route on the edge. */
+/** Each device's budgets: weight memory, peak activation memory, and MACs of the costliest route on that device. */
 export const checkBudgets: Pass = {
   name: "checkBudgets",
   run(ctx) {
-    const { ir, bag } = ctx;
-    const edge = ir.devices.edge;
-    const t = ctx.results.deviceTotals!.edge;
-    const blocks = (ctx.results.blockCost ?? []).filter((b) => b.device === "edge");
-    const biggest = (key: "weightBytes" | "peakActivationBytes" | "macs") => [...blocks].sort((a, b) => b[key] - a[key])[0];
-    const related = (key: "weightBytes" | "peakActivationBytes" | "macs", fmt: (n: number) => string) => {
-      const b = biggest(key);
-      const blk = b && ir.blocks.find((x) => x.name === b.name);
-      return blk ? [{ message: `largest: block \`${b!.name}\` with ${fmt(b![key])}`, span: blk.span }] : [];
-    };
-    if (edge.weightMemoryBytes !== undefined && t.weightBytes > edge.weightMemoryBytes) {
-      bag.error(Codes.WeightBudget, `edge weights need ${formatBytes(t.weightBytes)} (${t.params} params at ${edge.precision}), over the ${formatBytes(edge.weightMemoryBytes)} budget`, edge.spans.weightMemoryBytes ?? edge.span, {
-        related: related("weightBytes", formatBytes),
-        hint: "shrink the edge blocks, lower the precision, or move a block to the cloud",
-      });
-    }
-    if (edge.activationMemoryBytes !== undefined && t.peakActivationBytes > edge.activationMemoryBytes) {
-      bag.error(Codes.ActivationBudget, `edge peak activation memory is ${formatBytes(t.peakActivationBytes)}, over the ${formatBytes(edge.activationMemoryBytes)} budget`, edge.spans.activationMemoryBytes ?? edge.span, {
-        related: related("peakActivationBytes", formatBytes),
-        hint: "downsample earlier or use fewer channels at high resolution",
-      });
-    }
-    const worst = Math.max(0, ...(ctx.results.routes ?? []).map((r) => r.edgeMacs));
-    if (edge.macsPerInference !== undefined && worst > edge.macsPerInference) {
-      const route = ctx.results.routes!.find((r) => r.edgeMacs === worst)!;
-      bag.error(Codes.MacBudget, `the route to exit \`${route.exit}\` runs ${formatCount(worst)} MACs on the edge, over the ${formatCount(edge.macsPerInference)} budget`, edge.spans.macsPerInference ?? edge.span, {
-        related: related("macs", formatCount),
-        hint: "use fewer channels or downsample earlier in the blocks on that route, or place a block `on cloud` or `on auto`",
-      });
-    }
+    for (const side of ["edge", "cloud"] as const) checkDevice(ctx, side);
   },
 };
+
+function checkDevice(ctx: Parameters<Pass["run"]>[0], side: "edge" | "cloud"): void {
+  const { ir, bag } = ctx;
+  const dev = ir.devices[side];
+  const t = ctx.results.deviceTotals![side];
+  const blocks = (ctx.results.blockCost ?? []).filter((b) => b.device === side);
+  const related = (key: "weightBytes" | "peakActivationBytes" | "macs", fmt: (n: number) => string) => {
+    const b = [...blocks].sort((x, y) => y[key] - x[key])[0];
+    const blk = b && ir.blocks.find((x) => x.name === b.name);
+    return blk ? [{ message: `largest: block \`${b!.name}\` with ${fmt(b![key])}`, span: blk.span }] : [];
+  };
+  if (dev.weightMemoryBytes !== undefined && t.weightBytes > dev.weightMemoryBytes) {
+    bag.error(Codes.WeightBudget, `${side} weights need ${formatBytes(t.weightBytes)} (${t.params} params at ${dev.precision}), over the ${formatBytes(dev.weightMemoryBytes)} budget`, dev.spans.weightMemoryBytes ?? dev.span, {
+      related: related("weightBytes", formatBytes),
+      hint: side === "edge" ? "shrink the edge blocks, lower the precision, or move a block to the cloud" : "shrink the cloud blocks or lower the cloud precision",
+    });
+  }
+  if (dev.activationMemoryBytes !== undefined && t.peakActivationBytes > dev.activationMemoryBytes) {
+    bag.error(Codes.ActivationBudget, `${side} peak activation memory is ${formatBytes(t.peakActivationBytes)}, over the ${formatBytes(dev.activationMemoryBytes)} budget`, dev.spans.activationMemoryBytes ?? dev.span, {
+      related: related("peakActivationBytes", formatBytes),
+      hint: "downsample earlier or use fewer channels at high resolution",
+    });
+  }
+  const macsOf = (r: NonNullable<typeof ctx.results.routes>[number]) => (side === "edge" ? r.edgeMacs : r.cloudMacs);
+  const worst = Math.max(0, ...(ctx.results.routes ?? []).map(macsOf));
+  if (dev.macsPerInference !== undefined && worst > dev.macsPerInference) {
+    const route = ctx.results.routes!.find((r) => macsOf(r) === worst)!;
+    bag.error(Codes.MacBudget, `the route to exit \`${route.exit}\` runs ${formatCount(worst)} MACs on the ${side}, over the ${formatCount(dev.macsPerInference)} budget`, dev.spans.macsPerInference ?? dev.span, {
+      related: related("macs", formatCount),
+      hint: side === "edge" ? "use fewer channels or downsample earlier in the blocks on that route, or place a block `on cloud` or `on auto`" : "use fewer channels or layers in the cloud blocks",
+    });
+  }
+}
