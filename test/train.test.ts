@@ -15,7 +15,6 @@ import { registerWasmGradientKernels } from "../src/runtime/train/kernels/index.
 import { silentProgress } from "../src/runtime/train/progress.js";
 import { trainModel, TrainingInterrupted } from "../src/runtime/train/recipe.js";
 import { loadTrainingData } from "../src/runtime/train/run.js";
-import { tf } from "../src/runtime/train/tf.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "meanet-train-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -181,4 +180,3 @@ describe("generated training program", () => {
   });
 });
 
-void tf;

@@ -8,7 +8,7 @@ import { exitLabelMap, lowestAccuracy } from "./classes.js";
 import { randomCropFlip } from "./data/augment.js";
 import { splitValidation, subset, type Dataset } from "./data/dataset.js";
 import { mulberry32, permutation } from "./data/rng.js";
-import { blocksFor, inputTensor, predictExits, runBlocks, topoBlocks } from "./forward.js";
+import { blocksFor, inputTensor, predictExits, runBlocks } from "./forward.js";
 import { setDropoutStep } from "./layers.js";
 import type { Progress } from "./progress.js";
 import { learningRate, makeOptimizer } from "./schedule.js";
@@ -114,7 +114,7 @@ export async function trainModel(o: TrainOptions): Promise<TrainReport> {
 
     for (let epoch = si === state.stage ? state.epochsDone : 0; epoch < epochs; epoch++) {
       if (o.stopAfterEpochs !== undefined && epochsThisRun >= o.stopAfterEpochs) return interrupted();
-      opt.setLearningRate(learningRate(optimizerLr(stage), stage.schedule, epoch, epochs));
+      opt.setLearningRate(learningRate(stage.optimizer.lr, stage.schedule, epoch, epochs));
       const order = permutation(data.count, mulberry32(hashSeed(stage.seed ^ seed, si, epoch)));
       const augmentRng = mulberry32(hashSeed(stage.seed ^ seed, si, epoch) ^ 0xa5a5a5a5);
       const batches = Math.ceil(data.count / stage.batch);
@@ -233,10 +233,6 @@ function hashSeed(a: number, b: number, c: number): number {
   let h = (a ^ 0x811c9dc5) >>> 0;
   for (const v of [b, c]) h = Math.imul(h ^ v, 0x01000193) >>> 0;
   return h;
-}
-
-function optimizerLr(stage: TrainStage): number {
-  return stage.optimizer.lr;
 }
 
 /** The exits a stage optimises: joint stages name them with weights; stage-wise ones take the trained blocks' exits. */
@@ -408,4 +404,3 @@ function exactState(optimizer: tf.Optimizer): [string, tf.Variable][] {
   return o.accBeta1 && o.accBeta2 ? [["meanet/adam/accBeta1", o.accBeta1], ["meanet/adam/accBeta2", o.accBeta2]] : [];
 }
 
-export { topoBlocks };
