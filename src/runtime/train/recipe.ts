@@ -85,7 +85,7 @@ export async function trainModel(o: TrainOptions): Promise<TrainReport> {
 
   const ckptDir = join(o.outDir, "checkpoint");
   let state: CheckpointState = { format: "meanet-checkpoint", version: 1, fingerprint, stage: 0, epochsDone: 0, globalStep: 0, hardClasses: hard, perClassAccuracy: null, stages: [], current: { samples: 0, seconds: 0, loss: NaN } };
-  const resumed = await loadCheckpoint(ckptDir, fingerprint, models);
+  const resumed = await loadCheckpoint(ckptDir, fingerprint, models, o.progress);
   if (resumed) {
     state = resumed.state;
     hard = state.hardClasses;
@@ -370,11 +370,20 @@ async function saveCheckpoint(dir: string, state: CheckpointState, models: Map<s
   rmSync(old, { recursive: true, force: true });
 }
 
-async function loadCheckpoint(dir: string, fingerprint: string, models: Map<string, BlockModel>): Promise<{ state: CheckpointState } | undefined> {
+async function loadCheckpoint(dir: string, fingerprint: string, models: Map<string, BlockModel>, progress: Progress): Promise<{ state: CheckpointState } | undefined> {
   const use = existsSync(join(dir, "state.json")) ? dir : existsSync(join(`${dir}.old`, "state.json")) ? `${dir}.old` : undefined;
   if (!use) return undefined;
-  const state = JSON.parse(readFileSync(join(use, "state.json"), "utf8")) as CheckpointState;
-  if (state.fingerprint !== fingerprint) return undefined;
+  let state: CheckpointState;
+  try {
+    state = JSON.parse(readFileSync(join(use, "state.json"), "utf8")) as CheckpointState;
+  } catch {
+    progress.info(`ignoring an unreadable checkpoint in ${use}; training from the start`);
+    return undefined;
+  }
+  if (state.fingerprint !== fingerprint) {
+    progress.info(`ignoring the checkpoint in ${use}: it is of another spec, seed, epoch count or data; training from the start`);
+    return undefined;
+  }
   for (const [name, bm] of models) await restoreWeights(bm.model, join(use, "blocks", name));
   return { state };
 }
