@@ -100,6 +100,20 @@ describe("training", () => {
     expect(weightsOf(join(tmp, "resumed"), blocks)).toEqual(weightsOf(join(tmp, "whole"), blocks));
   });
 
+  it("trains with random crop + flip augmentation when the stage asks for it, reproducibly", async () => {
+    const { ir } = mainOnly(1);
+    const aug = { ...ir, training: { ...ir.training, stages: ir.training.stages.map((s) => ({ ...s, augment: "crop_flip" as const })) } };
+    const data = loadTrainingData(aug, { limitTrain: 300, limitTest: 100 });
+    const opts = { ir: aug, irText: JSON.stringify(aug), train: data.train, test: data.test, dataSource: data.source, backend: "wasm", progress: silentProgress };
+    const a = await trainModel({ ...opts, outDir: join(tmp, "aug-a") });
+    await trainModel({ ...opts, outDir: join(tmp, "aug-b") });
+    const plain = await trainModel({ ...opts, ir, irText: JSON.stringify(ir), outDir: join(tmp, "aug-none") });
+    expect(Number.isFinite(a.stages[0]!.finalLoss)).toBe(true);
+    expect(weightsOf(join(tmp, "aug-a"), ["main"])).toEqual(weightsOf(join(tmp, "aug-b"), ["main"]));
+    expect(weightsOf(join(tmp, "aug-a"), ["main"])).not.toEqual(weightsOf(join(tmp, "aug-none"), ["main"]));
+    expect(plain.stages[0]!.finalLoss).not.toBe(a.stages[0]!.finalLoss);
+  });
+
   it("takes the subset of hard classes for the extension stage, with the hard classes recorded", async () => {
     const { ir, text } = irOf("examples/fashion-mnist.meanet");
     const tiny = { ...ir, training: { ...ir.training, stages: ir.training.stages.map((s) => ({ ...s, epochs: 1 })) } };
