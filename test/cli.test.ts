@@ -125,6 +125,24 @@ describe("meanet compile", () => {
   });
 });
 
+describe("meanet train", () => {
+  it("rejects bad flag values with exit 2 before touching data", async () => {
+    for (const flags of [["--epochs", "0"], ["--backend", "gpu"], ["--dataset", "imagenet"], ["--seed", "-1"]]) {
+      const r = await run(["train", "examples/fashion-mnist.meanet", "-o", join(tmp, "t"), ...flags]);
+      expect(r.code, flags.join(" ")).toBe(2);
+      expect(r.err).toContain("usage: meanet train");
+    }
+    expect(existsSync(join(tmp, "t"))).toBe(false);
+  });
+
+  it("a missing data directory is MN5004 naming it", async () => {
+    const r = await run(["train", "examples/fashion-mnist.meanet", "-o", join(tmp, "t2"), "--data", join(tmp, "nodata")]);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("MN5004");
+    expect(r.err).toContain("nodata");
+  });
+});
+
 describe("the installed binary", () => {
   it("bin/meanet.js runs the built CLI", () => {
     // dist/ is built by the test setup, as `npm install` builds it through the prepare script.

@@ -99,7 +99,7 @@ export async function trainModel(o: TrainOptions): Promise<TrainReport> {
     const epochs = o.epochs ?? stage.epochs;
     const exits = stageExits(ir, stage);
     if (exits.length === 0) throw new Error(`stage \`${stage.name}\` trains no block with an exit`);
-    if (needsHard(ir, stage, exits) && !hard) throw new Error(`stage \`${stage.name}\` needs the hard classes, but no earlier stage trained exit \`${rankingExit}\` to rank them`);
+    if (needsHard(stage, exits) && !hard) throw new Error(`stage \`${stage.name}\` needs the hard classes, but no earlier stage trained exit \`${rankingExit}\` to rank them`);
     const data = stageData(train, stage, hard ?? [], ir.labels.length);
     const opt = makeOptimizer(stage.optimizer);
     if (resumed && si === state.stage && state.epochsDone > 0) await restoreOptimizer(ckptDir, opt.optimizer);
@@ -241,7 +241,7 @@ function stageExits(ir: IrJson, stage: TrainStage): IrJsonExit[] {
   return ir.exits.filter((e) => stage.train.includes(e.block));
 }
 
-function needsHard(ir: IrJson, stage: TrainStage, exits: IrJsonExit[]): boolean {
+function needsHard(stage: TrainStage, exits: IrJsonExit[]): boolean {
   return stage.data !== "all" || exits.some((e) => e.classes.kind === "hard" || e.classes.kind === "easy");
 }
 

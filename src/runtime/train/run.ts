@@ -3,7 +3,7 @@ import { join } from "node:path";
 import type { IrJson } from "../../codegen/format/ir.js";
 import type { TrainStage } from "../../ir/index.js";
 import { Codes } from "../../diagnostics/codes.js";
-import { selectBackend, type BackendRequest } from "./backend.js";
+import { BACKEND_CHOICES, selectBackend, type BackendRequest } from "./backend.js";
 import { take, type Dataset } from "./data/dataset.js";
 import { DataError } from "./data/errors.js";
 import { labelNames, loadSplit, locateDataset, type DatasetKind } from "./data/locate.js";
@@ -28,6 +28,43 @@ export interface TrainJob {
 }
 
 export const DATASETS: readonly DatasetKind[] = ["fashion-mnist", "mnist", "cifar10", "cifar100"];
+
+/** The flags `meanet train` and generated programs share, as parseArgs options. */
+export const TRAIN_FLAGS = {
+  data: { type: "string" },
+  dataset: { type: "string" },
+  epochs: { type: "string" },
+  "limit-train": { type: "string" },
+  "limit-test": { type: "string" },
+  seed: { type: "string" },
+  backend: { type: "string" },
+} as const;
+
+/** A flag with a bad value; callers report it as a usage error. */
+export class TrainFlagError extends Error {}
+
+/** Validates the shared flags into job options. */
+export function trainOptionsFromFlags(values: Partial<Record<keyof typeof TRAIN_FLAGS, string>>): Partial<Pick<TrainJob, "data" | "dataset" | "epochs" | "limitTrain" | "limitTest" | "seed" | "backend">> {
+  const whole = (flag: keyof typeof TRAIN_FLAGS, min: number): number | undefined => {
+    const v = values[flag];
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new TrainFlagError(`--${flag} takes a whole number ≥ ${min}, not \`${v}\``);
+    return n;
+  };
+  if (values.backend !== undefined && !(BACKEND_CHOICES as readonly string[]).includes(values.backend)) throw new TrainFlagError(`unknown backend \`${values.backend}\``);
+  if (values.dataset !== undefined && !(DATASETS as readonly string[]).includes(values.dataset)) throw new TrainFlagError(`unknown dataset \`${values.dataset}\``);
+  const out = {
+    data: values.data,
+    dataset: values.dataset as DatasetKind | undefined,
+    epochs: whole("epochs", 1),
+    limitTrain: whole("limit-train", 1),
+    limitTest: whole("limit-test", 1),
+    seed: whole("seed", 0),
+    backend: values.backend as BackendRequest | undefined,
+  };
+  return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined));
+}
 
 /** The data set a spec's input fits, unless the user names one. */
 export function datasetFor(ir: IrJson, requested: DatasetKind | undefined): DatasetKind {
