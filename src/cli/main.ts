@@ -1,5 +1,6 @@
 import { check } from "./check.js";
 import { compile } from "./compile.js";
+import { exportCommand } from "./export.js";
 import { inspect } from "./inspect.js";
 import { train } from "./train.js";
 import { EXIT_ERRORS, EXIT_OK, EXIT_USAGE, processIo, UsageError, type Io } from "./io.js";
@@ -12,6 +13,7 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   inspect: { run: inspect, summary: "params, MACs, memory and cost per block, device and route" },
   compile: { run: compile, summary: "write the build directory (ir.json, report.md, manifest.json)" },
   train: { run: train, summary: "train the spec's stages on real data; weights and train-report.json" },
+  export: { run: exportCommand, summary: "write one ONNX file per partition (edge/*.onnx, cloud/model.onnx) from the weights" },
 };
 
 function help(): string {

@@ -1,8 +1,11 @@
 export { summarize, type CostSummary } from "./summary.js";
 export { renderInspect, table, formatEnergy, formatSeconds } from "./table.js";
 export { emitReport } from "./report.js";
-export { emitManifest, sha256, type SpecHashes } from "./manifest.js";
+export { emitManifest, emitManifestWithExport, sha256, type SpecHashes } from "./manifest.js";
 export type { Manifest, ManifestArtifact } from "./format/manifest.js";
 export { emitIrJson } from "./irJson.js";
 export type * from "./format/ir.js";
 export { emitTrainProgram } from "./trainProgram.js";
+export { blockSignature } from "./signature.js";
+export * as onnx from "./onnx/index.js";
+export type { PartitionPlan, PartitionIo, WeightsOrigin } from "./format/manifest.js";

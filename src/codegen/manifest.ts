@@ -39,3 +39,12 @@ export function emitManifest(ir: IrGraph, spec: SpecHashes, toolVersion: string,
   };
   return JSON.stringify(manifest, null, 2) + "\n";
 }
+
+/** Pure: a manifest with the export's section and its artifacts, replacing those of an earlier export. */
+export function emitManifestWithExport(manifest: Manifest, exported: NonNullable<Manifest["export"]>, artifacts: ManifestArtifact[]): string {
+  const replaced = new Set(manifest.export?.partitions.map((p) => p.path) ?? []);
+  for (const a of artifacts) replaced.add(a.path);
+  const all = [...manifest.artifacts.filter((a) => !replaced.has(a.path)), ...artifacts].sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));
+  const { artifacts: _old, export: _previous, ...rest } = manifest;
+  return JSON.stringify({ ...rest, export: exported, artifacts: all }, null, 2) + "\n";
+}

@@ -54,6 +54,9 @@ export const Codes = {
   OutputFailed: "MN5002",
   DataCorrupt: "MN5003",
   DataMissing: "MN5004",
+  BuildInvalid: "MN5005",
+  WeightsMissing: "MN5006",
+  WeightsMismatch: "MN5007",
 } as const;
 
 export type Code = (typeof Codes)[keyof typeof Codes];

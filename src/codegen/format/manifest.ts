@@ -7,6 +7,33 @@ export interface ManifestArtifact {
   bytes: number;
 }
 
+/** A tensor at a partition boundary. Shapes leave out the batch dimension, which is dynamic (`N`). */
+export interface PartitionIo {
+  name: string;
+  /** The IR tensor. */
+  tensor: number;
+  dtype: string;
+  shape: number[];
+  /** Feature maps cross files as NHWC, like the spec's shapes; inside a file they are NCHW. */
+  layout: "NHWC" | "NC";
+  /** For exit probabilities: the exit. */
+  exit: string | null;
+}
+
+/** One ONNX file of the export: the IR nodes it holds and its inputs and outputs, in file order. */
+export interface PartitionPlan {
+  name: string;
+  device: "edge" | "cloud";
+  path: string;
+  nodes: number[];
+  exits: string[];
+  inputs: PartitionIo[];
+  outputs: PartitionIo[];
+}
+
+/** Where the exported weights came from. */
+export type WeightsOrigin = { kind: "trained"; trainReportSha256: string | null } | { kind: "random"; seed: number };
+
 export interface Manifest {
   format: "meanet-manifest";
   version: 1;
@@ -21,5 +48,15 @@ export interface Manifest {
   exits: { name: string; block: string; classes: unknown }[];
   devices: Record<"edge" | "cloud", IrJsonDevice>;
   assertions: { text: string; when: "compile" | "eval"; status: "passed" | "pending" }[];
+  /** Written by `meanet export`. */
+  export?: {
+    opset: number;
+    irVersion: number;
+    weights: WeightsOrigin;
+    layout: string;
+    /** Labels of the hard classes, in the order of the hard-class exits' outputs. */
+    hardClasses: string[];
+    partitions: Omit<PartitionPlan, "nodes">[];
+  };
   artifacts: ManifestArtifact[];
 }

@@ -1,6 +1,9 @@
 import type { IrJson, IrJsonBlock, IrJsonNode } from "../../codegen/format/ir.js";
 import { BatchNorm, GroupedConv2D, Pad2D, registerCustomLayers, SeededDropout } from "./layers.js";
+import { layerName } from "./names.js";
 import { tf, type LayersModel, type SymbolicTensor } from "./tf.js";
+
+export { layerName };
 
 /** A block as a tfjs model: which IR tensors it takes and gives, in the model's input and output order. */
 export interface BlockModel {
@@ -35,10 +38,6 @@ export function layerSeed(seed: number, nodeId: number): number {
   return (z ^ (z >>> 16)) >>> 0;
 }
 
-/** tfjs layer names: the IR node name with characters tfjs rejects replaced. */
-export function layerName(name: string): string {
-  return name.replace(/[^A-Za-z0-9._/-]/g, "_");
-}
 
 type Padding = "same" | "valid" | number;
 

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { IrJson, IrJsonExit } from "../../codegen/format/ir.js";
+import { blockSignature } from "../../codegen/signature.js";
 import type { TrainStage } from "../../ir/index.js";
 import { buildBlockModel, type BlockModel } from "./builder.js";
 import { exitLabelMap, lowestAccuracy } from "./classes.js";
@@ -35,6 +36,8 @@ export interface TrainReport {
   hardClasses: { ids: number[]; labels: string[] };
   /** Main and extension on the test samples of hard classes: the extension should win. */
   hardClassComparison: { samples: number; exits: Record<string, number> } | null;
+  /** Architecture fingerprint of each block the weights were trained for (see blockSignature). */
+  blocks: Record<string, string>;
   seconds: number;
 }
 
@@ -208,6 +211,7 @@ export async function trainModel(o: TrainOptions): Promise<TrainReport> {
     perClassAccuracy: perClass && rankingExit ? { exit: rankingExit, values: perClass.map(round) } : null,
     hardClasses: { ids: hard, labels: hard.map((c) => ir.labels[c]!) },
     hardClassComparison: comparison,
+    blocks: Object.fromEntries(ir.blocks.map((b) => [b.name, blockSignature(ir, b.name)])),
     seconds: round((performance.now() - started) / 1000),
   };
   for (const bm of models.values()) bm.model.dispose();

@@ -1,0 +1,55 @@
+import { ArtifactError } from "../runtime/export/errors.js";
+import { exportBuild } from "../runtime/export/export.js";
+import { selectBackend } from "../runtime/train/backend.js";
+import { parseCommandArgs } from "./args.js";
+import { EXIT_ERRORS, EXIT_OK, UsageError, type Io } from "./io.js";
+import { VERSION } from "./version.js";
+
+export const usage = "usage: meanet export DIR/<model> [--random-weights [--seed S]]";
+
+function parseSeed(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text) || Number(text) > 0xffffffff) throw new UsageError(`--seed must be an integer from 0 to 4294967295, not \`${text}\`\n${usage}`);
+  return Number(text);
+}
+
+/** `meanet export DIR/<model>`: one ONNX file per partition, from trained or seeded initial weights; manifest.json lists their hashes. */
+export async function exportCommand(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseCommandArgs(
+    argv,
+    { "random-weights": { type: "boolean" }, seed: { type: "string" }, help: { type: "boolean", short: "h" } },
+    usage,
+    { min: 0, max: 1 },
+  );
+  if (values.help) {
+    io.out(usage);
+    return EXIT_OK;
+  }
+  if (positionals.length !== 1) throw new UsageError(usage);
+  const seed = parseSeed(values.seed);
+  if (seed !== undefined && !values["random-weights"]) throw new UsageError(`--seed only applies with --random-weights\n${usage}`);
+  const dir = positionals[0]!;
+  try {
+    let randomSeed: number | undefined;
+    if (values["random-weights"]) {
+      // Initial weights come from tfjs' seeded initialisers, exactly as training would start.
+      await selectBackend("auto");
+      randomSeed = seed ?? (await import("../runtime/build.js")).readBuild(dir).ir.training.seed;
+    }
+    const r = await exportBuild({ buildDir: dir, toolVersion: VERSION, ...(randomSeed !== undefined ? { randomSeed } : {}) });
+    for (const p of r.partitions) {
+      const f = r.files.find((x) => x.path === p.path)!;
+      const ins = p.inputs.map((x) => x.name).join(", ");
+      const outs = p.outputs.map((x) => x.name).join(", ");
+      io.out(`${p.path}  ${(f.bytes / 1024).toFixed(1)} KiB  (${ins}) → (${outs})`);
+    }
+    io.out(`weights: ${r.weights.kind === "random" ? `random initial weights, seed ${r.weights.seed}` : "trained"}; manifest.json lists every file with its sha256`);
+    return EXIT_OK;
+  } catch (e) {
+    if (e instanceof ArtifactError) {
+      io.err(`error ${e.code}: ${e.message}\nnothing written`);
+      return EXIT_ERRORS;
+    }
+    throw e;
+  }
+}

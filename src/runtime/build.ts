@@ -1,0 +1,41 @@
+/** A build directory as the runtime stages read it: ir.json and manifest.json, checked for what they claim to be. */
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import type { IrJson } from "../codegen/format/ir.js";
+import type { Manifest } from "../codegen/format/manifest.js";
+import { Codes } from "../diagnostics/index.js";
+import { ArtifactError } from "./export/errors.js";
+
+export interface Build {
+  dir: string;
+  ir: IrJson;
+  manifest: Manifest;
+}
+
+function readJson<T>(dir: string, file: string, format: string): T {
+  const path = join(dir, file);
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch {
+    throw new ArtifactError(Codes.BuildInvalid, `${path} is missing; is ${dir} a build directory written by \`meanet compile\` or \`meanet train\`?`);
+  }
+  let value: { format?: unknown; version?: unknown };
+  try {
+    value = JSON.parse(text) as typeof value;
+  } catch (e) {
+    throw new ArtifactError(Codes.BuildInvalid, `${path} is not valid JSON (${(e as Error).message}); run \`meanet compile\` again`);
+  }
+  if (value?.format !== format || value.version !== 1) throw new ArtifactError(Codes.BuildInvalid, `${path} is not a ${format} file of version 1; run \`meanet compile\` again`);
+  return value as T;
+}
+
+export function readBuild(dir: string): Build {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    throw new ArtifactError(Codes.BuildInvalid, `build directory ${dir} not found; pass the model's folder inside the build directory (e.g. build/fashion_mnist)`);
+  }
+  const ir = readJson<IrJson>(dir, "ir.json", "meanet-ir");
+  const manifest = readJson<Manifest>(dir, "manifest.json", "meanet-manifest");
+  if (manifest.model !== ir.model) throw new ArtifactError(Codes.BuildInvalid, `${join(dir, "manifest.json")} is for model \`${manifest.model}\` but ir.json is for \`${ir.model}\``);
+  return { dir, ir, manifest };
+}

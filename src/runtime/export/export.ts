@@ -1,0 +1,112 @@
+/**
+ * `meanet export`: every partition of a build as an ONNX file, from its trained weights or from
+ * the seeded initial ones. All files are made in memory first, so a bad weight file stops the
+ * export before anything is written; the manifest is written last and lists every file's hash.
+ */
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import type { Manifest, ManifestArtifact, PartitionPlan, WeightsOrigin } from "../../codegen/format/manifest.js";
+import { emitManifestWithExport, sha256 } from "../../codegen/manifest.js";
+import { emitOnnx, IR_VERSION, OPSET, planPartitions, type OnnxModelInfo } from "../../codegen/onnx/index.js";
+import { blockSignature } from "../../codegen/signature.js";
+import { Codes } from "../../diagnostics/index.js";
+import { readBuild, type Build } from "../build.js";
+import { writeAtomic } from "../files.js";
+import { ArtifactError } from "./errors.js";
+import { randomWeights } from "./random.js";
+import { lookupIn, readBlockWeights, type WeightStore } from "./weights.js";
+
+export const LAYOUT_NOTE = "inputs and outputs are NHWC like the spec's shapes, with a dynamic batch N; the model input is taken as stored (e.g. uint8 pixels) and scaled by 1/255 inside; feature maps are NCHW inside each file; exits give softmax probabilities";
+
+export interface ExportOptions {
+  buildDir: string;
+  /** Export the seeded initial weights instead of trained ones. */
+  randomSeed?: number;
+  toolVersion: string;
+}
+
+export interface ExportResult {
+  partitions: PartitionPlan[];
+  files: ManifestArtifact[];
+  weights: WeightsOrigin;
+  hardClasses: string[];
+}
+
+/** Trained weights of every block, refused when a block changed since training. */
+function trainedWeights(build: Build): { store: WeightStore; origin: WeightsOrigin } {
+  const { dir, ir } = build;
+  const reportPath = join(dir, "train-report.json");
+  let report: { blocks?: Record<string, string> } | undefined;
+  let reportSha: string | null = null;
+  if (existsSync(reportPath)) {
+    const text = readFileSync(reportPath);
+    reportSha = sha256(text);
+    try {
+      report = JSON.parse(text.toString("utf8")) as typeof report;
+    } catch (e) {
+      throw new ArtifactError(Codes.BuildInvalid, `${reportPath} is not valid JSON (${(e as Error).message})`);
+    }
+  }
+  const store: WeightStore = new Map();
+  for (const b of ir.blocks) {
+    const trainedFor = report?.blocks?.[b.name];
+    if (trainedFor !== undefined && trainedFor !== blockSignature(ir, b.name)) {
+      throw new ArtifactError(Codes.WeightsMismatch, `block \`${b.name}\` changed since its weights were trained (weights/${b.name} fits another version of the spec); run meanet train again`);
+    }
+    readBlockWeights(dir, ir, b.name, store);
+  }
+  return { store, origin: { kind: "trained", trainReportSha256: reportSha } };
+}
+
+/** Hard classes in the extension's output order; untrained builds of ranked selections take the first labels. */
+function hardClassLabels(manifest: Manifest): string[] {
+  return manifest.hardClasses.labels ?? manifest.labels.slice(0, manifest.hardClasses.count);
+}
+
+function modelInfo(build: Build, plan: PartitionPlan, origin: WeightsOrigin, hard: string[], toolVersion: string): OnnxModelInfo {
+  const m = build.manifest;
+  const io = (list: PartitionPlan["inputs"]) => list.map((x) => ({ name: x.name, dtype: x.dtype, shape: x.shape, layout: x.layout, exit: x.exit }));
+  return {
+    producerVersion: toolVersion,
+    docString: `meanet model ${m.model}, partition ${plan.name} (${plan.device})`,
+    metadata: [
+      ["meanet.model", m.model],
+      ["meanet.partition", plan.name],
+      ["meanet.device", plan.device],
+      ["meanet.build_id", m.buildId],
+      ["meanet.spec_sha256", m.spec.sha256],
+      ["meanet.labels", JSON.stringify(m.labels)],
+      ["meanet.hard_classes", JSON.stringify(hard)],
+      ["meanet.exits", JSON.stringify(m.exits)],
+      ["meanet.routing", JSON.stringify(m.routing)],
+      ["meanet.inputs", JSON.stringify(io(plan.inputs))],
+      ["meanet.outputs", JSON.stringify(io(plan.outputs))],
+      ["meanet.layout", LAYOUT_NOTE],
+      ["meanet.weights", origin.kind === "random" ? `random initial weights, seed ${origin.seed}` : "trained"],
+    ],
+  };
+}
+
+export async function exportBuild(o: ExportOptions): Promise<ExportResult> {
+  const build = readBuild(o.buildDir);
+  const { ir, manifest } = build;
+  const { store, origin } = o.randomSeed !== undefined ? { store: randomWeights(ir, o.randomSeed), origin: { kind: "random", seed: o.randomSeed } as WeightsOrigin } : trainedWeights(build);
+  const hard = hardClassLabels(manifest);
+  const plans = planPartitions(ir);
+  const lookup = lookupIn(store);
+  const outputs = plans.map((p) => ({ plan: p, bytes: emitOnnx(ir, p, lookup, modelInfo(build, p, origin, hard, o.toolVersion)) }));
+  const files = outputs.map(({ plan, bytes }) => ({ path: plan.path, sha256: sha256(bytes), bytes: bytes.byteLength }));
+  for (const { plan, bytes } of outputs) writeAtomic(join(o.buildDir, plan.path), bytes);
+  // Files of an earlier export that this one does not write again would be stale.
+  for (const p of manifest.export?.partitions ?? []) if (!plans.some((x) => x.path === p.path)) rmSync(join(o.buildDir, p.path), { force: true });
+  const exported = {
+    opset: OPSET,
+    irVersion: IR_VERSION,
+    weights: origin,
+    layout: LAYOUT_NOTE,
+    hardClasses: hard,
+    partitions: plans.map(({ nodes: _nodes, ...rest }) => rest),
+  };
+  writeAtomic(join(o.buildDir, "manifest.json"), emitManifestWithExport(manifest, exported, files));
+  return { partitions: plans, files, weights: origin, hardClasses: hard };
+}
