@@ -1,0 +1,177 @@
+/**
+ * `meanet verify`: runs every exported partition in onnxruntime and the same graph in tfjs (built
+ * from the IR, an independent path) on the same inputs, and reports the largest absolute
+ * difference per output. Each file is fed the tfjs values of its inputs; files that read other
+ * files' outputs are also run chained, fed by onnxruntime's own outputs, which checks that the
+ * partitions together reproduce the unpartitioned model.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { PartitionPlan } from "../../codegen/format/manifest.js";
+import { sha256 } from "../../codegen/manifest.js";
+import { Codes } from "../../diagnostics/index.js";
+import { readBuild, type Build } from "../build.js";
+import { feedTensor, openSession, type InferenceSession } from "../infer/onnx.js";
+import { buildBlockModel, type BlockModel } from "../train/builder.js";
+import { mulberry32 } from "../train/data/rng.js";
+import { runBlocks, topoBlocks } from "../train/forward.js";
+import { tf, type Tensor } from "../train/tf.js";
+import { ArtifactError } from "./errors.js";
+import { readBlockWeights, type WeightStore } from "./weights.js";
+
+export interface VerifyOptions {
+  buildDir: string;
+  /** Seeded random inputs. */
+  randomSamples: number;
+  seed: number;
+  /** Real samples (raw input values, NHWC), when data is at hand. */
+  real?: { values: Uint8Array; count: number; source: string };
+  tolerance: number;
+}
+
+export interface OutputCheck {
+  partition: string;
+  output: string;
+  inputs: "random" | "real";
+  /** `partition`: fed by tfjs values; `chained`: fed by onnxruntime outputs of earlier files. */
+  mode: "partition" | "chained";
+  maxAbsDiff: number;
+  /** Largest |value| of the tfjs reference; feature maps are held to tolerance × max(1, this). */
+  referenceMaxAbs: number;
+  /** For exit probabilities: the fraction of samples whose top class agrees. */
+  argmaxAgreement: number | null;
+  ok: boolean;
+}
+
+export interface VerifyReport {
+  model: string;
+  weights: string;
+  tolerance: number;
+  checks: OutputCheck[];
+  ok: boolean;
+}
+
+/** The exported files, checked against the hashes the manifest lists. */
+function exportedPartitions(build: Build): Omit<PartitionPlan, "nodes">[] {
+  const exp = build.manifest.export;
+  if (!exp) throw new ArtifactError(Codes.BuildInvalid, `${join(build.dir, "manifest.json")} lists no ONNX export; run \`meanet export ${build.dir}\` first`);
+  for (const p of exp.partitions) {
+    const listed = build.manifest.artifacts.find((a) => a.path === p.path);
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(join(build.dir, p.path));
+    } catch {
+      throw new ArtifactError(Codes.BuildInvalid, `${join(build.dir, p.path)} is missing; run \`meanet export ${build.dir}\` again`);
+    }
+    if (!listed || sha256(bytes) !== listed.sha256) {
+      throw new ArtifactError(Codes.BuildInvalid, `${join(build.dir, p.path)} does not match the sha256 in manifest.json: it changed since the export; run \`meanet export ${build.dir}\` again`);
+    }
+  }
+  return exp.partitions;
+}
+
+/** The tfjs models of every block, with the weights the export used. */
+function referenceModels(build: Build): Map<string, BlockModel> {
+  const { ir } = build;
+  const origin = build.manifest.export!.weights;
+  const models = new Map<string, BlockModel>();
+  const store: WeightStore = new Map();
+  for (const b of ir.blocks) {
+    const bm = buildBlockModel(ir, b, origin.kind === "random" ? origin.seed : ir.training.seed);
+    if (origin.kind === "trained") {
+      readBlockWeights(build.dir, ir, b.name, store);
+      const values = bm.model.weights.map((v) => {
+        const w = store.get(v.originalName);
+        if (!w) throw new ArtifactError(Codes.WeightsMismatch, `block \`${b.name}\`: no weight ${v.originalName} in weights/${b.name}`);
+        return tf.tensor(w.data, w.shape);
+      });
+      bm.model.setWeights(values);
+      tf.dispose(values);
+    }
+    models.set(b.name, bm);
+  }
+  return models;
+}
+
+function randomInputs(dtype: string, count: number, size: number, seed: number): Uint8Array {
+  if (dtype !== "uint8") throw new ArtifactError(Codes.BuildInvalid, `verify feeds pixel inputs; inputs of type ${dtype} are not supported yet`);
+  const rng = mulberry32(seed);
+  const out = new Uint8Array(count * size);
+  for (let i = 0; i < out.length; i++) out[i] = Math.floor(rng() * 256);
+  return out;
+}
+
+function compare(got: Float32Array, want: Float32Array, classes: number | null): { maxAbsDiff: number; referenceMaxAbs: number; argmaxAgreement: number | null } {
+  let maxAbsDiff = got.length === want.length ? 0 : Infinity;
+  let referenceMaxAbs = 0;
+  for (let i = 0; i < want.length; i++) {
+    const d = Math.abs(got[i]! - want[i]!);
+    if (!(d <= maxAbsDiff)) maxAbsDiff = Number.isNaN(d) ? Infinity : d;
+    referenceMaxAbs = Math.max(referenceMaxAbs, Math.abs(want[i]!));
+  }
+  if (classes === null) return { maxAbsDiff, referenceMaxAbs, argmaxAgreement: null };
+  const n = want.length / classes;
+  const argmax = (a: Float32Array, r: number) => {
+    let best = 0;
+    for (let c = 1; c < classes; c++) if (a[r * classes + c]! > a[r * classes + best]!) best = c;
+    return best;
+  };
+  let agree = 0;
+  for (let r = 0; r < n; r++) if (argmax(got, r) === argmax(want, r)) agree++;
+  return { maxAbsDiff, referenceMaxAbs, argmaxAgreement: agree / n };
+}
+
+async function checkBatch(build: Build, models: Map<string, BlockModel>, sessions: Map<string, InferenceSession>, parts: Omit<PartitionPlan, "nodes">[], pixels: Uint8Array, count: number, kind: "random" | "real", tolerance: number): Promise<OutputCheck[]> {
+  const { ir } = build;
+  const reference = new Map<number, Float32Array>();
+  tf.tidy(() => {
+    const x = tf.div(tf.tensor4d(pixels, [count, ...(ir.input.shape as [number, number, number])], "int32").toFloat(), 255) as Tensor;
+    const values = new Map<number, Tensor>([[ir.input.tensor, x]]);
+    runBlocks(ir, models, topoBlocks(ir), values, () => false);
+    for (const [id, t] of values) reference.set(id, t.dataSync() as Float32Array);
+    for (const e of ir.exits) reference.set(-1 - ir.exits.indexOf(e), tf.softmax(values.get(e.tensor)!).dataSync() as Float32Array);
+  });
+  const probsOf = (exit: string) => reference.get(-1 - ir.exits.findIndex((e) => e.name === exit))!;
+  const checks: OutputCheck[] = [];
+  const fromOrt = new Map<number, Float32Array>();
+  for (const mode of ["partition", "chained"] as const) {
+    for (const p of parts) {
+      const readsFiles = p.inputs.some((io) => io.tensor !== ir.input.tensor);
+      if (mode === "chained" && !readsFiles) continue;
+      const feeds: Record<string, ReturnType<typeof feedTensor>> = {};
+      for (const io of p.inputs) {
+        const data = io.tensor === ir.input.tensor ? pixels : mode === "partition" ? reference.get(io.tensor)! : fromOrt.get(io.tensor)!;
+        feeds[io.name] = feedTensor(io.dtype, data, count, io.shape);
+      }
+      const result = await sessions.get(p.path)!.run(feeds);
+      for (const io of p.outputs) {
+        const got = result[io.name]!.data as Float32Array;
+        // Chained runs read onnxruntime's own values: from files fed only the model input, or from earlier chained runs.
+        if (!io.exit && (mode === "chained" || !readsFiles)) fromOrt.set(io.tensor, got);
+        const want = io.exit ? probsOf(io.exit) : reference.get(io.tensor)!;
+        const c = compare(got, want, io.exit ? io.shape[0]! : null);
+        const limit = tolerance * (io.exit ? 1 : Math.max(1, c.referenceMaxAbs));
+        checks.push({ partition: p.path, output: io.name, inputs: kind, mode, ...c, ok: c.maxAbsDiff <= limit });
+      }
+    }
+  }
+  return checks;
+}
+
+export async function verifyBuild(o: VerifyOptions): Promise<VerifyReport> {
+  const build = readBuild(o.buildDir);
+  const parts = exportedPartitions(build);
+  const models = referenceModels(build);
+  const sessions = new Map<string, InferenceSession>();
+  try {
+    for (const p of parts) sessions.set(p.path, await openSession(join(build.dir, p.path)));
+    const size = build.ir.input.shape.reduce((a, b) => a * b, 1);
+    const checks = await checkBatch(build, models, sessions, parts, randomInputs(build.ir.input.dtype, o.randomSamples, size, o.seed), o.randomSamples, "random", o.tolerance);
+    if (o.real && o.real.count > 0) checks.push(...(await checkBatch(build, models, sessions, parts, o.real.values, o.real.count, "real", o.tolerance)));
+    const w = build.manifest.export!.weights;
+    return { model: build.ir.model, weights: w.kind === "random" ? `random, seed ${w.seed}` : "trained", tolerance: o.tolerance, checks, ok: checks.every((c) => c.ok) };
+  } finally {
+    for (const s of sessions.values()) await s.release();
+    for (const bm of models.values()) bm.model.dispose();
+  }
+}

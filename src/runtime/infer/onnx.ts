@@ -1,0 +1,40 @@
+/** onnxruntime-node sessions over exported files: loading with clear errors, and NHWC feeds from plain arrays. */
+import * as ort from "onnxruntime-node";
+import { Codes } from "../../diagnostics/index.js";
+import { ArtifactError } from "../export/errors.js";
+
+export type { InferenceSession } from "onnxruntime-node";
+export { ort };
+
+export interface SessionOptions {
+  /** Threads inside one operator; onnxruntime's default is one per core. */
+  intraOpThreads?: number;
+}
+
+export async function openSession(path: string, options: SessionOptions = {}): Promise<ort.InferenceSession> {
+  try {
+    return await ort.InferenceSession.create(path, {
+      graphOptimizationLevel: "all",
+      ...(options.intraOpThreads ? { intraOpNumThreads: options.intraOpThreads } : {}),
+    });
+  } catch (e) {
+    throw new ArtifactError(Codes.BuildInvalid, `cannot load ONNX model ${path}: ${(e as Error).message.split("\n")[0]}`);
+  }
+}
+
+export type FeedData = Uint8Array | Int8Array | Float32Array;
+
+/** A tensor of the given element type, for a batch of `n`. */
+export function feedTensor(dtype: string, data: FeedData, n: number, shape: number[]): ort.Tensor {
+  const dims = [n, ...shape];
+  switch (dtype) {
+    case "uint8":
+      return new ort.Tensor("uint8", data instanceof Uint8Array ? data : Uint8Array.from(data), dims);
+    case "int8":
+      return new ort.Tensor("int8", data instanceof Int8Array ? data : Int8Array.from(data), dims);
+    case "float32":
+      return new ort.Tensor("float32", data instanceof Float32Array ? data : Float32Array.from(data), dims);
+    default:
+      throw new Error(`inputs of type ${dtype} are not supported by the onnxruntime path`);
+  }
+}
