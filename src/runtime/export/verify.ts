@@ -93,12 +93,22 @@ function referenceModels(build: Build): Map<string, BlockModel> {
   return models;
 }
 
-function randomInputs(dtype: string, count: number, size: number, seed: number): Uint8Array {
-  if (dtype !== "uint8") throw new ArtifactError(Codes.BuildInvalid, `verify feeds pixel inputs; inputs of type ${dtype} are not supported yet`);
+type Pixels = Uint8Array | Int8Array | Float32Array;
+
+/** Seeded values over the input type's range (pixels 0–255 for float inputs, which the model scales like uint8). */
+function randomInputs(dtype: string, count: number, size: number, seed: number): Pixels {
   const rng = mulberry32(seed);
-  const out = new Uint8Array(count * size);
-  for (let i = 0; i < out.length; i++) out[i] = Math.floor(rng() * 256);
-  return out;
+  const n = count * size;
+  switch (dtype) {
+    case "uint8":
+      return Uint8Array.from({ length: n }, () => Math.floor(rng() * 256));
+    case "int8":
+      return Int8Array.from({ length: n }, () => Math.floor(rng() * 256) - 128);
+    case "float32":
+      return Float32Array.from({ length: n }, () => rng() * 255);
+    default:
+      throw new ArtifactError(Codes.BuildInvalid, `verify cannot feed inputs of type ${dtype} yet`);
+  }
 }
 
 function compare(got: Float32Array, want: Float32Array, classes: number | null): { maxAbsDiff: number; referenceMaxAbs: number; argmaxAgreement: number | null } {
@@ -121,11 +131,12 @@ function compare(got: Float32Array, want: Float32Array, classes: number | null):
   return { maxAbsDiff, referenceMaxAbs, argmaxAgreement: agree / n };
 }
 
-async function checkBatch(build: Build, models: Map<string, BlockModel>, sessions: Map<string, InferenceSession>, parts: Omit<PartitionPlan, "nodes">[], pixels: Uint8Array, count: number, kind: "random" | "real", tolerance: number): Promise<OutputCheck[]> {
+async function checkBatch(build: Build, models: Map<string, BlockModel>, sessions: Map<string, InferenceSession>, parts: Omit<PartitionPlan, "nodes">[], pixels: Pixels, count: number, kind: "random" | "real", tolerance: number): Promise<OutputCheck[]> {
   const { ir } = build;
   const reference = new Map<number, Float32Array>();
   tf.tidy(() => {
-    const x = tf.div(tf.tensor4d(pixels, [count, ...(ir.input.shape as [number, number, number])], "int32").toFloat(), 255) as Tensor;
+    const shape = [count, ...(ir.input.shape as [number, number, number])] as [number, number, number, number];
+    const x = tf.div(pixels instanceof Float32Array ? tf.tensor4d(pixels, shape) : tf.tensor4d(Int32Array.from(pixels), shape, "int32").toFloat(), 255) as Tensor;
     const values = new Map<number, Tensor>([[ir.input.tensor, x]]);
     runBlocks(ir, models, topoBlocks(ir), values, () => false);
     for (const [id, t] of values) reference.set(id, t.dataSync() as Float32Array);

@@ -1,0 +1,295 @@
+/**
+ * `meanet export` and `meanet verify` end to end, through the CLI: a Fashion-MNIST model trained
+ * briefly here, and random-weight exports of every example. Every file goes through the official
+ * ONNX checker (Debian python3-onnx) when it is installed.
+ */
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { decodeModel } from "../src/codegen/onnx/index.js";
+
+const PYTHON = "/usr/bin/python3";
+const HAS_ONNX = spawnSync(PYTHON, ["-c", "import onnx"]).status === 0;
+if (!HAS_ONNX) console.warn(`SKIPPED: the official ONNX checker tests need ${PYTHON} with the onnx package (apt-get install -y python3-onnx)`);
+
+const tmp = mkdtempSync(join(tmpdir(), "meanet-export-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+function cli(...args: string[]) {
+  const r = spawnSync(process.execPath, ["bin/meanet.js", ...args], { encoding: "utf8" });
+  return { status: r.status, out: r.stdout, err: r.stderr };
+}
+
+const sha = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
+
+function onnxFiles(dir: string): string[] {
+  return ["edge", "cloud"].flatMap((d) => (existsSync(join(dir, d)) ? readdirSync(join(dir, d)).filter((f) => f.endsWith(".onnx")).map((f) => join(dir, d, f)) : []));
+}
+
+/** The official checker on each file; one JSON row per file. */
+function officialCheck(files: string[]): { file: string; ok: boolean; error: string | null; irVersion: number; opset: number }[] {
+  const r = spawnSync(PYTHON, ["test/helpers/check_onnx.py", ...files], { encoding: "utf8" });
+  return r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+}
+
+interface VerifyJson {
+  ok: boolean;
+  tolerance: number;
+  realSource: string | null;
+  checks: { partition: string; output: string; inputs: string; mode: string; maxAbsDiff: number; argmaxAgreement: number | null; ok: boolean }[];
+}
+
+function verifyJson(dir: string, ...flags: string[]): { status: number | null; report: VerifyJson; err: string } {
+  const r = cli("verify", dir, "--json", ...flags);
+  return { status: r.status, report: JSON.parse(r.out.trim().split("\n").pop()!) as VerifyJson, err: r.err };
+}
+
+describe("export of a trained Fashion-MNIST model", () => {
+  const out = join(tmp, "trained");
+  const dir = join(out, "fashion_mnist");
+  let trainedCopy: string;
+
+  beforeAll(() => {
+    const r = cli("train", "examples/fashion-mnist.meanet", "-o", out, "--limit-train", "600", "--limit-test", "200", "--epochs", "1", "--backend", "wasm");
+    expect(r.status, r.err).toBe(0);
+    trainedCopy = join(tmp, "trained-pristine");
+    cpSync(dir, trainedCopy, { recursive: true });
+    const e = cli("export", dir);
+    expect(e.status, e.err).toBe(0);
+  });
+
+  /** A fresh copy of the trained, not yet exported build. */
+  function copy(name: string): string {
+    const d = join(tmp, name);
+    cpSync(trainedCopy, d, { recursive: true });
+    return d;
+  }
+
+  it("writes edge/main.onnx, edge/extension.onnx and cloud/model.onnx, each listed with its sha256", () => {
+    const manifest = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8"));
+    const paths = manifest.export.partitions.map((p: { path: string }) => p.path);
+    expect(paths).toEqual(["edge/main.onnx", "edge/extension.onnx", "cloud/model.onnx"]);
+    for (const p of paths) {
+      const listed = manifest.artifacts.find((a: { path: string }) => a.path === p);
+      expect(listed.sha256).toBe(sha(join(dir, p)));
+    }
+    const main = manifest.export.partitions[0];
+    expect(main.outputs.map((o: { name: string }) => o.name)).toEqual(["probs_main", "main.features"]);
+    expect(manifest.export.partitions[1].inputs.map((o: { name: string }) => o.name)).toEqual(["image", "main.features"]);
+    expect(manifest.export).toMatchObject({ opset: 17, irVersion: 8, weights: { kind: "trained" } });
+    expect(manifest.export.layout).toContain("NHWC");
+    // The training artifacts are still listed next to the export's.
+    expect(manifest.artifacts.map((a: { path: string }) => a.path)).toContain("weights/main/weights.bin");
+  });
+
+  it("carries the build's metadata in every model", () => {
+    const manifest = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8"));
+    for (const f of onnxFiles(dir)) {
+      const m = decodeModel(readFileSync(f));
+      const meta = Object.fromEntries(m.metadataProps.map((p) => [p.key, p.value]));
+      expect(Number(m.irVersion)).toBe(8);
+      expect(Number(m.opsetImport[0]!.version)).toBe(17);
+      expect(meta["meanet.spec_sha256"]).toBe(manifest.spec.sha256);
+      expect(meta["meanet.build_id"]).toBe(manifest.buildId);
+      expect(JSON.parse(meta["meanet.labels"]!)).toEqual(manifest.labels);
+      expect(JSON.parse(meta["meanet.hard_classes"]!)).toEqual(manifest.hardClasses.labels);
+      const routing = JSON.parse(meta["meanet.routing"]!);
+      expect(routing[0]).toMatchObject({ target: "cloud", when: { kind: "threshold", threshold: { kind: "value", value: 0.8 } } });
+      // The batch is dynamic on every input and output.
+      for (const v of [...m.graph!.input, ...m.graph!.output]) expect(v.type!.tensorType!.shape!.dim![0]!.dimParam).toBe("N");
+    }
+  });
+
+  it("gives byte-identical files when the same weights are exported again", () => {
+    const before = onnxFiles(dir).map(sha);
+    const manifestBefore = readFileSync(join(dir, "manifest.json"), "utf8");
+    expect(cli("export", dir).status).toBe(0);
+    expect(onnxFiles(dir).map(sha)).toEqual(before);
+    expect(readFileSync(join(dir, "manifest.json"), "utf8")).toBe(manifestBefore);
+  });
+
+  it.skipIf(!HAS_ONNX)("passes the official ONNX checker (full_check) and strict shape inference", () => {
+    const rows = officialCheck(onnxFiles(dir));
+    expect(rows).toHaveLength(3);
+    for (const r of rows) expect(r, r.error ?? "").toMatchObject({ ok: true, irVersion: 8, opset: 17 });
+  });
+
+  it("verify: onnxruntime matches tfjs within 1e-4 per file and chained, on random and real images", () => {
+    const { status, report, err } = verifyJson(dir, "--samples", "5", "--real", "200");
+    expect(status, err).toBe(0);
+    expect(report.realSource).toBe("fashion-mnist");
+    for (const c of report.checks) expect(c.ok, `${c.partition} ${c.output} ${c.inputs} ${c.mode}`).toBe(true);
+    const chained = report.checks.filter((c) => c.mode === "chained");
+    expect(chained.map((c) => `${c.partition}:${c.output}:${c.inputs}`)).toEqual(["edge/extension.onnx:probs_extension:random", "edge/extension.onnx:probs_extension:real"]);
+    const probs = report.checks.filter((c) => c.argmaxAgreement !== null);
+    expect(probs.length).toBe(8);
+    for (const c of probs) {
+      expect(c.maxAbsDiff).toBeLessThanOrEqual(1e-4);
+      expect(c.argmaxAgreement).toBe(1);
+    }
+  });
+
+  it("verify fails when the tolerance is below the real difference, so the check can fail", () => {
+    const { status, report } = verifyJson(dir, "--samples", "3", "--real", "0", "--tolerance", "1e-12");
+    expect(status).toBe(1);
+    expect(report.checks.some((c) => !c.ok)).toBe(true);
+  });
+
+  it("verify refuses a file that changed since the export", () => {
+    const d = join(tmp, "tampered");
+    cpSync(dir, d, { recursive: true });
+    const f = join(d, "edge", "main.onnx");
+    const bytes = readFileSync(f);
+    bytes[bytes.length - 1] ^= 1;
+    writeFileSync(f, bytes);
+    const r = cli("verify", d);
+    expect(r.status).toBe(1);
+    expect(r.err).toMatch(/MN5005.*edge\/main\.onnx does not match the sha256 in manifest\.json/);
+  });
+
+  describe("bad input: a clear error naming the block, and nothing written", () => {
+    function expectNothingWritten(d: string, manifestBefore: string) {
+      expect(existsSync(join(d, "edge"))).toBe(false);
+      expect(existsSync(join(d, "cloud"))).toBe(false);
+      expect(readFileSync(join(d, "manifest.json"), "utf8")).toBe(manifestBefore);
+      expect(readdirSync(d).filter((f) => f.includes(".tmp-"))).toEqual([]);
+    }
+
+    it("a missing weight file", () => {
+      const d = copy("missing-weights");
+      const manifest = readFileSync(join(d, "manifest.json"), "utf8");
+      rmSync(join(d, "weights", "extension", "weights.bin"));
+      const r = cli("export", d);
+      expect(r.status).toBe(1);
+      expect(r.err).toContain("error MN5006: block `extension`");
+      expect(r.err).toContain("weights.bin");
+      expect(r.err).not.toMatch(/at .*\.js:\d+/);
+      expectNothingWritten(d, manifest);
+    });
+
+    it("a weight of the wrong shape", () => {
+      const d = copy("wrong-shape");
+      const manifest = readFileSync(join(d, "manifest.json"), "utf8");
+      const path = join(d, "weights", "main", "model.json");
+      const json = JSON.parse(readFileSync(path, "utf8"));
+      const dense = json.weightsManifest[0].weights.find((w: { name: string }) => w.name === "main/dense_1/kernel");
+      dense.shape = [...dense.shape].reverse();
+      writeFileSync(path, JSON.stringify(json));
+      const r = cli("export", d);
+      expect(r.status).toBe(1);
+      expect(r.err).toContain("error MN5007: block `main`: weight main/dense_1/kernel is 10×3136");
+      expect(r.err).toContain("needs 3136×10");
+      expectNothingWritten(d, manifest);
+    });
+
+    it("a spec changed since training (new layer sizes)", () => {
+      const d = copy("changed-sizes");
+      const spec = readFileSync("examples/fashion-mnist.meanet", "utf8").replace("conv2d(x, 32, kernel: 3, bias: false)))\n  x = max_pool(x, kernel: 2)\n  features", "conv2d(x, 48, kernel: 3, bias: false)))\n  x = max_pool(x, kernel: 2)\n  features");
+      expect(spec).toContain("conv2d(x, 48");
+      const file = join(tmp, "changed-sizes.meanet");
+      writeFileSync(file, spec);
+      // Recompiling into the build rewrites ir.json and the manifest but keeps the old weights.
+      expect(cli("compile", file, "-o", join(tmp)).status).toBe(0);
+      const out = join(tmp, "fashion_mnist");
+      cpSync(join(d, "weights"), join(out, "weights"), { recursive: true });
+      const manifest = readFileSync(join(out, "manifest.json"), "utf8");
+      const r = cli("export", out);
+      expect(r.status).toBe(1);
+      expect(r.err).toMatch(/error MN5007: block `main`: weight main\/conv2d_2\/kernel is 3×3×16×32 in weights\/main but conv2d `main\/conv2d_2` \(.*changed-sizes\.meanet:23:22\) needs 3×3×16×48; the spec changed since training/);
+      expectNothingWritten(out, manifest);
+    });
+
+    it("a spec changed since training (same weight shapes, another architecture)", () => {
+      const d = copy("changed-arch");
+      const spec = readFileSync("examples/fashion-mnist.meanet", "utf8").replace("block adaptive on edge {\n  x = relu(batchnorm(conv2d(image, 16, kernel: 3, bias: false)))\n  x = max_pool", "block adaptive on edge {\n  x = relu(batchnorm(conv2d(image, 16, kernel: 3, bias: false)))\n  x = avg_pool");
+      expect(spec).toContain("x = avg_pool");
+      const file = join(tmp, "changed-arch.meanet");
+      writeFileSync(file, spec);
+      const outRoot = join(tmp, "changed-arch-out");
+      expect(cli("compile", file, "-o", outRoot).status).toBe(0);
+      const out = join(outRoot, "fashion_mnist");
+      cpSync(join(d, "weights"), join(out, "weights"), { recursive: true });
+      cpSync(join(d, "train-report.json"), join(out, "train-report.json"));
+      const manifest = readFileSync(join(out, "manifest.json"), "utf8");
+      const r = cli("export", out);
+      expect(r.status).toBe(1);
+      expect(r.err).toContain("error MN5007: block `adaptive` changed since its weights were trained");
+      expectNothingWritten(out, manifest);
+    });
+
+    it("a folder that is not a build, and a build never trained", () => {
+      const r = cli("export", join(tmp, "nope"));
+      expect(r.status).toBe(1);
+      expect(r.err).toContain("error MN5005: build directory");
+      const outRoot = join(tmp, "untrained");
+      expect(cli("compile", "examples/fashion-mnist.meanet", "-o", outRoot).status).toBe(0);
+      const u = cli("export", join(outRoot, "fashion_mnist"));
+      expect(u.status).toBe(1);
+      expect(u.err).toContain("error MN5006: block `main`");
+      expect(u.err).toContain("--random-weights");
+      const v = cli("verify", join(outRoot, "fashion_mnist"));
+      expect(v.status).toBe(1);
+      expect(v.err).toContain("lists no ONNX export; run `meanet export");
+    });
+
+    it("bad flags are usage errors", () => {
+      expect(cli("export", dir, "--seed", "3").status).toBe(2);
+      expect(cli("export", dir, "--random-weights", "--seed", "x").status).toBe(2);
+      expect(cli("verify", dir, "--tolerance", "-1").status).toBe(2);
+      expect(cli("verify", dir, "--samples", "0").status).toBe(2);
+    });
+  });
+});
+
+describe("random-weight exports of every example", () => {
+  const examples = ["fashion-mnist", "cifar100-resnet32", "imagenet-resnet18", "imagenet-mobilenetv2"];
+  const out = join(tmp, "random");
+  const dirs: string[] = [];
+
+  beforeAll(() => {
+    for (const ex of examples) {
+      const c = cli("compile", `examples/${ex}.meanet`, "-o", out);
+      expect(c.status, c.err).toBe(0);
+      const model = /wrote (\S+)\/\{/.exec(c.out)![1]!;
+      const e = cli("export", model, "--random-weights", "--seed", "7");
+      expect(e.status, e.err).toBe(0);
+      dirs.push(model);
+    }
+  });
+
+  it("records the seed, and the same seed gives the same bytes", () => {
+    const d = dirs[1]!;
+    const manifest = JSON.parse(readFileSync(join(d, "manifest.json"), "utf8"));
+    expect(manifest.export.weights).toEqual({ kind: "random", seed: 7 });
+    const before = onnxFiles(d).map(sha);
+    expect(cli("export", d, "--random-weights", "--seed", "7").status).toBe(0);
+    expect(onnxFiles(d).map(sha)).toEqual(before);
+    expect(cli("export", d, "--random-weights", "--seed", "8").status).toBe(0);
+    expect(onnxFiles(d).map(sha)).not.toEqual(before);
+    expect(cli("export", d, "--random-weights", "--seed", "7").status).toBe(0);
+  });
+
+  it.skipIf(!HAS_ONNX)("every file passes the official ONNX checker (full_check) and strict shape inference", () => {
+    const files = dirs.flatMap(onnxFiles);
+    expect(files).toHaveLength(examples.length * 3);
+    const rows = officialCheck(files);
+    expect(rows).toHaveLength(files.length);
+    for (const r of rows) expect(r, `${r.file}: ${r.error}`).toMatchObject({ ok: true, irVersion: 8, opset: 17 });
+  });
+
+  it("verify: every partition of every example within 1e-4 of tfjs", () => {
+    for (const d of dirs) {
+      const { status, report, err } = verifyJson(d, "--samples", "2", "--real", "0");
+      expect(status, `${d}: ${err}`).toBe(0);
+      expect(report.checks.filter((c) => c.mode === "partition")).toHaveLength(4);
+      // Probabilities within 1e-4 absolute; feature maps within 1e-4 of their scale.
+      for (const c of report.checks) expect(c.ok, `${d} ${c.partition} ${c.output}`).toBe(true);
+      const probs = report.checks.filter((c) => c.argmaxAgreement !== null);
+      expect(probs).toHaveLength(4);
+      for (const c of probs) expect(c.maxAbsDiff, `${d} ${c.partition} ${c.output}`).toBeLessThanOrEqual(1e-4);
+    }
+  });
+});
