@@ -99,7 +99,7 @@ describe("export of a trained Fashion-MNIST model", () => {
       const routing = JSON.parse(meta["meanet.routing"]!);
       expect(routing[0]).toMatchObject({ target: "cloud", when: { kind: "threshold", threshold: { kind: "value", value: 0.8 } } });
       // The batch is dynamic on every input and output.
-      for (const v of [...m.graph!.input, ...m.graph!.output]) expect(v.type!.tensorType!.shape!.dim![0]!.dimParam).toBe("N");
+      for (const v of [...(m.graph!.input ?? []), ...(m.graph!.output ?? [])]) expect(v.type!.tensorType!.shape!.dim![0]!.dimParam).toBe("N");
     }
   });
 
