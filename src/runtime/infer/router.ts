@@ -1,0 +1,323 @@
+/**
+ * The routed edge–cloud classifier. For a batch it runs the first edge file, applies the routing
+ * rules per input, runs further edge files only for the inputs whose rules read or choose their
+ * exits, and sends the inputs routed to a cloud exit (their model input, or the cut tensors of an
+ * `auto` block) to the cloud in one request. When the cloud cannot answer, those inputs get the
+ * edge's own answer: the rules again without cloud targets, marked `degraded`. No input is dropped.
+ */
+import { join } from "node:path";
+import type { IrJson } from "../../codegen/format/ir.js";
+import type { Manifest, PartitionIo, PartitionPlan } from "../../codegen/format/manifest.js";
+import { planPartitions } from "../../codegen/onnx/plan.js";
+import type { ClassSet, Measure } from "../../ir/index.js";
+import { readBuild } from "../build.js";
+import { Codes } from "../../diagnostics/index.js";
+import { ArtifactError } from "../export/errors.js";
+import { CloudError, type CloudClient, type InferInput } from "./client.js";
+import { argmax, measureOf } from "./measures.js";
+import { feedTensor, openSession, type FeedData, type InferenceSession } from "./onnx.js";
+import { decide, ExitUnavailable, NeedExit, rulesFromManifest, type ExitView, type Rule } from "./rule.js";
+
+export interface Classification {
+  /** The predicted class: its label and index among the spec's labels. */
+  label: string;
+  classId: number;
+  /** The exit that gave the answer. */
+  exit: string;
+  /** Where the rules sent the input (differs from `exit` only when degraded). */
+  target: string;
+  /** The answering exit's top probability. */
+  confidence: number;
+  /** The cloud was needed but did not answer; the edge answered instead. */
+  degraded: boolean;
+  /** Wall time of the batch's edge work, and of the cloud request that carried this input. */
+  edgeMs: number;
+  cloudMs: number;
+  /** MACs run on the edge for this input, and bytes of tensors sent to the cloud. */
+  edgeMacs: number;
+  bytesSent: number;
+}
+
+export interface RouterOptions {
+  buildDir: string;
+  /** Where cloud exits are computed; without one, inputs routed to the cloud are answered degraded. */
+  cloud?: CloudClient;
+  /** The routing rules; by default those of the manifest. The generated router passes its own. */
+  rules?: Rule[];
+  intraOpThreads?: number;
+}
+
+interface ExitInfo {
+  name: string;
+  file: PartitionPlan;
+  output: PartitionIo;
+  /** Output index → class id among the spec's labels. */
+  classIds: number[];
+  /** Output index → is a hard class. */
+  hard: boolean[];
+  k: number;
+}
+
+/** Per-batch state: every file output computed so far, by row, and which rows have it. */
+interface BatchState {
+  n: number;
+  input: FeedData;
+  values: Map<string, { data: Float32Array; have: Uint8Array }>;
+  macs: Float64Array;
+  bytesSent: Float64Array;
+  cloudMs: Float64Array;
+  cloudFailed: Uint8Array;
+}
+
+function classIdsOf(manifest: Manifest, classes: ClassSet, hardIds: number[]): number[] {
+  const all = manifest.labels.map((_, i) => i);
+  switch (classes.kind) {
+    case "all":
+      return all;
+    case "hard":
+      return hardIds;
+    case "easy":
+      return all.filter((c) => !hardIds.includes(c));
+    case "labels":
+      return classes.labels.map((l) => manifest.labels.indexOf(l));
+  }
+}
+
+export class Router {
+  readonly manifest: Manifest;
+  readonly ir: IrJson;
+  private readonly files: PartitionPlan[];
+  private readonly exits = new Map<string, ExitInfo>();
+  private readonly hardIds: Set<number>;
+  private readonly fileMacs = new Map<string, number>();
+  private readonly inputSize: number;
+
+  private constructor(
+    build: { ir: IrJson; manifest: Manifest },
+    private readonly sessions: Map<string, InferenceSession>,
+    private readonly rules: Rule[],
+    private readonly cloud: CloudClient | undefined,
+  ) {
+    this.ir = build.ir;
+    this.manifest = build.manifest;
+    this.files = planPartitions(build.ir);
+    const hard = build.manifest.export!.hardClasses.map((l) => build.manifest.labels.indexOf(l));
+    this.hardIds = new Set(hard);
+    for (const f of this.files) {
+      this.fileMacs.set(f.path, f.nodes.reduce((s, n) => s + build.ir.nodes[n]!.macs, 0));
+      for (const o of f.outputs) {
+        if (!o.exit) continue;
+        const exit = build.ir.exits.find((x) => x.name === o.exit)!;
+        const classIds = classIdsOf(build.manifest, exit.classes, hard);
+        this.exits.set(o.exit, { name: o.exit, file: f, output: o, classIds, hard: classIds.map((c) => this.hardIds.has(c)), k: o.shape[0]! });
+      }
+    }
+    this.inputSize = build.ir.input.shape.reduce((a, b) => a * b, 1);
+  }
+
+  static async open(o: RouterOptions): Promise<Router> {
+    const build = readBuild(o.buildDir);
+    if (!build.manifest.export) throw new ArtifactError(Codes.BuildInvalid, `${join(o.buildDir, "manifest.json")} lists no ONNX export; run \`meanet export ${o.buildDir}\` first`);
+    const rules = o.rules ?? rulesFromManifest(build.manifest);
+    const sessions = new Map<string, InferenceSession>();
+    for (const p of build.manifest.export.partitions) {
+      if (p.device === "edge") sessions.set(p.path, await openSession(join(o.buildDir, p.path), o.intraOpThreads ? { intraOpThreads: o.intraOpThreads } : {}));
+    }
+    return new Router(build, sessions, rules, o.cloud);
+  }
+
+  /** Exits whose file runs on the cloud. */
+  get cloudExits(): string[] {
+    return [...this.exits.values()].filter((e) => e.file.device === "cloud").map((e) => e.name);
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sessions.values()) await s.release();
+  }
+
+  /** Classifies `count` inputs laid out NHWC, one after another, in the model input's type. */
+  async classify(input: FeedData, count: number): Promise<Classification[]> {
+    if (input.length !== count * this.inputSize) throw new RangeError(`classify: ${input.length} values for ${count} inputs of ${this.ir.input.shape.join("×")}`);
+    const started = performance.now();
+    const st: BatchState = {
+      n: count,
+      input,
+      values: new Map(),
+      macs: new Float64Array(count),
+      bytesSent: new Float64Array(count),
+      cloudMs: new Float64Array(count),
+      cloudFailed: new Uint8Array(count),
+    };
+    let cloudTime = 0;
+    const targets = await this.route(st, [...Array(count).keys()], undefined, (ms) => (cloudTime += ms));
+    // Inputs whose cloud exit could not be had: route again without the cloud.
+    const skip = new Set(this.cloudExits);
+    const degraded = [...Array(count).keys()].filter((r) => st.cloudFailed[r] || (skip.has(targets[r]!) && !this.has(st, targets[r]!, r)));
+    const fallback = degraded.length ? await this.route(st, degraded, skip, () => {}) : [];
+    const fallbackOf = new Map(degraded.map((r, i) => [r, fallback[i]!]));
+    const edgeMs = performance.now() - started - cloudTime;
+    return targets.map((target, r) => {
+      const exit = fallbackOf.get(r) ?? target!;
+      const info = this.exits.get(exit)!;
+      const probs = st.values.get(info.output.name)!.data;
+      const best = argmax(probs, r * info.k, info.k);
+      const classId = info.classIds[best]!;
+      return {
+        label: this.manifest.labels[classId]!,
+        classId,
+        exit,
+        target: target!,
+        confidence: probs[r * info.k + best]!,
+        degraded: fallbackOf.has(r),
+        edgeMs,
+        cloudMs: st.cloudMs[r]!,
+        edgeMacs: st.macs[r]!,
+        bytesSent: st.bytesSent[r]!,
+      };
+    });
+  }
+
+  private has(st: BatchState, exit: string, row: number): boolean {
+    const v = st.values.get(this.exits.get(exit)!.output.name);
+    return Boolean(v?.have[row]);
+  }
+
+  /** Decides the target of each row, computing the exits the rules read, then the targets themselves. */
+  private async route(st: BatchState, rows: number[], skip: ReadonlySet<string> | undefined, onCloud: (ms: number) => void): Promise<string[]> {
+    const target = new Map<number, string>();
+    let pending = rows;
+    while (pending.length) {
+      const needs = new Map<string, number[]>();
+      for (const r of pending) {
+        try {
+          const t = decide(this.rules, this.view(st, r, skip), skip);
+          if (t === undefined) throw new ArtifactError(Codes.BuildInvalid, "no routing rule holds and there is no `otherwise` rule");
+          target.set(r, t);
+        } catch (e) {
+          // A condition read a cloud exit the cloud did not give: the input falls back to the edge.
+          if (e instanceof ExitUnavailable) target.set(r, e.exit);
+          else if (e instanceof NeedExit) needs.set(e.exit, [...(needs.get(e.exit) ?? []), r]);
+          else throw e;
+        }
+      }
+      for (const [exit, need] of needs) await this.computeExit(st, exit, need, onCloud);
+      pending = [...needs.values()].flat();
+    }
+    const byTarget = new Map<string, number[]>();
+    for (const r of rows) {
+      const t = target.get(r)!;
+      if (!this.has(st, t, r) && !(this.exits.get(t)!.file.device === "cloud" && st.cloudFailed[r])) byTarget.set(t, [...(byTarget.get(t) ?? []), r]);
+    }
+    for (const [exit, need] of byTarget) await this.computeExit(st, exit, need, onCloud);
+    return rows.map((r) => target.get(r)!);
+  }
+
+  private view(st: BatchState, row: number, skip: ReadonlySet<string> | undefined): ExitView {
+    const probs = (exit: string) => {
+      const info = this.exits.get(exit);
+      if (!info) throw new ArtifactError(Codes.BuildInvalid, `the routing rules read exit \`${exit}\`, which no exported file gives`);
+      const v = st.values.get(info.output.name);
+      if (!v?.have[row]) {
+        if (skip?.has(exit) || (info.file.device === "cloud" && st.cloudFailed[row])) throw new ExitUnavailable(exit);
+        throw new NeedExit(exit);
+      }
+      return { info, data: v.data };
+    };
+    return {
+      measure: (m: Measure, exit: string) => {
+        const { info, data } = probs(exit);
+        return measureOf(m, data, row * info.k, info.k, info.hard);
+      },
+      argmaxIn: (exit: string, set: ClassSet) => {
+        const { info, data } = probs(exit);
+        const c = info.classIds[argmax(data, row * info.k, info.k)]!;
+        switch (set.kind) {
+          case "all":
+            return true;
+          case "hard":
+            return this.hardIds.has(c);
+          case "easy":
+            return !this.hardIds.has(c);
+          case "labels":
+            return set.labels.includes(this.manifest.labels[c]!);
+        }
+      },
+    };
+  }
+
+  private async computeExit(st: BatchState, exit: string, rows: number[], onCloud: (ms: number) => void): Promise<void> {
+    const info = this.exits.get(exit);
+    if (!info) throw new ArtifactError(Codes.BuildInvalid, `the routing rules name exit \`${exit}\`, which no exported file gives`);
+    await this.runFile(st, info.file, rows, onCloud);
+  }
+
+  /** Runs a file for the rows that lack its outputs, after the files its inputs come from. */
+  private async runFile(st: BatchState, file: PartitionPlan, rows: number[], onCloud: (ms: number) => void): Promise<void> {
+    const first = st.values.get(file.outputs[0]!.name);
+    const todo = rows.filter((r) => !first?.have[r] && !(file.device === "cloud" && st.cloudFailed[r]));
+    if (!todo.length) return;
+    for (const io of file.inputs) {
+      if (io.tensor === this.ir.input.tensor) continue;
+      const producer = this.files.find((f) => f.outputs.some((o) => o.name === io.name && !o.exit))!;
+      await this.runFile(st, producer, todo, onCloud);
+    }
+    const ready = todo.filter((r) => file.inputs.every((io) => io.tensor === this.ir.input.tensor || st.values.get(io.name)?.have[r]));
+    if (!ready.length) return;
+    const gathered = file.inputs.map((io) => ({ io, data: this.gather(st, io, ready) }));
+    let outputs: Record<string, Float32Array>;
+    if (file.device === "edge") {
+      const feeds = Object.fromEntries(gathered.map(({ io, data }) => [io.name, feedTensor(io.dtype, data, ready.length, io.shape)]));
+      const result = await this.sessions.get(file.path)!.run(feeds);
+      outputs = Object.fromEntries(file.outputs.map((o) => [o.name, result[o.name]!.data as Float32Array]));
+      const macs = this.fileMacs.get(file.path)!;
+      for (const r of ready) st.macs[r] += macs;
+    } else {
+      const t0 = performance.now();
+      try {
+        if (!this.cloud) throw new CloudError("no cloud is configured", false);
+        const reply = await this.cloud.infer(
+          gathered.map(({ io, data }) => ({ name: io.name, datatype: io.dtype === "uint8" ? "UINT8" : io.dtype === "int8" ? "INT8" : "FP32", shape: [ready.length, ...io.shape], data }) as InferInput),
+          file.outputs.map((o) => o.name),
+        );
+        outputs = Object.fromEntries(file.outputs.map((o) => [o.name, reply[o.name]!.data]));
+        for (const o of file.outputs) {
+          if (outputs[o.name]!.length !== ready.length * o.shape.reduce((a, b) => a * b, 1)) throw new CloudError(`cloud output ${o.name} has ${outputs[o.name]!.length} values for ${ready.length} inputs`, false);
+        }
+      } catch (e) {
+        if (!(e instanceof CloudError)) throw e;
+        for (const r of ready) st.cloudFailed[r] = 1;
+        onCloud(performance.now() - t0);
+        return;
+      } finally {
+        const ms = performance.now() - t0;
+        for (const r of ready) st.cloudMs[r] = ms;
+      }
+      onCloud(performance.now() - t0);
+      const bytes = gathered.reduce((s, { io }) => s + io.shape.reduce((a, b) => a * b, 1) * (io.dtype === "float32" ? 4 : 1), 0);
+      for (const r of ready) st.bytesSent[r] += bytes;
+    }
+    for (const o of file.outputs) this.scatter(st, o, ready, outputs[o.name]!);
+  }
+
+  private gather(st: BatchState, io: PartitionIo, rows: number[]): FeedData {
+    const size = io.shape.reduce((a, b) => a * b, 1);
+    const src = io.tensor === this.ir.input.tensor ? st.input : st.values.get(io.name)!.data;
+    if (rows.length === st.n && rows.every((r, i) => r === i)) return src;
+    const out: FeedData = src instanceof Float32Array ? new Float32Array(rows.length * size) : src instanceof Int8Array ? new Int8Array(rows.length * size) : new Uint8Array(rows.length * size);
+    rows.forEach((r, i) => out.set(src.subarray(r * size, (r + 1) * size), i * size));
+    return out;
+  }
+
+  private scatter(st: BatchState, io: PartitionIo, rows: number[], data: Float32Array): void {
+    const size = io.shape.reduce((a, b) => a * b, 1);
+    let v = st.values.get(io.name);
+    if (!v) {
+      v = { data: new Float32Array(st.n * size), have: new Uint8Array(st.n) };
+      st.values.set(io.name, v);
+    }
+    rows.forEach((r, i) => {
+      v!.data.set(data.subarray(i * size, (i + 1) * size), r * size);
+      v!.have[r] = 1;
+    });
+  }
+}

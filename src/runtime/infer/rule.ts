@@ -1,0 +1,105 @@
+/**
+ * Routing rules at run time. A rule is a target exit and a test over an `ExitView` of one sample.
+ * The generated `edge/router.ts` spells the spec's rules out as code; `rulesFromManifest` builds the
+ * same rules from manifest.json. Both read their thresholds from the manifest.
+ */
+import type { Manifest } from "../../codegen/format/manifest.js";
+import { routingThresholds, thresholdValue } from "../../codegen/routing.js";
+import type { ClassSet, Condition, Measure } from "../../ir/index.js";
+
+/** The exits of one sample as routing conditions read them. */
+export interface ExitView {
+  measure(measure: Measure, exit: string): number;
+  argmaxIn(exit: string, set: ClassSet): boolean;
+}
+
+export interface Rule {
+  target: string;
+  /** Absent for `otherwise`. */
+  when?: (x: ExitView) => boolean;
+}
+
+/** Thrown by a view when a condition reads an exit not computed yet for this sample; the router computes it and asks again. */
+export class NeedExit {
+  constructor(readonly exit: string) {}
+}
+
+/** Thrown by a view when a condition reads an exit that cannot be had (the cloud is down): the rule does not hold. */
+export class ExitUnavailable {
+  constructor(readonly exit: string) {}
+}
+
+export class RoutingError extends Error {}
+
+/** The manifest's thresholds as numbers, in the order of routingThresholds; a threshold not yet calibrated is an error. */
+export function thresholdsOf(manifest: Pick<Manifest, "routing">): number[] {
+  const rules = manifest.routing as { when: Condition | null }[];
+  return routingThresholds(rules).map((t, i) => {
+    const v = thresholdValue(t);
+    if (typeof v === "number") return v;
+    throw new RoutingError(`routing threshold ${i + 1}: ${v.missing}; threshold calibration is not implemented yet, so give the rule a number`);
+  });
+}
+
+function compare(a: number, op: "<" | "<=" | ">" | ">=", b: number): boolean {
+  switch (op) {
+    case "<":
+      return a < b;
+    case "<=":
+      return a <= b;
+    case ">":
+      return a > b;
+    case ">=":
+      return a >= b;
+  }
+}
+
+/** The manifest's routing rules, interpreted. */
+export function rulesFromManifest(manifest: Pick<Manifest, "routing">): Rule[] {
+  const thresholds = thresholdsOf(manifest);
+  let next = 0;
+  const build = (c: Condition): ((x: ExitView) => boolean) => {
+    switch (c.kind) {
+      case "threshold": {
+        const t = thresholds[next++]!;
+        const { measure, exit } = c.measure;
+        return (x) => compare(x.measure(measure, exit), c.op, t);
+      }
+      case "versus":
+        return (x) => compare(x.measure(c.left.measure, c.left.exit), c.op, x.measure(c.right.measure, c.right.exit));
+      case "argmax_in":
+        return (x) => x.argmaxIn(c.exit, c.set);
+      case "and": {
+        const [l, r] = [build(c.left), build(c.right)];
+        return (x) => l(x) && r(x);
+      }
+      case "or": {
+        const [l, r] = [build(c.left), build(c.right)];
+        return (x) => l(x) || r(x);
+      }
+      case "not": {
+        const o = build(c.operand);
+        return (x) => !o(x);
+      }
+    }
+  };
+  return (manifest.routing as { target: string; when: Condition | null }[]).map((r) => (r.when ? { target: r.target, when: build(r.when) } : { target: r.target }));
+}
+
+/**
+ * The first rule that holds. With `skip`, rules whose target is skipped are passed over and a
+ * condition that reads an unavailable exit does not hold: the edge's own answer when the cloud is down.
+ */
+export function decide(rules: readonly Rule[], x: ExitView, skip?: ReadonlySet<string>): string | undefined {
+  for (const r of rules) {
+    if (skip?.has(r.target)) continue;
+    if (!r.when) return r.target;
+    try {
+      if (r.when(x)) return r.target;
+    } catch (e) {
+      if (skip && e instanceof ExitUnavailable) continue;
+      throw e;
+    }
+  }
+  return undefined;
+}
