@@ -555,10 +555,8 @@ describe("ONNX export: numeric parity with tfjs", () => {
     await autoCase("far");
   });
 
-  // BUG (src/codegen/onnx/plan.ts): the edge half of an exit named `cloud` is a plan named "cloud",
-  // like the cloud plan; wireUp tells files apart by name, so edge/cloud.onnx gets no outputs (the
-  // cut tensor is never written) and the file cannot run. Remove `.fails` once plans are keyed by path.
-  it.fails("an auto block cut in two whose exit is called `cloud` (plan names collide)", async () => {
+  // The edge half of an exit named `cloud` once shared its plan name with the cloud file and lost its outputs.
+  it("an auto block cut in two whose exit is called `cloud` (plan names kept apart)", async () => {
     await autoCase("cloud");
   });
 
@@ -594,11 +592,8 @@ describe("ONNX export: numeric parity with tfjs", () => {
     dispose(b);
   });
 
-  // BUG (src/runtime/train/builder.ts, depthwise_conv2d): tfjs-layers' DepthwiseConv2D drops
-  // `dilationRate` (its call() passes null), so training builds an undilated depthwise convolution
-  // whose output has another shape than the IR's; the exported (dilated) model then differs from
-  // the trained one. Remove `.fails` once the builder applies the dilation.
-  it.fails("the tfjs builder applies the dilation of a depthwise convolution", () => {
+  // tfjs-layers' DepthwiseConv2D drops `dilationRate`; the builder uses its own layer for dilation > 1.
+  it("the tfjs builder applies the dilation of a depthwise convolution", () => {
     const b = buildRandom(irOf(DILATED), 606);
     const batch = 3;
     const pixels = randomPixels(b.ir, batch, 12);
@@ -610,7 +605,7 @@ describe("ONNX export: numeric parity with tfjs", () => {
     });
     const want = handReference(b, pixels, batch)[1]!;
     dispose(b);
-    // Today: [3, 10, 9, 6] (undilated) instead of the IR's [3, 7, 6, 6].
+    // tfjs-layers alone gives [3, 10, 9, 6] (undilated) instead of the IR's [3, 7, 6, 6].
     expect(got.shape).toEqual(want.shape);
     const diff = Math.max(...got.data.map((v, i) => Math.abs(v - want.data[i]!)));
     expect(diff).toBeLessThanOrEqual(1e-4 * Math.max(1, ...want.data.map(Math.abs)));

@@ -83,11 +83,13 @@ export function planPartitions(ir: IrJson): PartitionPlan[] {
     const cloudNodes = fresh.filter((n) => ir.nodes[n]!.device === "cloud");
     const exitDevice = ir.nodes[ir.tensors[exit.tensor]!.producer]!.device;
     if (edgeNodes.length) {
-      const plan: PartitionPlan = { name: exitName, device: "edge", path: `edge/${exitName}.onnx`, nodes: edgeNodes, exits: exitDevice === "edge" ? [exitName] : [], inputs: [], outputs: [] };
-      for (const n of edgeNodes) owner.set(n, plan.name);
+      // The edge half of a cloud exit named like the cloud file still needs a name of its own.
+      const name = exitName === cloud.name ? `${exitName}_edge` : exitName;
+      const plan: PartitionPlan = { name, device: "edge", path: `edge/${exitName}.onnx`, nodes: edgeNodes, exits: exitDevice === "edge" ? [exitName] : [], inputs: [], outputs: [] };
+      for (const n of edgeNodes) owner.set(n, plan.path);
       plans.push(plan);
     }
-    for (const n of cloudNodes) owner.set(n, cloud.name);
+    for (const n of cloudNodes) owner.set(n, cloud.path);
     cloud.nodes.push(...cloudNodes);
     if (exitDevice === "cloud") cloud.exits.push(exitName);
   }
@@ -111,7 +113,7 @@ function wireUp(ir: IrJson, plan: PartitionPlan, owner: Map<number, string>): vo
   const outs = new Set<number>();
   for (const node of ir.nodes) {
     const o = owner.get(node.id);
-    if (o === undefined || o === plan.name) continue;
+    if (o === undefined || o === plan.path) continue;
     for (const t of node.inputs) if (inside.has(ir.tensors[t]!.producer)) outs.add(t);
   }
   plan.outputs = [

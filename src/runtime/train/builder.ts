@@ -1,5 +1,5 @@
 import type { IrJson, IrJsonBlock, IrJsonNode } from "../../codegen/format/ir.js";
-import { BatchNorm, GroupedConv2D, Pad2D, registerCustomLayers, SeededDropout } from "./layers.js";
+import { BatchNorm, DilatedDepthwiseConv2D, GroupedConv2D, Pad2D, registerCustomLayers, SeededDropout } from "./layers.js";
 import { layerName } from "./names.js";
 import { tf, type LayersModel, type SymbolicTensor } from "./tf.js";
 
@@ -66,6 +66,9 @@ function applyNode(node: IrJsonNode, ins: SymbolicTensor[], seed: number): Symbo
     }
     case "depthwise_conv2d": {
       const { x, padding } = padFirst(one, a.padding as Padding, name, 0);
+      if ((a.dilation as number) > 1) {
+        return new DilatedDepthwiseConv2D({ kernel: a.kernel as number, stride: a.stride as number, padding, multiplier: a.multiplier as number, dilation: a.dilation as number, useBias: a.bias as boolean, seed: s, name }).apply(x) as SymbolicTensor;
+      }
       return tf.layers
         .depthwiseConv2d({ kernelSize: a.kernel as number, strides: a.stride as number, padding, depthMultiplier: a.multiplier as number, dilationRate: a.dilation as number, useBias: a.bias as boolean, depthwiseInitializer: tf.initializers.heNormal({ seed: s }), name })
         .apply(x) as SymbolicTensor;

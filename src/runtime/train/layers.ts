@@ -93,6 +93,63 @@ export class GroupedConv2D extends tf.layers.Layer {
 }
 
 /**
+ * Depthwise convolution with dilation > 1: tfjs-layers' DepthwiseConv2D ignores `dilationRate`
+ * (its call passes none), so a dilated one would silently be built undilated.
+ */
+export class DilatedDepthwiseConv2D extends tf.layers.Layer {
+  static className = "MeanetDilatedDepthwiseConv2D";
+  readonly kernel: number;
+  readonly stride: number;
+  readonly padding: "same" | "valid";
+  readonly multiplier: number;
+  readonly dilation: number;
+  readonly useBias: boolean;
+  readonly seed: number;
+  private kernelWeight!: tf.LayerVariable;
+  private biasWeight: tf.LayerVariable | undefined;
+
+  constructor(config: { kernel: number; stride: number; padding: "same" | "valid"; multiplier: number; dilation: number; useBias: boolean; seed: number; name?: string }) {
+    super(config);
+    this.kernel = config.kernel;
+    this.stride = config.stride;
+    this.padding = config.padding;
+    this.multiplier = config.multiplier;
+    this.dilation = config.dilation;
+    this.useBias = config.useBias;
+    this.seed = config.seed;
+  }
+
+  override build(s: tf.Shape | tf.Shape[]): void {
+    const cin = (s as tf.Shape)[3]!;
+    this.kernelWeight = this.addWeight("depthwise_kernel", [this.kernel, this.kernel, cin, this.multiplier], "float32", tf.initializers.heNormal({ seed: this.seed }));
+    if (this.useBias) this.biasWeight = this.addWeight("bias", [cin * this.multiplier], "float32", tf.initializers.zeros());
+    this.built = true;
+  }
+
+  override computeOutputShape(s: tf.Shape | tf.Shape[]): tf.Shape {
+    const shape = s as tf.Shape;
+    const out = (n: number | null) => {
+      if (n == null) return null;
+      const eff = (this.kernel - 1) * this.dilation + 1;
+      return this.padding === "same" ? Math.ceil(n / this.stride) : Math.floor((n - eff) / this.stride) + 1;
+    };
+    return [shape[0]!, out(shape[1]!), out(shape[2]!), shape[3]! * this.multiplier];
+  }
+
+  override call(inputs: Tensor | Tensor[]): Tensor {
+    return tf.tidy(() => {
+      const x = (Array.isArray(inputs) ? inputs[0]! : inputs) as tf.Tensor4D;
+      const y = tf.depthwiseConv2d(x, this.kernelWeight.read() as tf.Tensor4D, this.stride, this.padding, "NHWC", this.dilation);
+      return this.biasWeight ? tf.add(y, this.biasWeight.read()) : y;
+    });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), kernel: this.kernel, stride: this.stride, padding: this.padding, multiplier: this.multiplier, dilation: this.dilation, useBias: this.useBias, seed: this.seed };
+  }
+}
+
+/**
  * Batch normalisation over the last axis with the same weights as Keras' layer (gamma, beta,
  * moving_mean, moving_variance). In training its gradient is the closed form below: tfjs' generic
  * FusedBatchNorm gradient tiles every per-channel vector to the full activation shape, which was
@@ -212,6 +269,7 @@ export function registerCustomLayers(): void {
   registered = true;
   tf.serialization.registerClass(Pad2D);
   tf.serialization.registerClass(GroupedConv2D);
+  tf.serialization.registerClass(DilatedDepthwiseConv2D);
   tf.serialization.registerClass(SeededDropout);
   tf.serialization.registerClass(BatchNorm);
 }
