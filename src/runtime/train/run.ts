@@ -6,7 +6,9 @@ import { Codes } from "../../diagnostics/codes.js";
 import { BACKEND_CHOICES, selectBackend, type BackendRequest } from "./backend.js";
 import { take, type Dataset } from "./data/dataset.js";
 import { DataError } from "./data/errors.js";
-import { labelNames, loadSplit, locateDataset, type DatasetKind } from "./data/locate.js";
+import { datasetFor, labelNames, loadSplit, locateDataset, type DatasetKind } from "./data/locate.js";
+
+export { datasetFor };
 import { registerWasmGradientKernels } from "./kernels/index.js";
 import type { Progress } from "./progress.js";
 import { trainModel, type TrainReport } from "./recipe.js";
@@ -64,16 +66,6 @@ export function trainOptionsFromFlags(values: Partial<Record<keyof typeof TRAIN_
     backend: values.backend as BackendRequest | undefined,
   };
   return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined));
-}
-
-/** The data set a spec's input fits, unless the user names one. */
-export function datasetFor(ir: IrJson, requested: DatasetKind | undefined): DatasetKind {
-  if (requested) return requested;
-  const [h, w, c] = ir.input.shape;
-  if (h === 28 && w === 28 && c === 1 && ir.labels.length === 10) return "fashion-mnist";
-  if (h === 32 && w === 32 && c === 3 && ir.labels.length === 10) return "cifar10";
-  if (h === 32 && w === 32 && c === 3 && ir.labels.length === 100) return "cifar100";
-  throw new DataError(Codes.DataMissing, "--dataset", `no known data set fits input ${ir.input.shape.join("×")} with ${ir.labels.length} classes; pass --dataset and --data`);
 }
 
 /** Loads the data a build trains on; a missing or corrupt file is a DataError naming it. */

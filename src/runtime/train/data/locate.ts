@@ -9,7 +9,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { cifarClasses, loadCifar, type CifarOptions } from "./cifar.js";
 import type { Dataset } from "./dataset.js";
-import { missing } from "./errors.js";
+import { DataError, missing } from "./errors.js";
 import { loadIdxDataset } from "./idx.js";
 
 /** Two levels above src/ or dist/, which sit two levels above this folder (runtime/train/data). */
@@ -174,3 +174,13 @@ export function labelNames(located: LocatedDataset, options: { labels?: "fine" |
   }
 }
 
+
+/** The data set a spec's input fits, unless the user names one. */
+export function datasetFor(ir: { input: { shape: number[] }; labels: string[] }, requested: DatasetKind | undefined): DatasetKind {
+  if (requested) return requested;
+  const [h, w, c] = ir.input.shape;
+  if (h === 28 && w === 28 && c === 1 && ir.labels.length === 10) return "fashion-mnist";
+  if (h === 32 && w === 32 && c === 3 && ir.labels.length === 10) return "cifar10";
+  if (h === 32 && w === 32 && c === 3 && ir.labels.length === 100) return "cifar100";
+  throw new DataError("MN5004", "--dataset", `no known data set fits input ${ir.input.shape.join("×")} with ${ir.labels.length} classes; pass --dataset and --data`);
+}
