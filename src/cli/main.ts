@@ -2,6 +2,7 @@ import { check } from "./check.js";
 import { compile } from "./compile.js";
 import { exportCommand } from "./export.js";
 import { inspect } from "./inspect.js";
+import { serve } from "./serve.js";
 import { train } from "./train.js";
 import { verify } from "./verify.js";
 import { EXIT_ERRORS, EXIT_OK, EXIT_USAGE, processIo, UsageError, type Io } from "./io.js";
@@ -16,6 +17,7 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   train: { run: train, summary: "train the spec's stages on real data; weights and train-report.json" },
   verify: { run: verify, summary: "run every exported partition in onnxruntime and tfjs; largest difference per output" },
   export: { run: exportCommand, summary: "write one ONNX file per partition (edge/*.onnx, cloud/model.onnx) from the weights" },
+  serve: { run: serve, summary: "serve the cloud partition over the KServe v2 REST API, with dynamic batching" },
 };
 
 function help(): string {

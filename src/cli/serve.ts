@@ -1,0 +1,97 @@
+import { ArtifactError } from "../runtime/export/errors.js";
+import { readTokenFile, SERVE_DEFAULTS, ServeError, startServer, type RunningServer } from "../runtime/serve/index.js";
+import { parseCommandArgs } from "./args.js";
+import { EXIT_ERRORS, EXIT_OK, UsageError, type Io } from "./io.js";
+import { VERSION } from "./version.js";
+
+export const usage = `usage: meanet serve DIR/<model> [--host H] [--port P] [--token-file F]
+                    [--max-batch N] [--max-delay-ms T] [--max-body-bytes B]`;
+
+function integer(name: string, text: string | undefined, fallback: number, min: number, max: number): number {
+  if (text === undefined) return fallback;
+  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) throw new UsageError(`--${name} must be an integer from ${min} to ${max}, not \`${text}\`\n${usage}`);
+  return Number(text);
+}
+
+function milliseconds(name: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  if (!/^\d+(\.\d+)?$/.test(text) || Number(text) > 60_000) throw new UsageError(`--${name} must be a number of milliseconds from 0 to 60000, not \`${text}\`\n${usage}`);
+  return Number(text);
+}
+
+/** Resolves on the first SIGTERM or SIGINT; a second one while shutting down stops the process at once. */
+function shutdownSignal(io: Io): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const first = (signal: NodeJS.Signals) => {
+      process.off("SIGTERM", first).off("SIGINT", first);
+      const again = () => {
+        io.err("second signal: stopping without waiting for in-flight requests");
+        process.exit(EXIT_ERRORS);
+      };
+      process.once("SIGTERM", again).once("SIGINT", again);
+      resolve(signal);
+    };
+    process.on("SIGTERM", first).on("SIGINT", first);
+  });
+}
+
+/** `meanet serve DIR/<model>`: the cloud partition over the KServe v2 REST API until SIGTERM or SIGINT. */
+export async function serve(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseCommandArgs(
+    argv,
+    {
+      host: { type: "string" },
+      port: { type: "string" },
+      "token-file": { type: "string" },
+      "max-batch": { type: "string" },
+      "max-delay-ms": { type: "string" },
+      "max-body-bytes": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    usage,
+    { min: 0, max: 1 },
+  );
+  if (values.help) {
+    io.out(usage);
+    return EXIT_OK;
+  }
+  if (positionals.length !== 1) throw new UsageError(usage);
+  if (values.host === "") throw new UsageError(`--host must not be empty\n${usage}`);
+  const options = {
+    buildDir: positionals[0]!,
+    host: values.host ?? SERVE_DEFAULTS.host,
+    port: integer("port", values.port, SERVE_DEFAULTS.port, 0, 65535),
+    maxBatch: integer("max-batch", values["max-batch"], SERVE_DEFAULTS.maxBatch, 1, 65536),
+    maxDelayMs: milliseconds("max-delay-ms", values["max-delay-ms"], SERVE_DEFAULTS.maxDelayMs),
+    maxBodyBytes: integer("max-body-bytes", values["max-body-bytes"], SERVE_DEFAULTS.maxBodyBytes, 1, Number.MAX_SAFE_INTEGER),
+    serverVersion: VERSION,
+    log: (line: string) => io.err(line),
+  };
+
+  // Listen for signals before the model loads, so a SIGTERM during startup is not the default abrupt exit.
+  const signal = shutdownSignal(io);
+  let server: RunningServer;
+  try {
+    const token = values["token-file"] !== undefined ? readTokenFile(values["token-file"]) : undefined;
+    server = await startServer({ ...options, ...(token !== undefined ? { token } : {}) });
+  } catch (e) {
+    if (e instanceof ArtifactError || e instanceof ServeError) {
+      io.err(`error ${e.code}: ${e.message}`);
+      return EXIT_ERRORS;
+    }
+    throw e;
+  }
+  const m = server.model;
+  const tensors = (ts: typeof m.inputs) => ts.map((t) => `${t.name} ${t.datatype}[${t.shape.join(", ")}]`).join(", ");
+  io.err(
+    `serving ${m.name} version ${m.version}: (${tensors(m.inputs)}) → (${tensors(m.outputs)}); ` +
+      `max batch ${options.maxBatch}, max delay ${options.maxDelayMs} ms${values["token-file"] !== undefined ? "; bearer token required" : ""}`,
+  );
+  io.out(`listening on ${server.url}`);
+
+  const received = await signal;
+  io.err(`${received}: finishing in-flight requests, then stopping`);
+  await server.close();
+  io.err("stopped");
+  return EXIT_OK;
+}

@@ -1,0 +1,41 @@
+/**
+ * Bearer-token authentication. The token is compared through SHA-256 digests with
+ * crypto.timingSafeEqual: both sides are always 32 bytes, so neither the content nor the length
+ * of a wrong token changes how long the comparison takes.
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { Codes } from "../../diagnostics/index.js";
+import { ServeError } from "./errors.js";
+
+const digest = (text: string) => createHash("sha256").update(text, "utf8").digest();
+
+/** The token in a file, trimmed of surrounding whitespace and newlines; a missing or empty file is an error. */
+export function readTokenFile(path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new ServeError(Codes.FileUnreadable, `cannot read token file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  const token = text.trim();
+  if (!token) throw new ServeError(Codes.FileUnreadable, `token file ${path} is empty; put the bearer token clients must send in it`);
+  if (/\s/.test(token)) throw new ServeError(Codes.FileUnreadable, `token file ${path} holds more than one word; a bearer token has no spaces or line breaks`);
+  return token;
+}
+
+export type AuthResult = "ok" | "missing" | "invalid";
+
+export class BearerAuth {
+  private readonly expected: Buffer;
+
+  constructor(token: string) {
+    this.expected = digest(token);
+  }
+
+  check(authorization: string | undefined): AuthResult {
+    const m = authorization ? /^Bearer[ ]+(\S+)[ ]*$/i.exec(authorization) : null;
+    if (!m) return "missing";
+    return timingSafeEqual(digest(m[1]!), this.expected) ? "ok" : "invalid";
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * The model a server serves: the cloud partition of an exported build, opened in onnxruntime and
+ * checked against what manifest.json says about it, so a stale or hand-edited build fails at
+ * startup with a message rather than as a 500 on the first request.
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import type { PartitionIo } from "../../codegen/format/manifest.js";
+import { Codes } from "../../diagnostics/index.js";
+import { readBuild } from "../build.js";
+import { ArtifactError } from "../export/errors.js";
+import { openSession, ort, type InferenceSession } from "../infer/onnx.js";
+import type { BatchRunner } from "./batcher.js";
+import { datatypeOf, SUPPORTED_DTYPES, type Datatype, type ElementArray } from "./datatypes.js";
+
+/** A tensor at the model's boundary; `shape` leaves out the batch dimension. */
+export interface TensorSpec {
+  name: string;
+  datatype: Datatype;
+  shape: number[];
+  /** Elements per sample: the product of `shape`. */
+  size: number;
+}
+
+export interface ServedModel {
+  name: string;
+  /** A build holds one version of its model: "1", so `/versions/1/` paths work as clients expect. */
+  version: string;
+  /** manifest.buildId: which compile of the spec is being served. */
+  buildId: string;
+  /** The meanet version that compiled the build. */
+  toolVersion: string;
+  path: string;
+  inputs: TensorSpec[];
+  outputs: TensorSpec[];
+  session: InferenceSession;
+}
+
+function specOf(io: PartitionIo, where: string): TensorSpec {
+  const datatype = datatypeOf(io.dtype);
+  if (!datatype) {
+    throw new ArtifactError(Codes.BuildInvalid, `${where} \`${io.name}\` has element type ${io.dtype}; the server supports ${SUPPORTED_DTYPES.join(", ")}`);
+  }
+  return { name: io.name, datatype, shape: [...io.shape], size: io.shape.reduce((a, b) => a * b, 1) };
+}
+
+/** Compares onnxruntime's view of the file with the manifest's: names, element types and the non-batch dimensions. */
+function checkAgainstSession(session: InferenceSession, specs: TensorSpec[], kind: "input" | "output", path: string): void {
+  const metadata = kind === "input" ? session.inputMetadata : session.outputMetadata;
+  const names = metadata.map((m) => m.name);
+  const expected = specs.map((s) => s.name);
+  if (names.join("\u0000") !== expected.join("\u0000")) {
+    throw new ArtifactError(Codes.BuildInvalid, `${path} has ${kind}s (${names.join(", ")}) but manifest.json lists (${expected.join(", ")}); run \`meanet export\` again`);
+  }
+  for (const [i, m] of metadata.entries()) {
+    const s = specs[i]!;
+    if (!m.isTensor) throw new ArtifactError(Codes.BuildInvalid, `${path}: ${kind} \`${m.name}\` is not a tensor`);
+    const dims = m.shape.slice(1);
+    const fixed = dims.every((d, k) => typeof d !== "number" || d === s.shape[k]);
+    if (m.type !== s.datatype.dtype || dims.length !== s.shape.length || !fixed) {
+      throw new ArtifactError(
+        Codes.BuildInvalid,
+        `${path}: ${kind} \`${m.name}\` is ${m.type}[${m.shape.join(", ")}] but manifest.json says ${s.datatype.dtype}[N, ${s.shape.join(", ")}]; run \`meanet export\` again`,
+      );
+    }
+  }
+}
+
+/** Reads the build, finds the partition placed on the cloud and opens it. */
+export async function loadServedModel(buildDir: string, intraOpThreads?: number): Promise<ServedModel> {
+  const { manifest } = readBuild(buildDir);
+  if (!manifest.export) {
+    throw new ArtifactError(Codes.BuildInvalid, `${buildDir} has not been exported; run \`meanet export ${buildDir}\` first`);
+  }
+  const partition = manifest.export.partitions.find((p) => p.device === "cloud");
+  if (!partition) throw new ArtifactError(Codes.BuildInvalid, `${buildDir} has no cloud partition: every block of \`${manifest.model}\` runs on the edge`);
+  const path = join(buildDir, partition.path);
+  if (!existsSync(path)) throw new ArtifactError(Codes.BuildInvalid, `${path} is missing; run \`meanet export ${buildDir}\` again`);
+  const inputs = partition.inputs.map((x) => specOf(x, "input"));
+  const outputs = partition.outputs.map((x) => specOf(x, "output"));
+  const session = await openSession(path, intraOpThreads ? { intraOpThreads } : {});
+  try {
+    checkAgainstSession(session, inputs, "input", path);
+    checkAgainstSession(session, outputs, "output", path);
+  } catch (e) {
+    await session.release();
+    throw e;
+  }
+  return { name: manifest.model, version: "1", buildId: manifest.buildId, toolVersion: manifest.tool.version, path, inputs, outputs, session };
+}
+
+/** One onnxruntime run over a batch: every output, as flat arrays of `batch` rows. */
+export function sessionRunner(model: ServedModel): BatchRunner {
+  return async (inputs, batch) => {
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const [i, s] of model.inputs.entries()) feeds[s.name] = new ort.Tensor(s.datatype.dtype, inputs[i]!, [batch, ...s.shape]);
+    const out = await model.session.run(feeds);
+    return model.outputs.map((s) => {
+      const t = out[s.name];
+      if (!t || t.type !== s.datatype.dtype) throw new Error(`onnxruntime returned ${t ? t.type : "no"} output \`${s.name}\`, expected ${s.datatype.dtype}`);
+      return t.data as ElementArray;
+    });
+  };
+}
