@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { emitIrJson, emitManifest, emitReport, emitTrainProgram, sha256, summarize, type IrJson, type ManifestArtifact } from "../codegen/index.js";
+import { emitIrJson, emitKServeManifest, emitManifest, emitReport, emitTrainProgram, emitTritonConfig, onnx, placeholderStorageUri, sha256, summarize, TRITON_DEFAULTS, tritonConfigPath, type IrJson, type ManifestArtifact } from "../codegen/index.js";
 import type { CompileResult } from "../ir/index.js";
 import { VERSION } from "./version.js";
 import { writeAtomic } from "./write.js";
@@ -24,6 +24,12 @@ export function buildFiles(r: CompileResult, outDir: string): BuildFiles {
     // The program is an ES module (top-level await, import.meta) wherever the build directory lives.
     ["train/package.json", '{\n  "type": "module",\n  "private": true\n}\n'],
   ];
+  // The deploy files depend only on the IR, so they exist before any training; export adds the model.
+  const cloud = onnx.planPartitions(irJson).find((p) => p.device === "cloud");
+  if (cloud) {
+    files.push([tritonConfigPath(ir.model), emitTritonConfig(irJson, cloud, TRITON_DEFAULTS)]);
+    files.push(["cloud/kserve.yaml", emitKServeManifest(irJson, { storageUri: placeholderStorageUri(ir.model) })]);
+  }
   return { dir: join(outDir, ir.model), irJson, irText, files };
 }
 

@@ -8,4 +8,6 @@ export type * from "./format/ir.js";
 export { emitTrainProgram } from "./trainProgram.js";
 export { blockSignature } from "./signature.js";
 export * as onnx from "./onnx/index.js";
+export { emitTritonConfig, TRITON_DEFAULTS, TRITON_REPOSITORY, tritonConfigPath, tritonModelPath, type TritonOptions } from "./triton.js";
+export { emitKServeManifest, KSERVE_DEFAULTS, placeholderStorageUri, serviceName, type KServeOptions } from "./kserve.js";
 export type { PartitionPlan, PartitionIo, WeightsOrigin } from "./format/manifest.js";

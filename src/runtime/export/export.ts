@@ -9,6 +9,7 @@ import type { Manifest, ManifestArtifact, PartitionPlan, WeightsOrigin } from ".
 import { emitManifestWithExport, sha256 } from "../../codegen/manifest.js";
 import { emitOnnx, IR_VERSION, OPSET, planPartitions, type OnnxModelInfo } from "../../codegen/onnx/index.js";
 import { blockSignature } from "../../codegen/signature.js";
+import { tritonModelPath } from "../../codegen/triton.js";
 import { Codes } from "../../diagnostics/index.js";
 import { readBuild, type Build } from "../build.js";
 import { writeAtomic } from "../files.js";
@@ -96,9 +97,16 @@ export async function exportBuild(o: ExportOptions): Promise<ExportResult> {
   const lookup = lookupIn(store);
   const outputs = plans.map((p) => ({ plan: p, bytes: emitOnnx(ir, p, lookup, modelInfo(build, p, origin, hard, o.toolVersion)) }));
   const files = outputs.map(({ plan, bytes }) => ({ path: plan.path, sha256: sha256(bytes), bytes: bytes.byteLength }));
+  // The Triton model repository (cloud/triton, config.pbtxt from compile) gets its own copy of the
+  // cloud file, so the folder can be handed to a server as it is.
+  const tritonCopy = tritonModelPath(ir.model);
+  const cloudBytes = outputs.find(({ plan }) => plan.device === "cloud")?.bytes;
+  if (cloudBytes) files.push({ path: tritonCopy, sha256: sha256(cloudBytes), bytes: cloudBytes.byteLength });
   for (const { plan, bytes } of outputs) writeAtomic(join(o.buildDir, plan.path), bytes);
+  if (cloudBytes) writeAtomic(join(o.buildDir, tritonCopy), cloudBytes);
   // Files of an earlier export that this one does not write again would be stale.
   for (const p of manifest.export?.partitions ?? []) if (!plans.some((x) => x.path === p.path)) rmSync(join(o.buildDir, p.path), { force: true });
+  if (!cloudBytes) rmSync(join(o.buildDir, tritonCopy), { force: true });
   const exported = {
     opset: OPSET,
     irVersion: IR_VERSION,
@@ -107,6 +115,8 @@ export async function exportBuild(o: ExportOptions): Promise<ExportResult> {
     hardClasses: hard,
     partitions: plans.map(({ nodes: _nodes, ...rest }) => rest),
   };
-  writeAtomic(join(o.buildDir, "manifest.json"), emitManifestWithExport(manifest, exported, files));
+  // An earlier export's copy is replaced by this one's, or dropped when there is no cloud partition.
+  const earlier = { ...manifest, artifacts: manifest.artifacts.filter((a) => a.path !== tritonCopy) };
+  writeAtomic(join(o.buildDir, "manifest.json"), emitManifestWithExport(earlier, exported, files));
   return { partitions: plans, files, weights: origin, hardClasses: hard };
 }
