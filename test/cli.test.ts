@@ -102,10 +102,10 @@ describe("meanet compile", () => {
     expect((await run(["compile", "examples/fashion-mnist.meanet", "-o", a])).code).toBe(0);
     expect((await run(["compile", "examples/fashion-mnist.meanet", "-o", b])).code).toBe(0);
     const files = (readdirSync(join(a, "fashion_mnist"), { recursive: true }) as string[]).filter((f) => f.includes(".")).sort();
-    expect(files).toEqual(["cloud/kserve.yaml", "cloud/triton/fashion_mnist/config.pbtxt", "ir.json", "manifest.json", "report.md", "train/package.json", "train/train.ts"]);
+    expect(files).toEqual(["cloud/kserve.yaml", "cloud/triton/fashion_mnist/config.pbtxt", "edge/package.json", "edge/router.ts", "ir.json", "manifest.json", "report.md", "train/package.json", "train/train.ts"]);
     for (const f of files) expect(readFileSync(join(a, "fashion_mnist", f))).toEqual(readFileSync(join(b, "fashion_mnist", f)));
     const manifest = JSON.parse(readFileSync(join(a, "fashion_mnist", "manifest.json"), "utf8"));
-    expect(manifest.artifacts.map((x: { path: string }) => x.path)).toEqual(["cloud/kserve.yaml", "cloud/triton/fashion_mnist/config.pbtxt", "ir.json", "report.md", "train/package.json", "train/train.ts"]);
+    expect(manifest.artifacts.map((x: { path: string }) => x.path)).toEqual(["cloud/kserve.yaml", "cloud/triton/fashion_mnist/config.pbtxt", "edge/package.json", "edge/router.ts", "ir.json", "report.md", "train/package.json", "train/train.ts"]);
     const ir = JSON.parse(readFileSync(join(a, "fashion_mnist", "ir.json"), "utf8"));
     expect(ir.nodes.length).toBeGreaterThan(20);
     expect(ir.tensors.every((t: { shape: unknown }) => Array.isArray(t.shape))).toBe(true);

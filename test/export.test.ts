@@ -152,7 +152,9 @@ describe("export of a trained Fashion-MNIST model", () => {
 
   describe("bad input: a clear error naming the block, and nothing written", () => {
     function expectNothingWritten(d: string, manifestBefore: string) {
-      expect(existsSync(join(d, "edge"))).toBe(false);
+      // edge/ holds the compile's router glue; export adds the models.
+      expect(existsSync(join(d, "edge", "main.onnx"))).toBe(false);
+      expect(existsSync(join(d, "edge", "extension.onnx"))).toBe(false);
       // cloud/ holds the compile's deploy files (Triton config, KServe manifest); export adds the models.
       expect(existsSync(join(d, "cloud", "model.onnx"))).toBe(false);
       expect(existsSync(join(d, "cloud", "triton", "fashion_mnist", "1"))).toBe(false);

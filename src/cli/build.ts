@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { emitIrJson, emitKServeManifest, emitManifest, emitReport, emitTrainProgram, emitTritonConfig, onnx, placeholderStorageUri, sha256, summarize, TRITON_DEFAULTS, tritonConfigPath, type IrJson, type ManifestArtifact } from "../codegen/index.js";
+import { emitIrJson, emitKServeManifest, emitManifest, emitReport, emitRouterProgram, emitTrainProgram, emitTritonConfig, onnx, placeholderStorageUri, sha256, summarize, TRITON_DEFAULTS, tritonConfigPath, type IrJson, type ManifestArtifact } from "../codegen/index.js";
 import type { CompileResult } from "../ir/index.js";
 import { VERSION } from "./version.js";
 import { writeAtomic } from "./write.js";
@@ -23,6 +23,8 @@ export function buildFiles(r: CompileResult, outDir: string): BuildFiles {
     ["train/train.ts", emitTrainProgram(irJson, r.sources[0]!.name)],
     // The program is an ES module (top-level await, import.meta) wherever the build directory lives.
     ["train/package.json", '{\n  "type": "module",\n  "private": true\n}\n'],
+    ["edge/router.ts", emitRouterProgram(irJson, r.sources[0]!.name)],
+    ["edge/package.json", '{\n  "type": "module",\n  "private": true\n}\n'],
   ];
   // The deploy files depend only on the IR, so they exist before any training; export adds the model.
   const cloud = onnx.planPartitions(irJson).find((p) => p.device === "cloud");

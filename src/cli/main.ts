@@ -3,6 +3,7 @@ import { compile } from "./compile.js";
 import { exportCommand } from "./export.js";
 import { inspect } from "./inspect.js";
 import { serve } from "./serve.js";
+import { run } from "./run.js";
 import { train } from "./train.js";
 import { verify } from "./verify.js";
 import { EXIT_ERRORS, EXIT_OK, EXIT_USAGE, processIo, UsageError, type Io } from "./io.js";
@@ -15,9 +16,10 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   inspect: { run: inspect, summary: "params, MACs, memory and cost per block, device and route" },
   compile: { run: compile, summary: "write the build directory (ir.json, report.md, manifest.json)" },
   train: { run: train, summary: "train the spec's stages on real data; weights and train-report.json" },
-  verify: { run: verify, summary: "run every exported partition in onnxruntime and tfjs; largest difference per output" },
   export: { run: exportCommand, summary: "write one ONNX file per partition (edge/*.onnx, cloud/model.onnx) from the weights" },
+  verify: { run: verify, summary: "run every exported partition in onnxruntime and tfjs; largest difference per output" },
   serve: { run: serve, summary: "serve the cloud partition over the KServe v2 REST API, with dynamic batching" },
+  run: { run, summary: "classify the test images through the routed edge-cloud path; accuracy, exits, latency, energy" },
 };
 
 function help(): string {

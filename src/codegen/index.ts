@@ -11,3 +11,5 @@ export * as onnx from "./onnx/index.js";
 export { emitTritonConfig, TRITON_DEFAULTS, TRITON_REPOSITORY, tritonConfigPath, tritonModelPath, type TritonOptions } from "./triton.js";
 export { emitKServeManifest, KSERVE_DEFAULTS, placeholderStorageUri, serviceName, type KServeOptions } from "./kserve.js";
 export type { PartitionPlan, PartitionIo, WeightsOrigin } from "./format/manifest.js";
+export { emitRouterProgram, conditionText } from "./router.js";
+export { routingThresholds, conditionThresholds, thresholdValue } from "./routing.js";

@@ -1,0 +1,221 @@
+/**
+ * Routed edge–cloud inference end to end: `meanet serve` on a loopback port, the generated
+ * edge/router.ts and `meanet run` over Fashion-MNIST test images, checked against an in-process
+ * evaluation that runs every exported file in onnxruntime and applies the spec's rule by hand.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import * as ort from "onnxruntime-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openRoutedClassifier, runSamples, loadTestSamples, type Classification, type RunReport } from "../src/runtime/infer/index.js";
+import { entropy } from "../src/runtime/infer/measures.js";
+
+const tmp = mkdtempSync(join(tmpdir(), "meanet-route-"));
+const out = join(tmp, "build");
+const dir = join(out, "fashion_mnist");
+const LIMIT = 1000;
+const children: ChildProcess[] = [];
+
+function cli(...args: string[]) {
+  const r = spawnSync(process.execPath, ["bin/meanet.js", ...args], { encoding: "utf8" });
+  return { status: r.status, out: r.stdout, err: r.stderr };
+}
+
+/** Starts `meanet serve` on a free loopback port and waits for its `listening on` line. */
+async function serve(...flags: string[]): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, ["bin/meanet.js", "serve", dir, "--port", "0", ...flags], { stdio: ["ignore", "pipe", "pipe"] });
+  children.push(child);
+  let err = "";
+  child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
+  const url = await new Promise<string>((resolveUrl, reject) => {
+    let text = "";
+    child.stdout!.on("data", (d: Buffer) => {
+      text += d.toString();
+      const m = /listening on (http:\/\/\S+)/.exec(text);
+      if (m) resolveUrl(m[1]!);
+    });
+    child.on("exit", (code) => reject(new Error(`meanet serve exited with ${code}: ${err}`)));
+  });
+  return { url, child };
+}
+
+/** The in-process reference: every file in onnxruntime, the Fashion-MNIST rule applied by hand. */
+interface Reference {
+  classId: number;
+  exit: string;
+}
+
+async function reference(images: Uint8Array, count: number, hardIds: number[]): Promise<Reference[]> {
+  const session = (f: string) => ort.InferenceSession.create(join(dir, f));
+  const [main, extension, cloud] = await Promise.all([session("edge/main.onnx"), session("edge/extension.onnx"), session("cloud/model.onnx")]);
+  const image = new ort.Tensor("uint8", images.subarray(0, count * 784), [count, 28, 28, 1]);
+  const m = await main.run({ image });
+  const e = await extension.run({ image, "main.features": m["main.features"]! });
+  const c = await cloud.run({ image });
+  const pm = m.probs_main!.data as Float32Array;
+  const pe = e.probs_extension!.data as Float32Array;
+  const pc = c.probs_cloud!.data as Float32Array;
+  const argmax = (p: Float32Array, r: number, k: number) => {
+    let b = 0;
+    for (let i = 1; i < k; i++) if (p[r * k + i]! > p[r * k + b]!) b = i;
+    return b;
+  };
+  const out: Reference[] = [];
+  for (let r = 0; r < count; r++) {
+    const h = entropy(pm, r * 10, 10);
+    const top = argmax(pm, r, 10);
+    if (h > 0.8) out.push({ classId: argmax(pc, r, 10), exit: "cloud" });
+    else if (!hardIds.includes(top)) out.push({ classId: top, exit: "main" });
+    else out.push({ classId: hardIds[argmax(pe, r, hardIds.length)]!, exit: "extension" });
+  }
+  await Promise.all([main.release(), extension.release(), cloud.release()]);
+  return out;
+}
+
+let samples: ReturnType<typeof loadTestSamples>;
+let hardIds: number[];
+let expected: Reference[];
+
+beforeAll(async () => {
+  const t = cli("train", "examples/fashion-mnist.meanet", "-o", out, "--limit-train", "3000", "--limit-test", "100", "--epochs", "1", "--backend", "wasm");
+  expect(t.status, t.err).toBe(0);
+  const e = cli("export", dir);
+  expect(e.status, e.err).toBe(0);
+  const manifest = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8"));
+  hardIds = manifest.export.hardClasses.map((l: string) => manifest.labels.indexOf(l));
+  samples = loadTestSamples(manifest, undefined, LIMIT);
+  expected = await reference(samples.images, samples.count, hardIds);
+  // A briefly trained model is unsure often enough that every exit is used.
+  const counts = countsOf(expected);
+  for (const exit of ["main", "extension", "cloud"]) expect(counts[exit], JSON.stringify(counts)).toBeGreaterThan(20);
+});
+
+afterAll(() => {
+  for (const c of children) c.kill("SIGKILL");
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+function countsOf(list: { exit: string }[]): Record<string, number> {
+  const c: Record<string, number> = { main: 0, extension: 0, cloud: 0 };
+  for (const x of list) c[x.exit]!++;
+  return c;
+}
+
+function accuracyOf(list: { classId: number }[]): number {
+  return Number((list.filter((x, i) => x.classId === samples.labels[i]).length / list.length).toFixed(4));
+}
+
+describe("routed inference against meanet serve", () => {
+  let url: string;
+  beforeAll(async () => {
+    ({ url } = await serve());
+  });
+
+  it("the library API gives the in-process predictions, input by input", async () => {
+    const c = await openRoutedClassifier(dir, undefined, { cloud: url });
+    const got: Classification[] = [];
+    for (let i = 0; i < samples.count; i += 50) got.push(...(await c.classify(samples.images.subarray(i * 784, (i + 50) * 784), 50)));
+    await c.close();
+    expect(got.map((g) => [g.classId, g.exit])).toEqual(expected.map((x) => [x.classId, x.exit]));
+    expect(got.every((g) => !g.degraded)).toBe(true);
+    for (const g of got) {
+      expect(g.label).toBe(JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")).labels[g.classId]);
+      expect(g.confidence).toBeGreaterThan(0);
+      expect(g.cloudMs > 0).toBe(g.exit === "cloud");
+    }
+  });
+
+  it("meanet run reports the same exit counts and accuracy", () => {
+    const r = cli("run", dir, "--cloud", url, "--limit", String(LIMIT), "--json");
+    expect(r.status, r.err).toBe(0);
+    const report = JSON.parse(r.out.trim().split("\n").pop()!) as RunReport;
+    const counts = countsOf(expected);
+    expect(report.samples).toBe(LIMIT);
+    expect(report.degraded).toBe(0);
+    expect(report.accuracy).toBe(accuracyOf(expected));
+    for (const exit of ["main", "extension", "cloud"]) expect(report.exits[exit]!.count, exit).toBe(counts[exit]);
+    expect(report.latencyMs.p99).toBeGreaterThanOrEqual(report.latencyMs.p50);
+    expect(report.energyJPerSample).toBeGreaterThan(0);
+  });
+
+  it("the generated edge/router.ts, run as a program, reports the same", () => {
+    // The program imports `meanet/runtime/infer` as an installed package would.
+    mkdirSync(join(tmp, "node_modules"), { recursive: true });
+    symlinkSync(resolve("."), join(tmp, "node_modules", "meanet"), "dir");
+    const r = spawnSync(process.execPath, ["--import", "tsx", join(dir, "edge", "router.ts"), "--cloud", url, "--limit", String(LIMIT), "--batch", "20", "--json"], { encoding: "utf8" });
+    expect(r.status, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout.trim().split("\n").pop()!) as RunReport;
+    const counts = countsOf(expected);
+    expect(report.accuracy).toBe(accuracyOf(expected));
+    for (const exit of ["main", "extension", "cloud"]) expect(report.exits[exit]!.count, exit).toBe(counts[exit]);
+  });
+});
+
+describe("faults", () => {
+  it("the cloud is killed in the middle of a run: every input still gets an answer, the cloud's ones degraded", async () => {
+    const { url, child } = await serve();
+    const c = await openRoutedClassifier(dir, undefined, { cloud: url, timeoutMs: 1000, retries: 1 });
+    const half = 400;
+    let killed = false;
+    const report = await runSamples(c, samples, 1, url, (done) => {
+      if (done === half && !killed) {
+        killed = true;
+        child.kill("SIGKILL");
+      }
+    });
+    await c.close();
+    expect(report.samples).toBe(LIMIT);
+    const total = Object.values(report.exits).reduce((s, e) => s + e.count, 0);
+    expect(total).toBe(LIMIT);
+    // Inputs routed to the cloud after the kill are answered by the edge.
+    const cloudAfter = expected.slice(half).filter((x) => x.exit === "cloud").length;
+    const cloudBefore = expected.slice(0, half).filter((x) => x.exit === "cloud").length;
+    expect(report.degraded).toBe(cloudAfter);
+    expect(report.exits.cloud!.count).toBe(cloudBefore);
+    expect(report.cloudRequests.failures).toBeGreaterThan(0);
+  });
+
+  it("with no cloud reachable at all, meanet run still answers every input and counts the degraded ones", () => {
+    const r = cli("run", dir, "--cloud", "http://127.0.0.1:9", "--limit", "200", "--json", "--timeout-ms", "500");
+    expect(r.status, r.err).toBe(0);
+    const report = JSON.parse(r.out.trim().split("\n").pop()!) as RunReport;
+    expect(report.samples).toBe(200);
+    expect(report.exits.cloud!.count).toBe(0);
+    expect(report.degraded).toBe(expected.slice(0, 200).filter((x) => x.exit === "cloud").length);
+  });
+
+  it("a token-protected cloud: the right token works, a wrong one degrades", async () => {
+    const tokenFile = join(tmp, "token");
+    writeFileSync(tokenFile, "s3cret-token\n");
+    const { url } = await serve("--token-file", tokenFile);
+    const ok = cli("run", dir, "--cloud", url, "--token-file", tokenFile, "--limit", "100", "--json");
+    expect(ok.status, ok.err).toBe(0);
+    expect((JSON.parse(ok.out.trim().split("\n").pop()!) as RunReport).degraded).toBe(0);
+    const wrongFile = join(tmp, "wrong");
+    writeFileSync(wrongFile, "nope");
+    const bad = cli("run", dir, "--cloud", url, "--token-file", wrongFile, "--limit", "100", "--json");
+    expect(bad.status, bad.err).toBe(0);
+    const report = JSON.parse(bad.out.trim().split("\n").pop()!) as RunReport;
+    expect(report.degraded).toBe(expected.slice(0, 100).filter((x) => x.exit === "cloud").length);
+  });
+
+  it("without --cloud, meanet run serves the cloud model itself", () => {
+    const r = cli("run", dir, "--limit", "300", "--batch", "30", "--json");
+    expect(r.status, r.err).toBe(0);
+    const report = JSON.parse(r.out.trim().split("\n").pop()!) as RunReport;
+    expect(report.cloud).toMatch(/^http:\/\/127\.0\.0\.1:\d+/);
+    expect(report.degraded).toBe(0);
+    expect(report.exits.cloud!.count).toBe(expected.slice(0, 300).filter((x) => x.exit === "cloud").length);
+  });
+
+  it("bad flags are usage errors", () => {
+    expect(cli("run", dir, "--cloud", "not a url").status).toBe(2);
+    expect(cli("run", dir, "--batch", "0").status).toBe(2);
+    expect(cli("run", dir, "--token-file", join(tmp, "missing-token")).status).toBe(2);
+    const r = cli("run", join(tmp, "nothing"));
+    expect(r.status).toBe(1);
+    expect(r.err).toContain("MN5005");
+  });
+});
