@@ -91,6 +91,7 @@ export class Router {
   private readonly hardIds: Set<number>;
   private readonly fileMacs = new Map<string, number>();
   private readonly inputSize: number;
+  private readonly cloudExitSet: ReadonlySet<string>;
 
   private constructor(
     build: { ir: IrJson; manifest: Manifest },
@@ -113,6 +114,7 @@ export class Router {
       }
     }
     this.inputSize = build.ir.input.shape.reduce((a, b) => a * b, 1);
+    this.cloudExitSet = new Set([...this.exits.values()].filter((e) => e.file.device === "cloud").map((e) => e.name));
   }
 
   static async open(o: RouterOptions): Promise<Router> {
@@ -128,7 +130,7 @@ export class Router {
 
   /** Exits whose file runs on the cloud. */
   get cloudExits(): string[] {
-    return [...this.exits.values()].filter((e) => e.file.device === "cloud").map((e) => e.name);
+    return [...this.cloudExitSet];
   }
 
   async close(): Promise<void> {
@@ -149,9 +151,12 @@ export class Router {
       cloudFailed: new Uint8Array(count),
     };
     let cloudTime = 0;
-    const targets = await this.route(st, [...Array(count).keys()], undefined, (ms) => (cloudTime += ms));
+    const all = [...Array(count).keys()];
+    // Every rule set reads the first file's exit first; computing it up front saves a round of asking.
+    if (this.files[0]!.device === "edge") await this.runFile(st, this.files[0]!, all, () => {});
+    const targets = await this.route(st, all, undefined, (ms) => (cloudTime += ms));
     // Inputs whose cloud exit could not be had: route again without the cloud.
-    const skip = new Set(this.cloudExits);
+    const skip = this.cloudExitSet;
     const degraded = [...Array(count).keys()].filter((r) => st.cloudFailed[r] || (skip.has(targets[r]!) && !this.has(st, targets[r]!, r)));
     const fallback = degraded.length ? await this.route(st, degraded, skip, () => {}) : [];
     const fallbackOf = new Map(degraded.map((r, i) => [r, fallback[i]!]));
@@ -311,6 +316,11 @@ export class Router {
   private scatter(st: BatchState, io: PartitionIo, rows: number[], data: Float32Array): void {
     const size = io.shape.reduce((a, b) => a * b, 1);
     let v = st.values.get(io.name);
+    if (!v && rows.length === st.n) {
+      // The whole batch at once: keep the engine's array rather than copying it.
+      st.values.set(io.name, { data, have: new Uint8Array(st.n).fill(1) });
+      return;
+    }
     if (!v) {
       v = { data: new Float32Array(st.n * size), have: new Uint8Array(st.n) };
       st.values.set(io.name, v);
