@@ -6,7 +6,7 @@
  * batching, and a graceful SIGTERM with requests in flight (the real binary, as a child process).
  */
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -381,6 +381,27 @@ describe("dynamic batching", () => {
     expect(failed.map((r) => r.status)).toEqual(["rejected", "rejected"]);
     fail = false;
     expect(Array.from((await b.submit([Float32Array.of(3)], 1)).outputs[0]!)).toEqual([6]);
+  });
+});
+
+describe("inference engines", () => {
+  it("gives the same answers with onnxruntime on the main thread", async () => {
+    const server = await startServer({ buildDir: dir, port: 0, inferenceThread: "main" });
+    try {
+      const images = seededImages(606, 2);
+      const r = await post(`${server.url}/v2/models/${MODEL}/infer`, inferBody(images));
+      expect(r.status, r.body.error).toBe(200);
+      expect(maxDiff((r.body.outputs as { data: number[] }[])[0]!.data, await reference(images))).toBeLessThan(1e-6);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it.each(["worker", "main"] as const)("refuses to start on a corrupt model file (%s thread), naming the file", async (thread) => {
+    const copy = join(tmp, `corrupt-${thread}`);
+    cpSync(dir, copy, { recursive: true });
+    writeFileSync(join(copy, "cloud", "model.onnx"), "not an onnx file");
+    await expect(startServer({ buildDir: copy, port: 0, inferenceThread: thread })).rejects.toMatchObject({ code: "MN5005", message: expect.stringMatching(/cannot load ONNX model .*model\.onnx/) });
   });
 });
 

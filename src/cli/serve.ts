@@ -1,11 +1,12 @@
 import { ArtifactError } from "../runtime/export/errors.js";
-import { readTokenFile, SERVE_DEFAULTS, ServeError, startServer, type RunningServer } from "../runtime/serve/index.js";
+import { readTokenFile, SERVE_DEFAULTS, ServeError, startServer, type EngineThread, type RunningServer } from "../runtime/serve/index.js";
 import { parseCommandArgs } from "./args.js";
 import { EXIT_ERRORS, EXIT_OK, UsageError, type Io } from "./io.js";
 import { VERSION } from "./version.js";
 
 export const usage = `usage: meanet serve DIR/<model> [--host H] [--port P] [--token-file F]
-                    [--max-batch N] [--max-delay-ms T] [--max-body-bytes B]`;
+                    [--max-batch N] [--max-delay-ms T] [--max-body-bytes B]
+                    [--inference-thread worker|main] [--ort-threads N]`;
 
 function integer(name: string, text: string | undefined, fallback: number, min: number, max: number): number {
   if (text === undefined) return fallback;
@@ -18,6 +19,28 @@ function milliseconds(name: string, text: string | undefined, fallback: number):
   if (!/^\d+(\.\d+)?$/.test(text) || Number(text) > 60_000) throw new UsageError(`--${name} must be a number of milliseconds from 0 to 60000, not \`${text}\`\n${usage}`);
   return Number(text);
 }
+
+/**
+ * Request log lines, written together once per turn of the event loop: one write to stderr per
+ * line would cost a system call per request under load.
+ */
+function batchedLines(write: (text: string) => void): { write(line: string): void; flush(): void } {
+  let lines: string[] = [];
+  const flush = () => {
+    if (lines.length === 0) return;
+    const text = lines.join("\n");
+    lines = [];
+    write(text);
+  };
+  return {
+    write: (line) => {
+      if (lines.push(line) === 1) setImmediate(flush);
+    },
+    flush,
+  };
+}
+
+const isThread = (t: string): t is EngineThread => t === "worker" || t === "main";
 
 /** Resolves on the first SIGTERM or SIGINT; a second one while shutting down stops the process at once. */
 function shutdownSignal(io: Io): Promise<NodeJS.Signals> {
@@ -46,6 +69,8 @@ export async function serve(argv: string[], io: Io): Promise<number> {
       "max-batch": { type: "string" },
       "max-delay-ms": { type: "string" },
       "max-body-bytes": { type: "string" },
+      "inference-thread": { type: "string" },
+      "ort-threads": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     usage,
@@ -57,6 +82,8 @@ export async function serve(argv: string[], io: Io): Promise<number> {
   }
   if (positionals.length !== 1) throw new UsageError(usage);
   if (values.host === "") throw new UsageError(`--host must not be empty\n${usage}`);
+  const thread = values["inference-thread"] ?? "worker";
+  if (!isThread(thread)) throw new UsageError(`--inference-thread must be worker or main, not \`${thread}\`\n${usage}`);
   const options = {
     buildDir: positionals[0]!,
     host: values.host ?? SERVE_DEFAULTS.host,
@@ -64,10 +91,13 @@ export async function serve(argv: string[], io: Io): Promise<number> {
     maxBatch: integer("max-batch", values["max-batch"], SERVE_DEFAULTS.maxBatch, 1, 65536),
     maxDelayMs: milliseconds("max-delay-ms", values["max-delay-ms"], SERVE_DEFAULTS.maxDelayMs),
     maxBodyBytes: integer("max-body-bytes", values["max-body-bytes"], SERVE_DEFAULTS.maxBodyBytes, 1, Number.MAX_SAFE_INTEGER),
+    inferenceThread: thread,
+    intraOpThreads: integer("ort-threads", values["ort-threads"], 0, 0, 256),
     serverVersion: VERSION,
-    log: (line: string) => io.err(line),
+    log: (line: string) => requestLog.write(line),
   };
 
+  const requestLog = batchedLines((text) => io.err(text));
   // Listen for signals before the model loads, so a SIGTERM during startup is not the default abrupt exit.
   const signal = shutdownSignal(io);
   let server: RunningServer;
@@ -92,6 +122,7 @@ export async function serve(argv: string[], io: Io): Promise<number> {
   const received = await signal;
   io.err(`${received}: finishing in-flight requests, then stopping`);
   await server.close();
+  requestLog.flush();
   io.err("stopped");
   return EXIT_OK;
 }

@@ -5,9 +5,12 @@
  * when `maxDelayMs` has passed since its oldest request arrived, whichever comes first. Requests
  * are never split: a batch takes whole requests in arrival order while they fit (the protocol
  * layer rejects a single request above `maxBatch`). Only one batch runs at a time, because one
- * session already uses every core; requests arriving meanwhile queue up for the next batch,
- * which starts as soon as the running one ends if its oldest request has already waited long
- * enough. Each request gets back its own rows of every output.
+ * session already uses the cores it is given; requests arriving meanwhile queue up for the next
+ * batch, which starts as soon as the running one ends, without waiting out the delay again:
+ * those requests have waited while it ran (on the main-thread engine they are only read once it
+ * ends, so the batch starts right after that read). With `maxDelayMs` 0, a batch still takes the
+ * requests read in the same turn of the event loop. Each request gets back its own rows of every
+ * output.
  */
 import type { Datatype, ElementArray } from "./datatypes.js";
 
@@ -52,6 +55,8 @@ export class Batcher {
   private running = false;
   private timer: { kind: "timeout"; handle: NodeJS.Timeout } | { kind: "immediate"; handle: NodeJS.Immediate } | undefined;
   private flushing = false;
+  /** A batch just ended: the requests read next have been waiting while it ran. */
+  private catchUp = false;
   private idleWaiters: (() => void)[] = [];
 
   constructor(
@@ -89,23 +94,24 @@ export class Batcher {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
       for (const w of waiters) w();
-      return;
     }
-    const waited = performance.now() - this.queue[0]!.arrived;
-    if (this.flushing || this.queuedSamples >= this.options.maxBatch || waited >= this.options.maxDelayMs) {
-      if (this.options.maxDelayMs === 0 && !this.flushing && this.queuedSamples < this.options.maxBatch && this.timer === undefined) {
-        // With no delay, still let the requests already read in this turn of the event loop join.
-        this.timer = { kind: "immediate", handle: setImmediate(() => this.fire()) };
-        return;
-      }
+    const waited = this.queue.length ? performance.now() - this.queue[0]!.arrived : 0;
+    if (this.queue.length && (this.flushing || this.queuedSamples >= this.options.maxBatch || (waited >= this.options.maxDelayMs && this.options.maxDelayMs > 0))) {
       this.dispatch();
-      return;
+    } else if (this.catchUp || (this.queue.length && this.options.maxDelayMs === 0)) {
+      // Run once the sockets have been read again: requests that came while a batch ran have
+      // already waited (on the main-thread engine they are only read now), and with no delay the
+      // requests read in the same turn of the event loop still join.
+      if (this.timer?.kind === "timeout") this.clearTimer();
+      this.timer ??= { kind: "immediate", handle: setImmediate(() => this.fire()) };
+    } else if (this.queue.length && this.timer === undefined) {
+      this.timer = { kind: "timeout", handle: setTimeout(() => this.fire(), this.options.maxDelayMs - waited) };
     }
-    if (this.timer === undefined) this.timer = { kind: "timeout", handle: setTimeout(() => this.fire(), this.options.maxDelayMs - waited) };
   }
 
   private fire(): void {
     this.timer = undefined;
+    this.catchUp = false;
     if (!this.running && this.queue.length > 0) this.dispatch();
   }
 
@@ -131,11 +137,13 @@ export class Batcher {
 
   private dispatch(): void {
     this.clearTimer();
+    this.catchUp = false;
     const jobs = this.take();
     this.observer.queue(this.queue.length, this.queuedSamples);
     this.running = true;
     void this.run(jobs).finally(() => {
       this.running = false;
+      this.catchUp = true;
       this.schedule();
     });
   }

@@ -99,12 +99,13 @@ export function sendEmpty(res: ServerResponse, status: number, headers: Record<s
 
 export function sendBody(res: ServerResponse, status: number, body: ResponseBody, headers: Record<string, string> = {}): void {
   if (res.headersSent || res.destroyed) return;
-  const json = Buffer.from(body.json, "utf8");
   if (body.binary.length === 0) {
-    res.writeHead(status, { ...headers, "content-type": "application/json", "content-length": String(json.length) });
-    res.end(json);
+    res.writeHead(status, { ...headers, "content-type": "application/json", "content-length": String(Buffer.byteLength(body.json)) });
+    // A string goes out in one write together with the headers; a Buffer would take a writev.
+    res.end(body.json);
     return;
   }
+  const json = Buffer.from(body.json, "utf8");
   const all = Buffer.concat([json, ...body.binary]);
   res.writeHead(status, {
     ...headers,

@@ -3,3 +3,4 @@ export { startServer, SERVE_DEFAULTS, type ServeOptions, type RunningServer, typ
 export { readTokenFile } from "./auth.js";
 export { ServeError } from "./errors.js";
 export type { ServerMetrics, MetricsSnapshot, Endpoint } from "./metrics.js";
+export type { EngineThread } from "./engine.js";

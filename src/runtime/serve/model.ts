@@ -1,7 +1,7 @@
 /**
- * The model a server serves: the cloud partition of an exported build, opened in onnxruntime and
- * checked against what manifest.json says about it, so a stale or hand-edited build fails at
- * startup with a message rather than as a 500 on the first request.
+ * The model a server serves: the cloud partition of an exported build, as manifest.json describes
+ * it, and the check of an onnxruntime session against that description, so a stale or hand-edited
+ * build fails at startup with a message rather than as a 500 on the first request.
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -9,9 +9,8 @@ import type { PartitionIo } from "../../codegen/format/manifest.js";
 import { Codes } from "../../diagnostics/index.js";
 import { readBuild } from "../build.js";
 import { ArtifactError } from "../export/errors.js";
-import { openSession, ort, type InferenceSession } from "../infer/onnx.js";
-import type { BatchRunner } from "./batcher.js";
-import { datatypeOf, SUPPORTED_DTYPES, type Datatype, type ElementArray } from "./datatypes.js";
+import type { InferenceSession } from "../infer/onnx.js";
+import { datatypeOf, SUPPORTED_DTYPES, type Datatype } from "./datatypes.js";
 
 /** A tensor at the model's boundary; `shape` leaves out the batch dimension. */
 export interface TensorSpec {
@@ -33,7 +32,6 @@ export interface ServedModel {
   path: string;
   inputs: TensorSpec[];
   outputs: TensorSpec[];
-  session: InferenceSession;
 }
 
 function specOf(io: PartitionIo, where: string): TensorSpec {
@@ -45,8 +43,7 @@ function specOf(io: PartitionIo, where: string): TensorSpec {
 }
 
 /** Compares onnxruntime's view of the file with the manifest's: names, element types and the non-batch dimensions. */
-function checkAgainstSession(session: InferenceSession, specs: TensorSpec[], kind: "input" | "output", path: string): void {
-  const metadata = kind === "input" ? session.inputMetadata : session.outputMetadata;
+function checkTensors(metadata: readonly InferenceSession.ValueMetadata[], specs: TensorSpec[], kind: "input" | "output", path: string): void {
   const names = metadata.map((m) => m.name);
   const expected = specs.map((s) => s.name);
   if (names.join("\u0000") !== expected.join("\u0000")) {
@@ -66,8 +63,14 @@ function checkAgainstSession(session: InferenceSession, specs: TensorSpec[], kin
   }
 }
 
-/** Reads the build, finds the partition placed on the cloud and opens it. */
-export async function loadServedModel(buildDir: string, intraOpThreads?: number): Promise<ServedModel> {
+/** Throws when onnxruntime's metadata of the file disagrees with the manifest's description. */
+export function checkSession(metadata: Pick<InferenceSession, "inputMetadata" | "outputMetadata">, model: ServedModel): void {
+  checkTensors(metadata.inputMetadata, model.inputs, "input", model.path);
+  checkTensors(metadata.outputMetadata, model.outputs, "output", model.path);
+}
+
+/** Reads the build and finds the partition placed on the cloud; opens nothing. */
+export function describeServedModel(buildDir: string): ServedModel {
   const { manifest } = readBuild(buildDir);
   if (!manifest.export) {
     throw new ArtifactError(Codes.BuildInvalid, `${buildDir} has not been exported; run \`meanet export ${buildDir}\` first`);
@@ -78,27 +81,5 @@ export async function loadServedModel(buildDir: string, intraOpThreads?: number)
   if (!existsSync(path)) throw new ArtifactError(Codes.BuildInvalid, `${path} is missing; run \`meanet export ${buildDir}\` again`);
   const inputs = partition.inputs.map((x) => specOf(x, "input"));
   const outputs = partition.outputs.map((x) => specOf(x, "output"));
-  const session = await openSession(path, intraOpThreads ? { intraOpThreads } : {});
-  try {
-    checkAgainstSession(session, inputs, "input", path);
-    checkAgainstSession(session, outputs, "output", path);
-  } catch (e) {
-    await session.release();
-    throw e;
-  }
-  return { name: manifest.model, version: "1", buildId: manifest.buildId, toolVersion: manifest.tool.version, path, inputs, outputs, session };
-}
-
-/** One onnxruntime run over a batch: every output, as flat arrays of `batch` rows. */
-export function sessionRunner(model: ServedModel): BatchRunner {
-  return async (inputs, batch) => {
-    const feeds: Record<string, ort.Tensor> = {};
-    for (const [i, s] of model.inputs.entries()) feeds[s.name] = new ort.Tensor(s.datatype.dtype, inputs[i]!, [batch, ...s.shape]);
-    const out = await model.session.run(feeds);
-    return model.outputs.map((s) => {
-      const t = out[s.name];
-      if (!t || t.type !== s.datatype.dtype) throw new Error(`onnxruntime returned ${t ? t.type : "no"} output \`${s.name}\`, expected ${s.datatype.dtype}`);
-      return t.data as ElementArray;
-    });
-  };
+  return { name: manifest.model, version: "1", buildId: manifest.buildId, toolVersion: manifest.tool.version, path, inputs, outputs };
 }

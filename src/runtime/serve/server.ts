@@ -9,13 +9,15 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { availableParallelism } from "node:os";
 import { Codes } from "../../diagnostics/index.js";
 import { BearerAuth } from "./auth.js";
 import { Batcher } from "./batcher.js";
 import { ServeError } from "./errors.js";
 import { BodyTooLarge, discardRest, readBody, sendBody, sendEmpty, sendError, sendJson, splitBinaryBody } from "./http.js";
 import { ServerMetrics, type Endpoint } from "./metrics.js";
-import { loadServedModel, sessionRunner, type ServedModel, type TensorSpec } from "./model.js";
+import { openEngine, type EngineThread } from "./engine.js";
+import { describeServedModel, type ServedModel, type TensorSpec } from "./model.js";
 import { HttpError, inferResponse, modelMetadata, parseInferRequest, serverMetadata } from "./protocol.js";
 
 export const SERVE_DEFAULTS = {
@@ -44,8 +46,16 @@ export interface ServeOptions {
   log?: (line: string) => void;
   /** Reported by GET /v2; defaults to the meanet version that compiled the build. */
   serverVersion?: string;
-  /** onnxruntime threads inside one operator; its default is one per core. */
+  /**
+   * onnxruntime threads inside one operator. Default: on a worker, one per core but one (at
+   * least one), so HTTP keeps a core; on the main thread, onnxruntime's own (one per core).
+   */
   intraOpThreads?: number;
+  /**
+   * Where batches run: on a worker thread (default), so requests are read and answered while
+   * onnxruntime computes, or on the main thread, which onnxruntime then holds for each batch.
+   */
+  inferenceThread?: EngineThread;
   /** How long close() lets in-flight requests run before cutting their connections. */
   shutdownTimeoutMs?: number;
 }
@@ -124,10 +134,14 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const auth = options.token !== undefined ? new BearerAuth(options.token) : undefined;
   const log = options.log;
 
-  const model = await loadServedModel(options.buildDir, options.intraOpThreads);
+  const model = describeServedModel(options.buildDir);
+  const thread = options.inferenceThread ?? "worker";
+  // On a worker, onnxruntime leaves one core to the thread that reads and answers requests.
+  const intraOpThreads = options.intraOpThreads || (thread === "worker" ? Math.max(1, availableParallelism() - 1) : undefined);
+  const engine = await openEngine(model, { thread, ...(intraOpThreads ? { intraOpThreads } : {}) });
   const version = options.serverVersion ?? model.toolVersion;
   const metrics = new ServerMetrics(maxBatch);
-  const batcher = new Batcher(sessionRunner(model), model.inputs, model.outputs, { maxBatch, maxDelayMs }, {
+  const batcher = new Batcher(engine.run, model.inputs, model.outputs, { maxBatch, maxDelayMs }, {
     batch: (samples, _requests, seconds, failed) => metrics.batch(samples, seconds, failed),
     queue: (requests, samples) => {
       metrics.queueRequests.set(requests);
@@ -281,7 +295,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       });
     });
   } catch (e) {
-    await model.session.release();
+    await engine.release();
     const err = e as NodeJS.ErrnoException;
     const why = err.code === "EADDRINUSE" ? "the address is already in use; pick another --port or stop the other server" : err.code === "EACCES" ? "permission denied" : err.message;
     throw new ServeError(Codes.OutputFailed, `cannot listen on ${urlOf(host, options.port ?? SERVE_DEFAULTS.port)}: ${why}`);
@@ -302,7 +316,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     server.closeIdleConnections();
     await stopped;
     clearTimeout(deadline);
-    await model.session.release();
+    await engine.release();
   }
 
   return {
