@@ -9,7 +9,6 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { availableParallelism } from "node:os";
 import { Codes } from "../../diagnostics/index.js";
 import { BearerAuth } from "./auth.js";
 import { Batcher } from "./batcher.js";
@@ -47,8 +46,8 @@ export interface ServeOptions {
   /** Reported by GET /v2; defaults to the meanet version that compiled the build. */
   serverVersion?: string;
   /**
-   * onnxruntime threads inside one operator. Default: on a worker, one per core but one (at
-   * least one), so HTTP keeps a core; on the main thread, onnxruntime's own (one per core).
+   * onnxruntime threads inside one operator; its default is one per core. Fewer can pay when
+   * the clients run on the same machine (see bench/README.md).
    */
   intraOpThreads?: number;
   /**
@@ -135,10 +134,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const log = options.log;
 
   const model = describeServedModel(options.buildDir);
-  const thread = options.inferenceThread ?? "worker";
-  // On a worker, onnxruntime leaves one core to the thread that reads and answers requests.
-  const intraOpThreads = options.intraOpThreads || (thread === "worker" ? Math.max(1, availableParallelism() - 1) : undefined);
-  const engine = await openEngine(model, { thread, ...(intraOpThreads ? { intraOpThreads } : {}) });
+  const engine = await openEngine(model, { thread: options.inferenceThread ?? "worker", ...(options.intraOpThreads ? { intraOpThreads: options.intraOpThreads } : {}) });
   const version = options.serverVersion ?? model.toolVersion;
   const metrics = new ServerMetrics(maxBatch);
   const batcher = new Batcher(engine.run, model.inputs, model.outputs, { maxBatch, maxDelayMs }, {
