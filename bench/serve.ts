@@ -18,9 +18,9 @@
  * After a warm-up, S seconds are timed in R rounds. After each round the clients pause, and
  * onnxruntime replays in this process exactly the batches the server ran in that round (their
  * sizes from /metrics, meanet_inference_batches_by_size_total; tensor creation and output read
- * included), once with onnxruntime's default threads and once with the server's thread count;
+ * included), once with onnxruntime's defaults and once with the server's session options;
  * interleaving keeps load changes on a shared machine from favouring either side.
- * `throughputRatio` = server requests/s ÷ in-process samples/s with default threads.
+ * `throughputRatio` = server requests/s ÷ in-process samples/s with onnxruntime's defaults.
  * The last line with --json is one JSON object. --profile DIR writes the server's CPU profile there.
  */
 import { spawn } from "node:child_process";
@@ -71,7 +71,8 @@ const binary = values.binary ?? false;
 if (clientKind !== "raw" && clientKind !== "http") throw new Error("--client takes raw or http");
 /** onnxruntime threads in the server's session; 0 leaves onnxruntime's default (one per core), as `meanet serve` does. */
 const serverThreads = Math.floor(count("ort-threads", 0, 0));
-const threadOptions = serverThreads ? { intraOpNumThreads: serverThreads } : {};
+/** The server's session options (src/runtime/serve/engine.ts): its threads, no spinning. */
+const serverOptions = { ...(serverThreads ? { intraOpNumThreads: serverThreads } : {}), extra: { session: { intra_op: { allow_spinning: "0" } } } };
 const rounds = Math.floor(count("rounds", 4));
 const PIXELS = 28 * 28;
 const MODEL = "fashion_mnist";
@@ -278,11 +279,11 @@ try {
     }
   }
 
-  // onnxruntime in-process: default threads (the best it does alone) and the server's thread count.
+  // onnxruntime in-process: its defaults (the best it does alone) and the server's session options.
   const modelPath = join(buildDir, "cloud", "model.onnx");
   const sessions = {
     best: await ort.InferenceSession.create(modelPath, { graphOptimizationLevel: "all" }),
-    same: await ort.InferenceSession.create(modelPath, { graphOptimizationLevel: "all", ...threadOptions }),
+    same: await ort.InferenceSession.create(modelPath, { graphOptimizationLevel: "all", ...serverOptions }),
   };
   const images = new Uint8Array(maxBatch * PIXELS).map((_, i) => (i * 2654435761) >>> 24);
   const runIn = async (session: ort.InferenceSession, n: number) => {
@@ -368,10 +369,10 @@ try {
     batches,
     meanBatch: round(samples / batches, 2),
     batchSizes: Object.fromEntries(sizes.map((s) => [s, formed.get(s)!])),
-    /** onnxruntime alone, default threads, on the same batches: samples/s, and the server's share of it. */
+    /** onnxruntime alone with its defaults, on the same batches: samples/s, and the server's share of it. */
     inProcessThroughput: round(samples / bestSeconds, 1),
     throughputRatio: round(serverThroughput / (samples / bestSeconds), 3),
-    /** The same with the server's onnxruntime thread count. */
+    /** The same with the server's session options (its thread count, no spinning). */
     inProcessThroughputSameThreads: round(samples / sameSeconds, 1),
     throughputRatioSameThreads: round(serverThroughput / (samples / sameSeconds), 3),
     /** Share of the timed windows the server spent inside onnxruntime, and its samples/s while there. */
@@ -395,7 +396,7 @@ try {
     console.log(`requests ${result.requests} (${failed} failed), ${result.requestsPerSecond} req/s; latency p50 ${result.p50Ms} ms, p90 ${result.p90Ms} ms, p99 ${result.p99Ms} ms`);
     console.log(`batches ${batches}, mean size ${result.meanBatch}; sizes ${sizes.map((s) => `${s}×${formed.get(s)}`).join(" ")}`);
     console.log(`onnxruntime in the server (${inferenceThread} thread, ${serverThreads || "default"} threads): busy ${(result.serverOrtBusy * 100).toFixed(1)}% of the time, ${result.serverOrtThroughput} samples/s while running`);
-    console.log(`onnxruntime in-process on the same batches: ${result.inProcessThroughput} samples/s with default threads (ratio ${result.throughputRatio}), ${result.inProcessThroughputSameThreads} with the server's ${serverThreads || "default"} (ratio ${result.throughputRatioSameThreads})`);
+    console.log(`onnxruntime in-process on the same batches: ${result.inProcessThroughput} samples/s with onnxruntime's defaults (ratio ${result.throughputRatio}), ${result.inProcessThroughputSameThreads} with the server's options (ratio ${result.throughputRatioSameThreads})`);
     console.log(`CPU: server ${result.serverCpuCores} cores, clients ${result.clientCpuCores} cores of ${result.cores}; load average up to ${result.loadAverage}`);
     console.log(`server exit code ${exitCode}`);
   }
