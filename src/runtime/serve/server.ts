@@ -255,14 +255,14 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       return dispatch(req, res, r, detail);
     };
     run().catch((e: unknown) => {
-        if (e instanceof HttpError) {
-          sendError(res, e.status, e.message, { ...e.headers, ...(closingHeaders()) });
-          if (e instanceof BodyTooLarge && e.headers.connection !== "close") res.once("finish", () => discardRest(req));
-          return;
-        }
-        const message = e instanceof Error ? e.message.split("\n")[0]! : String(e);
-        detail.text += ` error: ${message}`;
-        sendError(res, 500, `inference failed: ${message}`, closingHeaders());
+      if (e instanceof HttpError) {
+        sendError(res, e.status, e.message, { ...e.headers, ...closingHeaders() });
+        if (e instanceof BodyTooLarge && e.headers.connection !== "close") res.once("finish", () => discardRest(req));
+        return;
+      }
+      const message = e instanceof Error ? e.message.split("\n")[0]! : String(e);
+      detail.text += ` error: ${message}`;
+      sendError(res, 500, `inference failed: ${message}`, closingHeaders());
     });
   }
 
@@ -277,9 +277,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   });
   server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
     if (!socket.writable) return socket.destroy();
-    const status = err.code === "HPE_HEADER_OVERFLOW" ? 431 : err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400;
+    const [status, reason] = err.code === "HPE_HEADER_OVERFLOW" ? [431, "Request Header Fields Too Large"] : err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? [408, "Request Timeout"] : [400, "Bad Request"];
     const body = JSON.stringify({ error: `malformed HTTP request: ${err.message}` });
-    socket.end(`HTTP/1.1 ${status} Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
   });
 
   try {
