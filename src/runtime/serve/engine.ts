@@ -19,6 +19,8 @@ import { checkSession, type ServedModel } from "./model.js";
 
 export interface Engine {
   run: BatchRunner;
+  /** Why the engine can run nothing more (its worker died), or undefined while it works. */
+  failure(): Error | undefined;
   release(): Promise<void>;
 }
 
@@ -65,6 +67,7 @@ async function mainThreadEngine(model: ServedModel, intraOpThreads: number | und
         return t.data as ElementArray;
       });
     },
+    failure: () => undefined,
     release: () => session.release(),
   };
 }
@@ -166,6 +169,7 @@ async function workerEngine(model: ServedModel, intraOpThreads: number | undefin
         worker.postMessage({ id, batch, inputs: sent }, sent.map((a) => a.buffer as ArrayBuffer));
       });
     },
+    failure: () => broken,
     release: async () => {
       if (!broken) worker.postMessage({ type: "release" });
       await exited;

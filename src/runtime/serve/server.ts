@@ -151,6 +151,13 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   let inFlight = 0;
   let idle: (() => void)[] = [];
 
+  /** Not ready while shutting down, or once the inference engine has failed for good. */
+  const notReady = () => {
+    if (closing) throw new HttpError(503, "the server is shutting down");
+    const failure = engine.failure();
+    if (failure) throw new HttpError(503, `the model cannot run: ${failure.message}`);
+  };
+
   const checkModel = (name: string, v: string | undefined) => {
     if (name !== model.name) throw new HttpError(404, `unknown model \`${name}\`; this server serves \`${model.name}\``);
     if (v !== undefined && v !== model.version) throw new HttpError(404, `model \`${name}\` has no version \`${v}\`; its only version is \`${model.version}\``);
@@ -184,7 +191,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         sendEmpty(res, 200, extra);
         return;
       case "health_ready":
-        if (closing) throw new HttpError(503, "the server is shutting down");
+        notReady();
         sendEmpty(res, 200, extra);
         return;
       case "server_metadata":
@@ -202,7 +209,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         return;
       case "model_ready":
         checkModel(r.model, r.version);
-        if (closing) throw new HttpError(503, "the server is shutting down");
+        notReady();
         sendEmpty(res, 200, extra);
         return;
       case "infer":
