@@ -4,6 +4,7 @@
  * included) drawn from a seeded RNG, a fresh random uint8 batch, and every file's outputs run with
  * onnxruntime, files chained as a deployment would chain them.
  */
+import { mulberry32 } from "../src/runtime/train/data/rng.js";
 import { readFileSync } from "node:fs";
 import * as ort from "onnxruntime-node";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -206,17 +207,7 @@ function irOf(text: string, name = "spec.meanet"): IrJson {
   return emitIrJson(r.ir!, r.shapes, r.results);
 }
 
-/** mulberry32: a small seeded generator of floats in [0, 1). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 /** Random values for one tfjs weight by kind; batch-norm statistics far from the identity so folding errors show. */
 function randomValues(kind: string, shape: number[], r: () => number): Float32Array {

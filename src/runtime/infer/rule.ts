@@ -6,6 +6,7 @@
 import type { Manifest } from "../../codegen/format/manifest.js";
 import { routingThresholds, thresholdValue } from "../../codegen/routing.js";
 import type { ClassSet, Condition, Measure } from "../../ir/index.js";
+import { holds } from "../../ir/passes/assertions.js";
 
 /** The exits of one sample as routing conditions read them. */
 export interface ExitView {
@@ -41,18 +42,6 @@ export function thresholdsOf(manifest: Pick<Manifest, "routing">): number[] {
   });
 }
 
-function compare(a: number, op: "<" | "<=" | ">" | ">=", b: number): boolean {
-  switch (op) {
-    case "<":
-      return a < b;
-    case "<=":
-      return a <= b;
-    case ">":
-      return a > b;
-    case ">=":
-      return a >= b;
-  }
-}
 
 /** The manifest's routing rules, interpreted. */
 export function rulesFromManifest(manifest: Pick<Manifest, "routing">): Rule[] {
@@ -63,10 +52,10 @@ export function rulesFromManifest(manifest: Pick<Manifest, "routing">): Rule[] {
       case "threshold": {
         const t = thresholds[next++]!;
         const { measure, exit } = c.measure;
-        return (x) => compare(x.measure(measure, exit), c.op, t);
+        return (x) => holds(c.op, x.measure(measure, exit), t);
       }
       case "versus":
-        return (x) => compare(x.measure(c.left.measure, c.left.exit), c.op, x.measure(c.right.measure, c.right.exit));
+        return (x) => holds(c.op, x.measure(c.left.measure, c.left.exit), x.measure(c.right.measure, c.right.exit));
       case "argmax_in":
         return (x) => x.argmaxIn(c.exit, c.set);
       case "and": {

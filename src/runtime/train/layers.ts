@@ -31,6 +31,13 @@ export class Pad2D extends tf.layers.Layer {
   }
 }
 
+/** Output size of a sliding window along one axis (null stays null: an unknown size). */
+function windowSize(n: number | null, kernel: number, stride: number, padding: "same" | "valid", dilation: number): number | null {
+  if (n == null) return null;
+  const eff = (kernel - 1) * dilation + 1;
+  return padding === "same" ? Math.ceil(n / stride) : Math.floor((n - eff) / stride) + 1;
+}
+
 /** Convolution with channel groups (groups > 1), which tfjs layers lack: one convolution per group. */
 export class GroupedConv2D extends tf.layers.Layer {
   static className = "MeanetGroupedConv2D";
@@ -67,11 +74,7 @@ export class GroupedConv2D extends tf.layers.Layer {
 
   override computeOutputShape(s: tf.Shape | tf.Shape[]): tf.Shape {
     const shape = s as tf.Shape;
-    const out = (n: number | null) => {
-      if (n == null) return null;
-      const eff = (this.kernel - 1) * this.dilation + 1;
-      return this.padding === "same" ? Math.ceil(n / this.stride) : Math.floor((n - eff) / this.stride) + 1;
-    };
+    const out = (n: number | null) => windowSize(n, this.kernel, this.stride, this.padding, this.dilation);
     return [shape[0]!, out(shape[1]!), out(shape[2]!), this.filters];
   }
 
@@ -128,11 +131,7 @@ export class DilatedDepthwiseConv2D extends tf.layers.Layer {
 
   override computeOutputShape(s: tf.Shape | tf.Shape[]): tf.Shape {
     const shape = s as tf.Shape;
-    const out = (n: number | null) => {
-      if (n == null) return null;
-      const eff = (this.kernel - 1) * this.dilation + 1;
-      return this.padding === "same" ? Math.ceil(n / this.stride) : Math.floor((n - eff) / this.stride) + 1;
-    };
+    const out = (n: number | null) => windowSize(n, this.kernel, this.stride, this.padding, this.dilation);
     return [shape[0]!, out(shape[1]!), out(shape[2]!), shape[3]! * this.multiplier];
   }
 
