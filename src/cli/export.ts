@@ -43,6 +43,7 @@ export async function exportCommand(argv: string[], io: Io): Promise<number> {
       const outs = p.outputs.map((x) => x.name).join(", ");
       io.out(`${p.path}  ${(f.bytes / 1024).toFixed(1)} KiB  (${ins}) → (${outs})`);
     }
+    for (const f of r.files.filter((x) => !r.partitions.some((p) => p.path === x.path))) io.out(`${f.path}  (a copy for a Triton model repository)`);
     io.out(`weights: ${r.weights.kind === "random" ? `random initial weights, seed ${r.weights.seed}` : "trained"}; manifest.json lists every file with its sha256`);
     return EXIT_OK;
   } catch (e) {
