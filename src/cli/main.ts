@@ -1,5 +1,6 @@
 import { check } from "./check.js";
 import { compile } from "./compile.js";
+import { evalCommand } from "./eval.js";
 import { exportCommand } from "./export.js";
 import { inspect } from "./inspect.js";
 import { serve } from "./serve.js";
@@ -20,6 +21,7 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   verify: { run: verify, summary: "run every exported partition in onnxruntime and tfjs; largest difference per output" },
   serve: { run: serve, summary: "serve the cloud partition over the KServe v2 REST API, with dynamic batching" },
   run: { run, summary: "classify the test images through the routed edge-cloud path; accuracy, exits, latency, energy" },
+  eval: { run: evalCommand, summary: "accuracy, exit fractions, energy and latency of the routed system and its baselines; calibration; report.html" },
 };
 
 function help(): string {

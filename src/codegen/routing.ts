@@ -29,8 +29,12 @@ export function routingThresholds(rules: readonly { when: Condition | null | und
   return out;
 }
 
+/** A threshold as manifest.json records it: `meanet eval` writes the value it calibrated beside the target. */
+export type RecordedThreshold = Threshold & { calibrated?: number };
+
 /** A threshold as a number, or why it has none yet. */
-export function thresholdValue(t: Threshold): number | { missing: string } {
+export function thresholdValue(t: RecordedThreshold): number | { missing: string } {
   if (t.kind === "value") return t.value;
+  if (typeof t.calibrated === "number") return t.calibrated;
   return { missing: `calibrate(${t.metric}: ${t.value}) has no calibrated value yet` };
 }

@@ -47,7 +47,8 @@ export interface Manifest {
   routing: { target: string; when: unknown }[];
   exits: { name: string; block: string; classes: unknown }[];
   devices: Record<"edge" | "cloud", IrJsonDevice>;
-  assertions: { text: string; when: "compile" | "eval"; status: "passed" | "pending" }[];
+  /** `meanet eval` sets the status of evaluation assertions. */
+  assertions: { text: string; when: "compile" | "eval"; status: "passed" | "failed" | "pending" }[];
   /** Written by `meanet export`. */
   export?: {
     opset: number;

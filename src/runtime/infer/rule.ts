@@ -38,14 +38,13 @@ export function thresholdsOf(manifest: Pick<Manifest, "routing">): number[] {
   return routingThresholds(rules).map((t, i) => {
     const v = thresholdValue(t);
     if (typeof v === "number") return v;
-    throw new RoutingError(`routing threshold ${i + 1}: ${v.missing}; threshold calibration is not implemented yet, so give the rule a number`);
+    throw new RoutingError(`routing threshold ${i + 1}: ${v.missing}; run \`meanet eval\` on the build to calibrate it on the validation split, or give the rule a number`);
   });
 }
 
 
-/** The manifest's routing rules, interpreted. */
-export function rulesFromManifest(manifest: Pick<Manifest, "routing">): Rule[] {
-  const thresholds = thresholdsOf(manifest);
+/** The manifest's routing rules, interpreted; `thresholds` replaces the manifest's values (in routingThresholds order). */
+export function rulesFromManifest(manifest: Pick<Manifest, "routing">, thresholds: readonly number[] = thresholdsOf(manifest)): Rule[] {
   let next = 0;
   const build = (c: Condition): ((x: ExitView) => boolean) => {
     switch (c.kind) {

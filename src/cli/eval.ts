@@ -1,0 +1,94 @@
+import { join } from "node:path";
+import { formatEnergy, formatSeconds, table } from "../codegen/index.js";
+import type { AssertionOutcome, EvalReport, SystemFigures } from "../codegen/format/eval.js";
+import { Codes } from "../diagnostics/index.js";
+import { evaluateBuild } from "../runtime/eval/index.js";
+import { ArtifactError } from "../runtime/export/errors.js";
+import { RoutingError } from "../runtime/infer/rule.js";
+import { DataError } from "../runtime/train/data/errors.js";
+import { parseCommandArgs } from "./args.js";
+import { EXIT_ERRORS, EXIT_OK, UsageError, type Io } from "./io.js";
+
+export const usage = "usage: meanet eval DIR/<model> [--data DIR] [--limit N] [--report-only] [--json]";
+
+const pct = (x: number | null) => (x === null ? "—" : `${(x * 100).toFixed(2)}%`);
+
+function systemRow(name: string, f: SystemFigures, exits: string[]): string[] {
+  return [name, pct(f.accuracy), ...exits.map((x) => pct(f.fractions[x] ?? 0)), formatEnergy(f.energyJ), formatSeconds(f.latencyS), formatEnergy(f.cloudEnergyJ)];
+}
+
+/** The summary table of `meanet eval` (and of `npm run demo`). */
+export function formatEvalSummary(r: EvalReport): string {
+  const exits = Object.keys(r.routed.fractions);
+  const rows = [
+    systemRow("routed", r.routed, exits),
+    systemRow("edge only", r.baselines.edgeOnly, exits),
+    systemRow("edge + extension", r.baselines.edgeWithExtension, exits),
+    systemRow("cloud only", r.baselines.cloudOnly, exits),
+    systemRow("entropy exit", r.baselines.entropyExit, exits),
+    systemRow("oracle", r.baselines.oracle, exits),
+  ];
+  const lines = [
+    `${r.model}: ${r.data.samples} test images of ${r.data.source}`,
+    `rule: ${r.rule.join("; ")}`,
+    "",
+    table(["system", "accuracy", ...exits.map((x) => `at ${x}`), "edge energy", "latency", "cloud energy"], rows, [false, true, ...exits.map(() => true), true, true, true]),
+    "",
+    `the routed system recovers ${r.oracleGainRecovered === null ? "— (the oracle gains nothing over edge only)" : pct(r.oracleGainRecovered)} of the oracle's accuracy gain over edge only`,
+  ];
+  for (const c of r.calibration) {
+    lines.push(`calibrated ${c.condition} = ${c.threshold} for ${c.target.metric} ${c.target.value}: ${c.validation.value} on ${c.validation.samples} validation images${c.met ? "" : " (target not reachable; closest taken)"}, ${c.test.value} on the test images`);
+  }
+  for (const a of r.assertions) lines.push(`assert ${a.text}: ${a.status}${a.value === null ? "" : ` (measured ${a.value})`}`);
+  return lines.join("\n");
+}
+
+/** A failed assertion as a located diagnostic line. */
+export function assertionDiagnostic(a: AssertionOutcome): string {
+  return `${a.loc ?? "<spec>"}: error ${Codes.AssertionFailed}: assertion failed: \`${a.text}\`; measured ${a.metric} = ${a.value}`;
+}
+
+/**
+ * `meanet eval DIR/<model>`: the routed system and its baselines on the test split, calibrated
+ * thresholds, sweeps, the spec's evaluation assertions; writes eval.json and report.html. Exit 1
+ * when an assertion fails (unless --report-only).
+ */
+export async function evalCommand(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseCommandArgs(
+    argv,
+    { data: { type: "string" }, limit: { type: "string" }, json: { type: "boolean" }, "report-only": { type: "boolean" }, help: { type: "boolean", short: "h" } },
+    usage,
+    { min: 0, max: 1 },
+  );
+  if (values.help) {
+    io.out(usage);
+    return EXIT_OK;
+  }
+  if (positionals.length !== 1) throw new UsageError(usage);
+  let limit: number | undefined;
+  if (values.limit !== undefined) {
+    if (!/^\d+$/.test(values.limit) || Number(values.limit) < 1) throw new UsageError(`--limit must be an integer ≥ 1, not \`${values.limit}\`\n${usage}`);
+    limit = Number(values.limit);
+  }
+  const dir = positionals[0]!;
+  try {
+    const outcome = await evaluateBuild({ buildDir: dir, ...(values.data ? { data: values.data } : {}), ...(limit ? { limit } : {}), onProgress: (s) => io.err(s) });
+    if (values.json) io.out(JSON.stringify(outcome.report));
+    else {
+      io.out(formatEvalSummary(outcome.report));
+      io.out(`wrote ${outcome.written.map((f) => join(dir, f)).join(", ")}`);
+    }
+    for (const a of outcome.failed) io.err(assertionDiagnostic(a));
+    return outcome.failed.length && !values["report-only"] ? EXIT_ERRORS : EXIT_OK;
+  } catch (e) {
+    if (e instanceof ArtifactError || e instanceof DataError) {
+      io.err(`error ${e.code}: ${e.message}`);
+      return EXIT_ERRORS;
+    }
+    if (e instanceof RoutingError) {
+      io.err(`error ${Codes.BuildInvalid}: ${e.message}`);
+      return EXIT_ERRORS;
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * The spec's evaluation assertions (dsl/reference.md §13) measured on the evaluated split:
+ * `accuracy`, `cloud_fraction`, `energy` and `latency` of the routed system, `EXIT.fraction` of the
+ * inputs the routed system answers at an exit, and `EXIT.accuracy` of an exit on every input of its
+ * classes (what `meanet train` reports for the exit).
+ */
+import type { AssertionOutcome, SystemFigures } from "../../codegen/format/eval.js";
+import type { IrJson } from "../../codegen/format/ir.js";
+import { holds } from "../../ir/passes/assertions.js";
+import { cloudFractionOf } from "./calibrate.js";
+
+export function evalMetric(metric: string, routed: SystemFigures, standalone: ReadonlyMap<string, number>, cloudExits: ReadonlySet<string>): number | null {
+  switch (metric) {
+    case "accuracy":
+      return routed.accuracy;
+    case "cloud_fraction":
+      return cloudFractionOf(routed, cloudExits);
+    case "energy":
+      return routed.energyJ;
+    case "latency":
+      return routed.latencyS;
+  }
+  const m = /^(.+)\.(accuracy|fraction)$/.exec(metric);
+  if (!m) return null;
+  const [, exit, what] = m;
+  if (what === "fraction") return routed.fractions[exit!] ?? null;
+  return standalone.get(exit!) ?? null;
+}
+
+export function checkEvalAssertions(ir: Pick<IrJson, "assertions">, routed: SystemFigures, standalone: ReadonlyMap<string, number>, cloudExits: ReadonlySet<string>): AssertionOutcome[] {
+  return ir.assertions
+    .filter((a) => a.when === "eval")
+    .map((a) => {
+      const value = evalMetric(a.metric, routed, standalone, cloudExits);
+      return {
+        text: a.text,
+        loc: a.loc,
+        metric: a.metric,
+        op: a.op,
+        bound: a.value,
+        value,
+        status: value === null ? "unmeasured" : holds(a.op as Parameters<typeof holds>[0], value, a.value) ? "passed" : "failed",
+      };
+    });
+}

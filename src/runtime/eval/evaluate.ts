@@ -1,0 +1,258 @@
+/**
+ * `meanet eval`: the routed system and its baselines on the test split, calibrated thresholds
+ * chosen on the validation split, threshold sweeps, the spec's evaluation assertions, and the cost
+ * model's energy and latency per input. Every figure comes from one table of exit outputs.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Calibration, EvalReport, Sweep, SweepPoint, SystemFigures } from "../../codegen/format/eval.js";
+import type { Manifest } from "../../codegen/format/manifest.js";
+import { thresholdValue, type RecordedThreshold } from "../../codegen/routing.js";
+import { Codes } from "../../diagnostics/index.js";
+import { DEVICE_PRESETS, LINK_PRESETS } from "../../ir/presets.js";
+import { readBuild, type Build } from "../build.js";
+import { ArtifactError } from "../export/errors.js";
+import { loadTestSamples } from "../infer/run.js";
+import { measureOf } from "../infer/measures.js";
+import { rulesFromManifest } from "../infer/rule.js";
+import { splitValidation, take } from "../train/data/dataset.js";
+import { datasetFor, loadSplit, locateDataset } from "../train/data/locate.js";
+import { checkEvalAssertions } from "./assertions.js";
+import { chooseThreshold, cloudFractionOf, type CalibrationMetric, type Candidate } from "./calibrate.js";
+import { computeExitOutputs, predictionOf, type ExitOutputs } from "./outputs.js";
+import { byEntropy, entropyExitAnswers, everyInputAt, figuresOf, fullExit, oracleAnswers, routedAnswers, type Answer, type Devices } from "./systems.js";
+import { answersWith, candidateThresholds, ruleText, siteText, thresholdSites, type ThresholdSite } from "./thresholds.js";
+
+export interface EvaluateOptions {
+  buildDir: string;
+  data?: string;
+  limit?: number;
+  /** Steps of the threshold sweeps (points = steps + 2 at most). */
+  sweepSteps?: number;
+  onProgress?: (line: string) => void;
+}
+
+export interface Evaluation {
+  report: EvalReport;
+  /** The manifest's routing with calibrated values recorded, when something was calibrated. */
+  routing: Manifest["routing"];
+}
+
+/** Entropy-exit sweep points, as fractions of inputs sent to the cloud. */
+const ENTROPY_FRACTIONS = [0, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.1, 0.125, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1];
+
+function pointOf(f: SystemFigures, threshold: number | null, cloudExits: ReadonlySet<string>): SweepPoint {
+  return { threshold: threshold === null ? null : Number(threshold.toPrecision(6)), cloudFraction: cloudFractionOf(f, cloudExits), accuracy: f.accuracy, energyJ: f.energyJ, latencyS: f.latencyS };
+}
+
+/** The validation split the build was trained with: the training split, limited as training was, split with the training seed. */
+function loadValidation(build: Build, dataDir: string | undefined, note: (s: string) => void) {
+  const { ir, manifest } = build;
+  const located = locateDataset(datasetFor({ input: manifest.input, labels: manifest.labels }, undefined), dataDir);
+  let train = loadSplit(located, "train");
+  let seed = ir.training.seed;
+  const reportPath = join(build.dir, "train-report.json");
+  let expected: number | undefined;
+  if (existsSync(reportPath)) {
+    try {
+      const r = JSON.parse(readFileSync(reportPath, "utf8")) as { seed?: number; data?: { train?: number; validation?: number } };
+      if (typeof r.seed === "number") seed = r.seed;
+      const total = (r.data?.train ?? 0) + (r.data?.validation ?? 0);
+      if (total > 0 && total < train.count) train = take(train, total);
+      expected = r.data?.validation;
+    } catch {
+      note("train-report.json is unreadable; calibrating on the validation split of the spec's seed");
+    }
+  }
+  const { validation } = splitValidation(train, ir.training.validationSplit, seed);
+  if (expected !== undefined && expected !== validation.count) {
+    note(`warning: training held out ${expected} validation images but ${located.description} gives ${validation.count}; the calibration split may overlap the training images`);
+  }
+  return { images: validation.images, labels: validation.labels, count: validation.count };
+}
+
+function costModelOf(devices: Devices): EvalReport["costModel"] {
+  const sources = new Set<string>();
+  // A constant equal to a preset's comes from that preset's source; any other was set in the spec.
+  const known = [...Object.values(DEVICE_PRESETS).flatMap((p) => [p.energyPerMacJ, p.throughputMacsPerS]), ...Object.values(LINK_PRESETS).flatMap((p) => [p.uplinkBps, p.energyPerBitJ, p.rttS])];
+  const find = (value: number, what: string) => sources.add(`${what}: ${known.find((c) => c.value === value)?.source ?? "set in the spec"}`);
+  const { edge, cloud } = devices;
+  find(edge.energyPerMacJ, `edge energy per MAC ${edge.energyPerMacJ} J`);
+  find(edge.throughputMacsPerS, `edge throughput ${edge.throughputMacsPerS} MAC/s`);
+  find(edge.energyPerBitJ, `edge energy per bit ${edge.energyPerBitJ} J`);
+  find(edge.uplinkBps, `uplink ${edge.uplinkBps} bit/s`);
+  find(edge.rttS, `round-trip time ${edge.rttS} s`);
+  find(cloud.energyPerMacJ, `cloud energy per MAC ${cloud.energyPerMacJ} J`);
+  find(cloud.throughputMacsPerS, `cloud throughput ${cloud.throughputMacsPerS} MAC/s`);
+  return {
+    edge: { preset: edge.preset, energyPerMacJ: edge.energyPerMacJ, throughputMacsPerS: edge.throughputMacsPerS, energyPerBitJ: edge.energyPerBitJ, uplinkBps: edge.uplinkBps, rttS: edge.rttS },
+    cloud: { preset: cloud.preset, energyPerMacJ: cloud.energyPerMacJ, throughputMacsPerS: cloud.throughputMacsPerS },
+    sources: [...sources],
+  };
+}
+
+/** Values of one site's measure, per input. */
+function siteMeasure(out: ExitOutputs, site: ThresholdSite): (row: number) => number {
+  const x = out.exits.get(site.exit)!;
+  return (row) => measureOf(site.measure as Parameters<typeof measureOf>[0], x.probs, row * x.k, x.k, x.hard);
+}
+
+/** Chooses every calibrated threshold on the validation outputs, one after another. */
+function calibrate(validation: ExitOutputs, routing: Manifest["routing"], sites: ThresholdSite[], devices: Devices, cloudExits: ReadonlySet<string>): { values: number[]; chosen: Omit<Calibration, "test">[] } {
+  const values = sites.map((s) => {
+    const v = thresholdValue(s.threshold);
+    if (typeof v === "number") return v;
+    // A provisional value for thresholds calibrated later: the median of the measure.
+    const m = siteMeasure(validation, s);
+    const all = Float64Array.from({ length: validation.n }, (_, r) => m(r)).sort();
+    return all[all.length >> 1]!;
+  });
+  const chosen: Omit<Calibration, "test">[] = [];
+  for (const site of sites) {
+    if (site.threshold.kind !== "calibrate") continue;
+    const metric = site.threshold.metric as CalibrationMetric;
+    const candidates: Candidate[] = candidateThresholds(validation, siteMeasure(validation, site), 256).map((t) => ({ threshold: t, figures: figuresOf(validation, answersWith(validation, routing, values, site, t), devices) }));
+    const pick = chooseThreshold(candidates, metric, site.threshold.value, cloudExits);
+    values[site.index] = pick.chosen.threshold;
+    chosen.push({ index: site.index, condition: siteText(site), target: { metric, value: site.threshold.value }, threshold: Number(pick.chosen.threshold.toPrecision(8)), validation: { samples: validation.n, value: pick.value }, met: pick.met });
+  }
+  return { values, chosen };
+}
+
+/** The routing with calibrated values recorded beside their targets. */
+function recordCalibration(routing: Manifest["routing"], chosen: readonly { index: number; threshold: number }[]): Manifest["routing"] {
+  const copy = JSON.parse(JSON.stringify(routing)) as Manifest["routing"];
+  const sites = thresholdSites(copy);
+  for (const c of chosen) (sites[c.index]!.threshold as RecordedThreshold).calibrated = c.threshold;
+  return copy;
+}
+
+export async function evaluate(o: EvaluateOptions): Promise<Evaluation> {
+  const started = performance.now();
+  const note = o.onProgress ?? (() => {});
+  const build = readBuild(o.buildDir);
+  const { ir, manifest } = build;
+  if (!manifest.export) throw new ArtifactError(Codes.BuildInvalid, `${join(o.buildDir, "manifest.json")} lists no ONNX export; run \`meanet export ${o.buildDir}\` first`);
+  const devices: Devices = manifest.devices;
+
+  const test = loadTestSamples(manifest, o.data, o.limit);
+  note(`evaluating ${manifest.model} on ${test.count} test images of ${test.source}`);
+  const out = await computeExitOutputs(build, test.images, test.labels, test.count);
+  const cloudExits = new Set([...out.exits.values()].filter((x) => x.device === "cloud").map((x) => x.name));
+
+  const sites = thresholdSites(manifest.routing);
+  let routing = manifest.routing;
+  let thresholds: number[];
+  const calibration: Calibration[] = [];
+  if (sites.some((s) => s.threshold.kind === "calibrate")) {
+    const v = loadValidation(build, o.data, note);
+    note(`calibrating ${sites.filter((s) => s.threshold.kind === "calibrate").length} threshold(s) on ${v.count} validation images`);
+    const validation = await computeExitOutputs(build, v.images, v.labels, v.count);
+    const c = calibrate(validation, routing, sites, devices, cloudExits);
+    routing = recordCalibration(routing, c.chosen);
+    thresholds = c.values;
+    const testFigures = figuresOf(out, routedAnswers(out, rulesFromManifest({ routing }, thresholds)), devices);
+    for (const x of c.chosen) {
+      const value = x.target.metric === "cloud_fraction" ? cloudFractionOf(testFigures, cloudExits) : x.target.metric === "accuracy" ? testFigures.accuracy : x.target.metric === "energy" ? testFigures.energyJ : testFigures.latencyS;
+      calibration.push({ ...x, test: { value } });
+    }
+  } else {
+    thresholds = sites.map((s) => thresholdValue(s.threshold) as number);
+  }
+  const rules = rulesFromManifest({ routing }, thresholds);
+
+  const routedList = routedAnswers(out, rules);
+  const routed = figuresOf(out, routedList, devices);
+  const edgeList = routedAnswers(out, rules, cloudExits);
+  const edgeExit = fullExit(out, "edge");
+  const cloudExit = fullExit(out, "cloud");
+  if (!edgeExit || !cloudExit) throw new ArtifactError(Codes.BuildInvalid, "the baselines need an edge exit and a cloud exit over all classes; this build has " + [...out.exits.values()].map((x) => `${x.name} (${x.device}, ${x.classes.kind})`).join(", "));
+  const ranked = byEntropy(out, edgeExit);
+  const sent = routedList.filter((a) => cloudExits.has(a.exit)).length;
+  const entropyAt = entropyExitAnswers(out, edgeExit, cloudExit, ranked, sent);
+  const described = (f: SystemFigures, description: string) => ({ ...f, description });
+  const baselines: EvalReport["baselines"] = {
+    edgeOnly: described(figuresOf(out, everyInputAt(out, edgeExit), devices), `every input answered at the ${edgeExit.name} exit`),
+    edgeWithExtension: described(figuresOf(out, edgeList, devices), "the spec's rule with the cloud taken away: inputs it sends to the cloud get the edge's own answer"),
+    cloudOnly: described(figuresOf(out, everyInputAt(out, cloudExit), devices), `every input sent to the ${cloudExit.name} exit`),
+    entropyExit: described(
+      figuresOf(out, entropyAt.answers, devices),
+      `class-unaware early exit: the ${sent} inputs (the routed system's cloud fraction) with the highest entropy of ${edgeExit.name} go to ${cloudExit.name}, the rest exit at ${edgeExit.name}${entropyAt.threshold === null ? "" : ` (entropy threshold ${entropyAt.threshold.toPrecision(4)})`}`,
+    ),
+    oracle: described(figuresOf(out, oracleAnswers(out, edgeList, cloudExit), devices), "the edge's own answer, and the cloud for exactly the inputs the edge gets wrong: the upper bound of any router"),
+  };
+  const gain = baselines.oracle.accuracy - baselines.edgeOnly.accuracy;
+  const oracleGainRecovered = gain > 0 ? Number(((routed.accuracy - baselines.edgeOnly.accuracy) / gain).toFixed(4)) : null;
+
+  // Sweeps: the threshold of the first rule that sends inputs to the cloud, and the entropy exit.
+  const sweeps: Sweep[] = [];
+  const swept = sites.find((s) => cloudExits.has(s.target)) ?? sites[0];
+  const steps = o.sweepSteps ?? 40;
+  if (swept) {
+    const points = candidateThresholds(out, siteMeasure(out, swept), steps).map((t) => pointOf(figuresOf(out, answersWith(out, routing, thresholds, swept, t), devices), t, cloudExits));
+    sweeps.push({ system: "routed", condition: siteText(swept), points: dedupe(points) });
+  }
+  sweeps.push({
+    system: "entropyExit",
+    condition: `entropy(${edgeExit.name}) > t`,
+    points: dedupe(
+      ENTROPY_FRACTIONS.map((f) => {
+        const e = entropyExitAnswers(out, edgeExit, cloudExit, ranked, Math.round(f * out.n));
+        return pointOf(figuresOf(out, e.answers, devices), e.threshold, cloudExits);
+      }),
+    ),
+  });
+
+  const perClass = manifest.labels.map((label, c) => {
+    let samples = 0;
+    let right = 0;
+    routedList.forEach((a, r) => {
+      if (test.labels[r] !== c) return;
+      samples++;
+      if (predictionOf(out.exits.get(a.exit)!, r) === c) right++;
+    });
+    return { label, hard: out.hardIds.has(c), samples, accuracy: samples ? Number((right / samples).toFixed(4)) : 0 };
+  });
+  const exitStandalone = [...out.exits.values()].map((x) => {
+    const own = new Set(x.classIds);
+    let samples = 0;
+    let right = 0;
+    for (let r = 0; r < out.n; r++) {
+      if (!own.has(test.labels[r]!)) continue;
+      samples++;
+      if (predictionOf(x, r) === test.labels[r]) right++;
+    }
+    return { exit: x.name, classes: x.classes.kind, samples, accuracy: samples ? Number((right / samples).toFixed(4)) : 0 };
+  });
+  const assertions = checkEvalAssertions(ir, routed, new Map(exitStandalone.map((x) => [x.exit, x.accuracy])), cloudExits);
+
+  const report: EvalReport = {
+    format: "meanet-eval",
+    version: 1,
+    model: manifest.model,
+    buildId: manifest.buildId,
+    data: { source: test.source, split: "test", samples: test.count },
+    labels: manifest.labels,
+    hardClasses: manifest.export.hardClasses,
+    rule: ruleText(routing, thresholds),
+    routed,
+    baselines,
+    oracleGainRecovered,
+    perClass,
+    exitStandalone,
+    sweeps,
+    calibration,
+    assertions,
+    costModel: costModelOf(devices),
+    seconds: Number(((performance.now() - started) / 1000).toFixed(2)),
+  };
+  return { report, routing };
+}
+
+/** Sweep points sorted by cloud fraction, equal neighbours merged. */
+function dedupe(points: SweepPoint[]): SweepPoint[] {
+  const sorted = [...points].sort((a, b) => a.cloudFraction - b.cloudFraction || a.accuracy - b.accuracy);
+  return sorted.filter((p, i) => i === 0 || p.cloudFraction !== sorted[i - 1]!.cloudFraction || p.accuracy !== sorted[i - 1]!.accuracy);
+}
+
+export type { Answer };

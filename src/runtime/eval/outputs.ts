@@ -1,0 +1,157 @@
+/**
+ * Every exit of every input, computed once. Evaluation runs each exported file (edge and cloud) in
+ * onnxruntime over the whole split, keeps every exit's probabilities, and knows what each exit
+ * costs: the files it needs, their MACs per device, and the bytes that cross to the cloud. The
+ * routed system and every baseline are then answers chosen from this table, so they are scored on
+ * exactly the same model outputs.
+ */
+import { join } from "node:path";
+import type { IrJson } from "../../codegen/format/ir.js";
+import type { Manifest, PartitionIo, PartitionPlan } from "../../codegen/format/manifest.js";
+import { planPartitions } from "../../codegen/onnx/plan.js";
+import type { ClassSet, Measure } from "../../ir/index.js";
+import { argmax, measureOf } from "../infer/measures.js";
+import { feedTensor, openSession, type FeedData, type InferenceSession } from "../infer/onnx.js";
+import { ExitUnavailable, type ExitView } from "../infer/rule.js";
+
+export interface ExitTable {
+  name: string;
+  device: "edge" | "cloud";
+  classes: ClassSet;
+  /** Output index → class id among the spec's labels; → is a hard class. */
+  classIds: number[];
+  hard: boolean[];
+  k: number;
+  /** n × k probabilities. */
+  probs: Float32Array;
+  /** Bit mask of the files (in plan order) this exit needs. */
+  needs: number;
+}
+
+export interface FileCost {
+  device: "edge" | "cloud";
+  macs: number;
+  /** Bytes of the file's inputs sent to the cloud (cloud files only). */
+  bytesIn: number;
+}
+
+export interface ExitOutputs {
+  n: number;
+  labels: ArrayLike<number>;
+  exits: Map<string, ExitTable>;
+  files: PartitionPlan[];
+  fileCosts: FileCost[];
+  hardIds: ReadonlySet<number>;
+  /** Class labels of the spec. */
+  labelNames: string[];
+}
+
+function classIdsOf(labels: string[], classes: ClassSet, hardIds: number[]): number[] {
+  const all = labels.map((_, i) => i);
+  switch (classes.kind) {
+    case "all":
+      return all;
+    case "hard":
+      return hardIds;
+    case "easy":
+      return all.filter((c) => !hardIds.includes(c));
+    case "labels":
+      return classes.labels.map((l) => labels.indexOf(l));
+  }
+}
+
+const elements = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+const bytesOf = (io: PartitionIo) => elements(io.shape) * (io.dtype === "float32" ? 4 : 1);
+
+/** Runs every exported file over `count` inputs (NHWC, one after another) in batches. */
+export async function computeExitOutputs(build: { dir: string; ir: IrJson; manifest: Manifest }, images: FeedData, labels: ArrayLike<number>, count: number, batch = 500, onBatch?: (done: number) => void): Promise<ExitOutputs> {
+  const { ir, manifest } = build;
+  const files = planPartitions(ir);
+  const hard = manifest.export!.hardClasses.map((l) => manifest.labels.indexOf(l));
+  const producerOf = (io: PartitionIo) => files.findIndex((f) => f.outputs.some((o) => o.name === io.name && !o.exit));
+  // Which files each file needs (itself and the producers of its inputs, transitively).
+  const fileNeeds: number[] = [];
+  files.forEach((f, i) => {
+    let mask = 1 << i;
+    for (const io of f.inputs) if (io.tensor !== ir.input.tensor) mask |= fileNeeds[producerOf(io)]!;
+    fileNeeds.push(mask);
+  });
+  const fileCosts: FileCost[] = files.map((f) => ({
+    device: f.device,
+    macs: f.nodes.reduce((s, n) => s + ir.nodes[n]!.macs, 0),
+    bytesIn: f.device === "cloud" ? f.inputs.reduce((s, io) => s + bytesOf(io), 0) : 0,
+  }));
+  const exits = new Map<string, ExitTable>();
+  files.forEach((f, i) => {
+    for (const o of f.outputs) {
+      if (!o.exit) continue;
+      const exit = ir.exits.find((x) => x.name === o.exit)!;
+      const classIds = classIdsOf(manifest.labels, exit.classes, hard);
+      exits.set(o.exit, { name: o.exit, device: f.device, classes: exit.classes, classIds, hard: classIds.map((c) => hard.includes(c)), k: o.shape[0]!, probs: new Float32Array(count * o.shape[0]!), needs: fileNeeds[i]! });
+    }
+  });
+
+  const sessions: InferenceSession[] = [];
+  try {
+    for (const f of files) sessions.push(await openSession(join(build.dir, f.path)));
+    const inputSize = elements(ir.input.shape);
+    for (let start = 0; start < count; start += batch) {
+      const n = Math.min(batch, count - start);
+      const values = new Map<string, FeedData>();
+      values.set(ir.input.name, images.subarray(start * inputSize, (start + n) * inputSize));
+      for (let i = 0; i < files.length; i++) {
+        const f = files[i]!;
+        const feeds = Object.fromEntries(f.inputs.map((io) => [io.name, feedTensor(io.dtype, values.get(io.tensor === ir.input.tensor ? ir.input.name : io.name)!, n, io.shape)]));
+        const result = await sessions[i]!.run(feeds);
+        for (const o of f.outputs) {
+          const data = result[o.name]!.data as Float32Array;
+          if (o.exit) exits.get(o.exit)!.probs.set(data, start * o.shape[0]!);
+          else values.set(o.name, data);
+        }
+      }
+      onBatch?.(start + n);
+    }
+  } finally {
+    for (const s of sessions) await s.release();
+  }
+  return { n: count, labels, exits, files, fileCosts, hardIds: new Set(hard), labelNames: manifest.labels };
+}
+
+/** The prediction of an exit for input `row`, as a class id among the spec's labels. */
+export function predictionOf(x: ExitTable, row: number): number {
+  return x.classIds[argmax(x.probs, row * x.k, x.k)]!;
+}
+
+/**
+ * The routing conditions' view of input `row`. Every exit read is added to `read` (the router runs
+ * only what its conditions read). With `skip`, reading a skipped exit does not hold, as in the
+ * router's fallback when the cloud cannot answer.
+ */
+export function viewOf(out: ExitOutputs, row: number, read: Set<string>, skip?: ReadonlySet<string>): ExitView {
+  const table = (exit: string) => {
+    if (skip?.has(exit)) throw new ExitUnavailable(exit);
+    const x = out.exits.get(exit);
+    if (!x) throw new Error(`the routing rules read exit \`${exit}\`, which no exported file gives`);
+    read.add(exit);
+    return x;
+  };
+  return {
+    measure: (m: Measure, exit: string) => {
+      const x = table(exit);
+      return measureOf(m, x.probs, row * x.k, x.k, x.hard);
+    },
+    argmaxIn: (exit: string, set: ClassSet) => {
+      const c = predictionOf(table(exit), row);
+      switch (set.kind) {
+        case "all":
+          return true;
+        case "hard":
+          return out.hardIds.has(c);
+        case "easy":
+          return !out.hardIds.has(c);
+        case "labels":
+          return set.labels.includes(out.labelNames[c]!);
+      }
+    },
+  };
+}
