@@ -43,9 +43,9 @@ export function formatEvalSummary(r: EvalReport): string {
   return lines.join("\n");
 }
 
-/** A failed assertion as a located diagnostic line. */
-export function assertionDiagnostic(a: AssertionOutcome): string {
-  return `${a.loc ?? "<spec>"}: error ${Codes.AssertionFailed}: assertion failed: \`${a.text}\`; measured ${a.metric} = ${a.value}`;
+/** A failed assertion as a located diagnostic line; a warning when it does not fail the command. */
+export function assertionDiagnostic(a: AssertionOutcome, severity: "error" | "warning" = "error"): string {
+  return `${a.loc ?? "<spec>"}: ${severity} ${Codes.AssertionFailed}: assertion failed: \`${a.text}\`; measured ${a.metric} = ${a.value}`;
 }
 
 /**
@@ -78,7 +78,7 @@ export async function evalCommand(argv: string[], io: Io): Promise<number> {
       io.out(formatEvalSummary(outcome.report));
       io.out(`wrote ${outcome.written.map((f) => join(dir, f)).join(", ")}`);
     }
-    for (const a of outcome.failed) io.err(assertionDiagnostic(a));
+    for (const a of outcome.failed) io.err(assertionDiagnostic(a, values["report-only"] ? "warning" : "error"));
     return outcome.failed.length && !values["report-only"] ? EXIT_ERRORS : EXIT_OK;
   } catch (e) {
     if (e instanceof ArtifactError || e instanceof DataError) {
