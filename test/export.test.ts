@@ -150,6 +150,74 @@ describe("export of a trained Fashion-MNIST model", () => {
     expect(r.err).toMatch(/MN5005.*edge\/main\.onnx does not match the sha256 in manifest\.json/);
   });
 
+  describe("the hard classes of trained weights", () => {
+    /** A trained, unexported build at ROOT/fashion_mnist, so compile -o ROOT writes over it. */
+    function trainedBuild(name: string): { root: string; d: string } {
+      const root = join(tmp, name);
+      const d = join(root, "fashion_mnist");
+      cpSync(trainedCopy, d, { recursive: true });
+      return { root, d };
+    }
+    const readJson = (path: string) => JSON.parse(readFileSync(path, "utf8"));
+
+    it("compile over a trained build writes the manifest training wrote: hard classes and weight files kept", () => {
+      const { root, d } = trainedBuild("recompiled");
+      const trainedManifest = readFileSync(join(d, "manifest.json"), "utf8");
+      const report = readJson(join(d, "train-report.json"));
+      expect(readJson(join(d, "manifest.json")).hardClasses.labels).toEqual(report.hardClasses.labels);
+      const c = cli("compile", "examples/fashion-mnist.meanet", "-o", root);
+      expect(c.status, c.err).toBe(0);
+      expect(c.out).toContain(`hard classes ${report.hardClasses.labels.join(", ")}`);
+      expect(readFileSync(join(d, "manifest.json"), "utf8")).toBe(trainedManifest);
+    });
+
+    it("compile of a changed spec over a trained build drops the trained state, with a note", () => {
+      const { root, d } = trainedBuild("recompiled-changed");
+      const spec = readFileSync("examples/fashion-mnist.meanet", "utf8").replace("block adaptive on edge {\n  x = relu(batchnorm(conv2d(image, 16, kernel: 3, bias: false)))\n  x = max_pool", "block adaptive on edge {\n  x = relu(batchnorm(conv2d(image, 16, kernel: 3, bias: false)))\n  x = avg_pool");
+      const file = join(tmp, "recompiled-changed.meanet");
+      writeFileSync(file, spec);
+      const c = cli("compile", file, "-o", root);
+      expect(c.status, c.err).toBe(0);
+      expect(c.err).toContain("note: the weights in");
+      expect(c.err).toContain("block `adaptive` changed since training");
+      const manifest = readJson(join(d, "manifest.json"));
+      expect(manifest.hardClasses.labels).toBe(null);
+      expect(manifest.artifacts.map((a: { path: string }) => a.path)).not.toContain("weights/main/weights.bin");
+    });
+
+    it("export takes them from train-report.json when manifest.json lists none, not the first labels", () => {
+      const { d } = trainedBuild("hard-from-report");
+      const labels: string[] = readJson(join(d, "manifest.json")).labels;
+      // Another order and set than the first five labels, so a fallback to those cannot pass.
+      const hard = [labels[9]!, labels[7]!, labels[5]!, labels[3]!, labels[1]!];
+      const report = readJson(join(d, "train-report.json"));
+      report.hardClasses = { ids: [9, 7, 5, 3, 1], labels: hard };
+      writeFileSync(join(d, "train-report.json"), JSON.stringify(report));
+      const manifest = readJson(join(d, "manifest.json"));
+      manifest.hardClasses.labels = null;
+      writeFileSync(join(d, "manifest.json"), JSON.stringify(manifest));
+      const e = cli("export", d);
+      expect(e.status, e.err).toBe(0);
+      expect(readJson(join(d, "manifest.json")).export.hardClasses).toEqual(hard);
+      const meta = Object.fromEntries(decodeModel(readFileSync(join(d, "edge", "extension.onnx"))).metadataProps.map((p) => [p.key, p.value]));
+      expect(JSON.parse(meta["meanet.hard_classes"]!)).toEqual(hard);
+    });
+
+    it("export refuses trained weights whose hard classes neither train-report.json nor manifest.json records", () => {
+      const { d } = trainedBuild("hard-unknown");
+      rmSync(join(d, "train-report.json"));
+      const manifest = readJson(join(d, "manifest.json"));
+      manifest.hardClasses.labels = null;
+      writeFileSync(join(d, "manifest.json"), JSON.stringify(manifest));
+      const before = readFileSync(join(d, "manifest.json"), "utf8");
+      const e = cli("export", d);
+      expect(e.status).toBe(1);
+      expect(e.err).toMatch(/error MN5005: cannot tell which 5 hard classes the trained weights were trained on: .*train-report\.json is missing/);
+      expect(existsSync(join(d, "edge", "main.onnx"))).toBe(false);
+      expect(readFileSync(join(d, "manifest.json"), "utf8")).toBe(before);
+    });
+  });
+
   describe("bad input: a clear error naming the block, and nothing written", () => {
     function expectNothingWritten(d: string, manifestBefore: string) {
       // edge/ holds the compile's router glue; export adds the models.

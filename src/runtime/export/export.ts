@@ -3,18 +3,18 @@
  * the seeded initial ones. All files are made in memory first, so a bad weight file stops the
  * export before anything is written; the manifest is written last and lists every file's hash.
  */
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Manifest, ManifestArtifact, PartitionPlan, WeightsOrigin } from "../../codegen/format/manifest.js";
 import { emitManifestWithExport, sha256 } from "../../codegen/manifest.js";
 import { emitOnnx, IR_VERSION, OPSET, planPartitions, type OnnxModelInfo } from "../../codegen/onnx/index.js";
-import { blockSignature } from "../../codegen/signature.js";
 import { tritonModelPath } from "../../codegen/triton.js";
 import { Codes } from "../../diagnostics/index.js";
 import { readBuild, type Build } from "../build.js";
 import { writeAtomic } from "../files.js";
 import { ArtifactError } from "./errors.js";
 import { randomWeights } from "./random.js";
+import { changedBlocks, fittingHardClasses, readTrainRecord, type TrainRecord } from "./trainReport.js";
 import { lookupIn, readBlockWeights, type WeightStore } from "./weights.js";
 
 export const LAYOUT_NOTE = "inputs and outputs are NHWC like the spec's shapes, with a dynamic batch N; the model input is taken as stored (e.g. uint8 pixels) and scaled by 1/255 inside; feature maps are NCHW inside each file; exits give softmax probabilities";
@@ -33,34 +33,55 @@ export interface ExportResult {
   hardClasses: string[];
 }
 
-/** Trained weights of every block, refused when a block changed since training. */
-function trainedWeights(build: Build): { store: WeightStore; origin: WeightsOrigin } {
+/** Trained weights of every block, refused when a block changed since training, and the hard classes they were trained on. */
+function trainedWeights(build: Build): { store: WeightStore; origin: WeightsOrigin; hard: string[] } {
   const { dir, ir } = build;
-  const reportPath = join(dir, "train-report.json");
-  let report: { blocks?: Record<string, string> } | undefined;
-  let reportSha: string | null = null;
-  if (existsSync(reportPath)) {
-    const text = readFileSync(reportPath);
-    reportSha = sha256(text);
-    try {
-      report = JSON.parse(text.toString("utf8")) as typeof report;
-    } catch (e) {
-      throw new ArtifactError(Codes.BuildInvalid, `${reportPath} is not valid JSON (${(e as Error).message})`);
-    }
-  }
+  const record = readTrainRecord(dir);
   const store: WeightStore = new Map();
+  const changed = record ? changedBlocks(record, ir) : [];
   for (const b of ir.blocks) {
-    const trainedFor = report?.blocks?.[b.name];
-    if (trainedFor !== undefined && trainedFor !== blockSignature(ir, b.name)) {
+    if (changed.includes(b.name)) {
       throw new ArtifactError(Codes.WeightsMismatch, `block \`${b.name}\` changed since its weights were trained (weights/${b.name} fits another version of the spec); run meanet train again`);
     }
     readBlockWeights(dir, ir, b.name, store);
   }
-  return { store, origin: { kind: "trained", trainReportSha256: reportSha } };
+  return { store, origin: { kind: "trained", trainReportSha256: record?.sha256 ?? null }, hard: trainedHardClasses(build, record) };
 }
 
-/** Hard classes in the extension's output order; untrained builds of ranked selections take the first labels. */
-function hardClassLabels(manifest: Manifest): string[] {
+/**
+ * The hard classes trained weights were trained on, in the extension's output order: those
+ * train-report.json records (manifest.json loses them when the spec is compiled again), else the
+ * manifest's. Guessing would pair the extension's outputs with the wrong labels, so neither is an error.
+ */
+function trainedHardClasses(build: Build, record: TrainRecord | undefined): string[] {
+  const { ir, manifest, dir } = build;
+  const reported = record ? fittingHardClasses(record, ir) : undefined;
+  if (ir.hardClasses.kind === "labels") {
+    const spec = ir.hardClasses.labels!;
+    if (reported && [...reported].sort().join("\u0000") !== [...spec].sort().join("\u0000")) {
+      throw new ArtifactError(Codes.WeightsMismatch, `the spec's hard classes (${spec.join(", ")}) differ from those the weights were trained on (${reported.join(", ")}, in ${record!.path}); run meanet train again`);
+    }
+    return reported ?? spec;
+  }
+  if (reported) return reported;
+  const listed = manifest.hardClasses.labels;
+  if (listed && listed.length === ir.hardClasses.count && listed.every((l) => ir.labels.includes(l))) return listed;
+  const h = record?.hardClasses;
+  const why = !record
+    ? `${join(dir, "train-report.json")} is missing`
+    : !h
+      ? `${record.path} records no hard classes`
+      : h.length !== ir.hardClasses.count
+        ? `${record.path} lists ${h.length} hard classes where the spec selects ${ir.hardClasses.count}`
+        : `${record.path} lists hard classes that are not the spec's labels, or one twice (${h.join(", ")})`;
+  throw new ArtifactError(
+    Codes.BuildInvalid,
+    `cannot tell which ${ir.hardClasses.count} hard classes the trained weights were trained on: ${why}, and ${join(dir, "manifest.json")} lists none; run meanet train again, or export with --random-weights`,
+  );
+}
+
+/** Hard classes for seeded initial weights: the manifest's, else (a ranked selection never trained) the first labels. */
+function initialHardClasses(manifest: Manifest): string[] {
   return manifest.hardClasses.labels ?? manifest.labels.slice(0, manifest.hardClasses.count);
 }
 
@@ -91,8 +112,8 @@ function modelInfo(build: Build, plan: PartitionPlan, origin: WeightsOrigin, har
 export async function exportBuild(o: ExportOptions): Promise<ExportResult> {
   const build = readBuild(o.buildDir);
   const { ir, manifest } = build;
-  const { store, origin } = o.randomSeed !== undefined ? { store: randomWeights(ir, o.randomSeed), origin: { kind: "random", seed: o.randomSeed } as WeightsOrigin } : trainedWeights(build);
-  const hard = hardClassLabels(manifest);
+  const { store, origin, hard } =
+    o.randomSeed !== undefined ? { store: randomWeights(ir, o.randomSeed), origin: { kind: "random", seed: o.randomSeed } as WeightsOrigin, hard: initialHardClasses(manifest) } : trainedWeights(build);
   const plans = planPartitions(ir);
   const lookup = lookupIn(store);
   const outputs = plans.map((p) => ({ plan: p, bytes: emitOnnx(ir, p, lookup, modelInfo(build, p, origin, hard, o.toolVersion)) }));

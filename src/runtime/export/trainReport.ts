@@ -1,0 +1,56 @@
+/**
+ * What `meanet train` recorded next to the weights (train-report.json): the architecture
+ * fingerprint of every block and the hard classes the extension was trained on. The weights
+ * cannot be read correctly without them, so export and compile take them from here rather than
+ * from manifest.json, which a recompile rewrites.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { IrJson } from "../../codegen/format/ir.js";
+import { sha256 } from "../../codegen/manifest.js";
+import { blockSignature } from "../../codegen/signature.js";
+import { Codes } from "../../diagnostics/index.js";
+import { ArtifactError } from "./errors.js";
+
+export interface TrainRecord {
+  path: string;
+  sha256: string;
+  /** Block → architecture fingerprint the block's weights were trained for. */
+  blocks: Record<string, string>;
+  /** Hard-class labels in the extension's output order, when the report holds a usable list. */
+  hardClasses: string[] | undefined;
+}
+
+/** JSON.parse's message on one line: V8 quotes the offending text, newlines included. */
+export function jsonProblem(e: unknown): string {
+  return (e as Error).message.replace(/\s+/g, " ").trim();
+}
+
+/** train-report.json of a build, or undefined when there is none; an unreadable report is MN5005. */
+export function readTrainRecord(buildDir: string): TrainRecord | undefined {
+  const path = join(buildDir, "train-report.json");
+  if (!existsSync(path)) return undefined;
+  const bytes = readFileSync(path);
+  let report: { blocks?: unknown; hardClasses?: { labels?: unknown } };
+  try {
+    report = JSON.parse(bytes.toString("utf8")) as typeof report;
+  } catch (e) {
+    throw new ArtifactError(Codes.BuildInvalid, `${path} is not valid JSON (${jsonProblem(e)}); run meanet train again`);
+  }
+  const blocks = report && typeof report.blocks === "object" && report.blocks !== null ? (report.blocks as Record<string, string>) : {};
+  const labels = report?.hardClasses?.labels;
+  const hardClasses = Array.isArray(labels) && labels.every((l) => typeof l === "string") ? (labels as string[]) : undefined;
+  return { path, sha256: sha256(bytes), blocks, hardClasses };
+}
+
+/** The hard classes of a report when they fit the IR's selection: as many as it asks for, each a label, none twice. */
+export function fittingHardClasses(record: TrainRecord, ir: Pick<IrJson, "labels" | "hardClasses">): string[] | undefined {
+  const h = record.hardClasses;
+  if (!h || h.length !== ir.hardClasses.count || new Set(h).size !== h.length || !h.every((l) => ir.labels.includes(l))) return undefined;
+  return h;
+}
+
+/** Blocks whose architecture differs from the one their weights were trained for. */
+export function changedBlocks(record: TrainRecord, ir: IrJson): string[] {
+  return ir.blocks.map((b) => b.name).filter((name) => record.blocks[name] !== undefined && record.blocks[name] !== blockSignature(ir, name));
+}
