@@ -4,7 +4,7 @@
  * evaluation that runs every exported file in onnxruntime and applies the spec's rule by hand.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import * as ort from "onnxruntime-node";
@@ -208,6 +208,21 @@ describe("faults", () => {
     expect(report.cloud).toMatch(/^http:\/\/127\.0\.0\.1:\d+/);
     expect(report.degraded).toBe(0);
     expect(report.exits.cloud!.count).toBe(expected.slice(0, 300).filter((x) => x.exit === "cloud").length);
+  });
+
+  it("an edge file changed since the export is refused by name, by meanet run and the library", async () => {
+    const copy = join(tmp, "tampered", "fashion_mnist");
+    cpSync(dir, copy, { recursive: true });
+    const file = join(copy, "edge", "extension.onnx");
+    const bytes = readFileSync(file);
+    bytes[bytes.length - 1] ^= 1;
+    writeFileSync(file, bytes);
+    const message = /edge\/extension\.onnx does not match the sha256 in manifest\.json: it changed since the export/;
+    const r = cli("run", copy, "--limit", "10");
+    expect(r.status).toBe(1);
+    expect(r.err).toMatch(/^error MN5005: /m);
+    expect(r.err).toMatch(message);
+    await expect(openRoutedClassifier(copy, undefined)).rejects.toMatchObject({ code: "MN5005", message: expect.stringMatching(message) });
   });
 
   it("bad flags are usage errors", () => {

@@ -6,7 +6,8 @@
  * batching, and a graceful SIGTERM with requests in flight (the real binary, as a child process).
  */
 import { spawn, spawnSync } from "node:child_process";
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -401,7 +402,28 @@ describe("inference engines", () => {
     const copy = join(tmp, `corrupt-${thread}`);
     cpSync(dir, copy, { recursive: true });
     writeFileSync(join(copy, "cloud", "model.onnx"), "not an onnx file");
+    // The manifest lists the corrupt file's hash, so the file gets as far as onnxruntime.
+    const manifestPath = join(copy, "manifest.json");
+    const manifest = JSON.parse(readFileSync(manifestPath, "utf8"));
+    manifest.artifacts.find((a: { path: string }) => a.path === "cloud/model.onnx").sha256 = createHash("sha256").update("not an onnx file").digest("hex");
+    writeFileSync(manifestPath, JSON.stringify(manifest));
     await expect(startServer({ buildDir: copy, port: 0, inferenceThread: thread })).rejects.toMatchObject({ code: "MN5005", message: expect.stringMatching(/cannot load ONNX model .*model\.onnx/) });
+  });
+
+  it("refuses to start on a model file changed since the export, naming it (the library and the command)", async () => {
+    const copy = join(tmp, "tampered");
+    cpSync(dir, copy, { recursive: true });
+    const file = join(copy, "cloud", "model.onnx");
+    const bytes = readFileSync(file);
+    bytes[bytes.length - 1] ^= 1;
+    writeFileSync(file, bytes);
+    const message = /cloud\/model\.onnx does not match the sha256 in manifest\.json: it changed since the export; run `meanet export .*` again/;
+    await expect(startServer({ buildDir: copy, port: 0 })).rejects.toMatchObject({ code: "MN5005", message: expect.stringMatching(message) });
+    const r = cli("serve", copy, "--port", "0");
+    expect(r.status).toBe(1);
+    expect(r.err).toMatch(/^error MN5005: /m);
+    expect(r.err).toMatch(message);
+    expect(r.out).toBe("");
   });
 });
 

@@ -5,10 +5,8 @@
  * files' outputs are also run chained, fed by onnxruntime's own outputs, which checks that the
  * partitions together reproduce the unpartitioned model.
  */
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { PartitionPlan } from "../../codegen/format/manifest.js";
-import { sha256 } from "../../codegen/manifest.js";
 import { Codes } from "../../diagnostics/index.js";
 import { readBuild, type Build } from "../build.js";
 import { feedTensor, openSession, type InferenceSession } from "../infer/onnx.js";
@@ -16,6 +14,7 @@ import { buildBlockModel, type BlockModel } from "../train/builder.js";
 import { mulberry32 } from "../train/data/rng.js";
 import { runBlocks, topoBlocks } from "../train/forward.js";
 import { tf, type Tensor } from "../train/tf.js";
+import { readExportedFile } from "./artifacts.js";
 import { ArtifactError } from "./errors.js";
 import { readBlockWeights, type WeightStore } from "./weights.js";
 
@@ -55,18 +54,7 @@ export interface VerifyReport {
 function exportedPartitions(build: Build): Omit<PartitionPlan, "nodes">[] {
   const exp = build.manifest.export;
   if (!exp) throw new ArtifactError(Codes.BuildInvalid, `${join(build.dir, "manifest.json")} lists no ONNX export; run \`meanet export ${build.dir}\` first`);
-  for (const p of exp.partitions) {
-    const listed = build.manifest.artifacts.find((a) => a.path === p.path);
-    let bytes: Buffer;
-    try {
-      bytes = readFileSync(join(build.dir, p.path));
-    } catch {
-      throw new ArtifactError(Codes.BuildInvalid, `${join(build.dir, p.path)} is missing; run \`meanet export ${build.dir}\` again`);
-    }
-    if (!listed || sha256(bytes) !== listed.sha256) {
-      throw new ArtifactError(Codes.BuildInvalid, `${join(build.dir, p.path)} does not match the sha256 in manifest.json: it changed since the export; run \`meanet export ${build.dir}\` again`);
-    }
-  }
+  for (const p of exp.partitions) readExportedFile(build, p.path);
   return exp.partitions;
 }
 

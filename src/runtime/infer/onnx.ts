@@ -11,12 +11,11 @@ export interface SessionOptions {
   intraOpThreads?: number;
 }
 
-export async function openSession(path: string, options: SessionOptions = {}): Promise<ort.InferenceSession> {
+/** A session over the file at `path`, or over `bytes` already read from it (and checked); errors name the path. */
+export async function openSession(path: string, options: SessionOptions = {}, bytes?: Uint8Array): Promise<ort.InferenceSession> {
+  const o: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: "all", ...(options.intraOpThreads ? { intraOpNumThreads: options.intraOpThreads } : {}) };
   try {
-    return await ort.InferenceSession.create(path, {
-      graphOptimizationLevel: "all",
-      ...(options.intraOpThreads ? { intraOpNumThreads: options.intraOpThreads } : {}),
-    });
+    return await (bytes ? ort.InferenceSession.create(bytes, o) : ort.InferenceSession.create(path, o));
   } catch (e) {
     throw new ArtifactError(Codes.BuildInvalid, `cannot load ONNX model ${path}: ${(e as Error).message.split("\n")[0]}`);
   }

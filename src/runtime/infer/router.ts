@@ -12,6 +12,7 @@ import { planPartitions } from "../../codegen/onnx/plan.js";
 import type { ClassSet, Measure } from "../../ir/index.js";
 import { readBuild } from "../build.js";
 import { Codes } from "../../diagnostics/index.js";
+import { readExportedFile } from "../export/artifacts.js";
 import { ArtifactError } from "../export/errors.js";
 import { CloudError, type CloudClient, type InferInput } from "./client.js";
 import { argmax, measureOf } from "./measures.js";
@@ -123,7 +124,10 @@ export class Router {
     const rules = o.rules ?? rulesFromManifest(build.manifest);
     const sessions = new Map<string, InferenceSession>();
     for (const p of build.manifest.export.partitions) {
-      if (p.device === "edge") sessions.set(p.path, await openSession(join(o.buildDir, p.path), o.intraOpThreads ? { intraOpThreads: o.intraOpThreads } : {}));
+      if (p.device !== "edge") continue;
+      // The files the rules run on must be the ones exported (and verified), not files changed since.
+      const bytes = readExportedFile(build, p.path);
+      sessions.set(p.path, await openSession(join(o.buildDir, p.path), o.intraOpThreads ? { intraOpThreads: o.intraOpThreads } : {}, bytes));
     }
     return new Router(build, sessions, rules, o.cloud);
   }

@@ -1,13 +1,14 @@
 /**
  * The model a server serves: the cloud partition of an exported build, as manifest.json describes
- * it, and the check of an onnxruntime session against that description, so a stale or hand-edited
- * build fails at startup with a message rather than as a 500 on the first request.
+ * it (the file checked against the manifest's SHA-256), and the check of an onnxruntime session
+ * against that description, so a stale or hand-edited build fails at startup with a message
+ * rather than as a 500 on the first request.
  */
-import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { PartitionIo } from "../../codegen/format/manifest.js";
 import { Codes } from "../../diagnostics/index.js";
 import { readBuild } from "../build.js";
+import { readExportedFile } from "../export/artifacts.js";
 import { ArtifactError } from "../export/errors.js";
 import type { InferenceSession } from "../infer/onnx.js";
 import { datatypeOf, SUPPORTED_DTYPES, type Datatype } from "./datatypes.js";
@@ -78,7 +79,8 @@ export function describeServedModel(buildDir: string): ServedModel {
   const partition = manifest.export.partitions.find((p) => p.device === "cloud");
   if (!partition) throw new ArtifactError(Codes.BuildInvalid, `${buildDir} has no cloud partition: every block of \`${manifest.model}\` runs on the edge`);
   const path = join(buildDir, partition.path);
-  if (!existsSync(path)) throw new ArtifactError(Codes.BuildInvalid, `${path} is missing; run \`meanet export ${buildDir}\` again`);
+  // Missing, or changed since the export: refused by name before anything is loaded.
+  readExportedFile({ dir: buildDir, manifest }, partition.path);
   const inputs = partition.inputs.map((x) => specOf(x, "input"));
   const outputs = partition.outputs.map((x) => specOf(x, "output"));
   return { name: manifest.model, version: "1", buildId: manifest.buildId, toolVersion: manifest.tool.version, path, inputs, outputs };
