@@ -4,9 +4,9 @@
  * evaluation that runs every exported file in onnxruntime and applies the spec's rule by hand.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openRoutedClassifier, runSamples, loadTestSamples, type Classification, type RunReport } from "../src/runtime/infer/index.js";
@@ -140,16 +140,29 @@ describe("routed inference against meanet serve", () => {
     expect(report.energyJPerSample).toBeGreaterThan(0);
   });
 
-  it("the generated edge/router.ts, run as a program, reports the same", () => {
-    // The program imports `meanet/runtime/infer` as an installed package would.
-    mkdirSync(join(tmp, "node_modules"), { recursive: true });
-    symlinkSync(resolve("."), join(tmp, "node_modules", "meanet"), "dir");
-    const r = spawnSync(process.execPath, ["--import", "tsx", join(dir, "edge", "router.ts"), "--cloud", url, "--limit", String(LIMIT), "--batch", "20", "--json"], { encoding: "utf8" });
-    expect(r.status, r.stderr).toBe(0);
-    const report = JSON.parse(r.stdout.trim().split("\n").pop()!) as RunReport;
-    const counts = countsOf(expected);
-    expect(report.accuracy).toBe(accuracyOf(expected));
-    for (const exit of ["main", "extension", "cloud"]) expect(report.exits[exit]!.count, exit).toBe(counts[exit]);
+  it("the generated edge/router.ts, run as the README says from a clone with the build in ./build, reports the same", () => {
+    // No installed meanet package: the router finds the checkout its build directory lies in.
+    const inClone = join("build", `.route-test-${process.pid}`);
+    rmSync(inClone, { recursive: true, force: true });
+    cpSync(out, inClone, { recursive: true });
+    try {
+      const r = spawnSync("npx", ["tsx", join(inClone, "fashion_mnist", "edge", "router.ts"), "--cloud", url, "--limit", String(LIMIT), "--batch", "20", "--json"], { encoding: "utf8" });
+      expect(r.status, r.stderr).toBe(0);
+      const report = JSON.parse(r.stdout.trim().split("\n").pop()!) as RunReport;
+      const counts = countsOf(expected);
+      expect(report.accuracy).toBe(accuracyOf(expected));
+      for (const exit of ["main", "extension", "cloud"]) expect(report.exits[exit]!.count, exit).toBe(counts[exit]);
+    } finally {
+      rmSync(inClone, { recursive: true, force: true });
+    }
+  });
+
+  it("outside a checkout and without the package installed, the router program says what it needs", () => {
+    expect(existsSync(join(tmp, "node_modules"))).toBe(false);
+    const r = spawnSync("npx", ["tsx", join(dir, "edge", "router.ts"), "--cloud", url], { encoding: "utf8" });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^error: edge\/router\.ts needs the meanet package: found neither installed \(npm install meanet beside the build\) nor around /m);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 });
 
