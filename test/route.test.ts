@@ -10,6 +10,7 @@ import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openRoutedClassifier, runSamples, loadTestSamples, type Classification, type RunReport } from "../src/runtime/infer/index.js";
+import { cloudFailureNotice } from "../src/runtime/infer/run.js";
 import { entropy } from "../src/runtime/infer/measures.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "meanet-route-"));
@@ -187,16 +188,30 @@ describe("faults", () => {
     const cloudBefore = expected.slice(0, half).filter((x) => x.exit === "cloud").length;
     expect(report.degraded).toBe(cloudAfter);
     expect(report.exits.cloud!.count).toBe(cloudBefore);
-    expect(report.cloudRequests.failures).toBeGreaterThan(0);
+    // One request per cloud input (batch 1): every call is an answer or a failure, those that
+    // failed at once during the cool-down included.
+    expect(report.cloudRequests.calls).toBe(cloudBefore + cloudAfter);
+    expect(report.cloudRequests.calls - report.cloudRequests.failures).toBe(cloudBefore);
+    expect(report.cloudRequests.fastFailures).toBeLessThan(report.cloudRequests.failures);
+    expect(report.cloudRequests.firstFailure).toMatch(/cannot reach http:\/\/127\.0\.0\.1:\d+|no answer from/);
+    const notice = cloudFailureNotice(report);
+    expect(notice?.severity).toBe("warning");
+    expect(notice?.text).toMatch(new RegExp(`^warning: ${report.cloudRequests.failures} of ${report.cloudRequests.calls} cloud requests failed.*; first failure: .*; ${cloudAfter} inputs routed to the cloud were answered by the edge \\(degraded\\)$`));
   });
 
-  it("with no cloud reachable at all, meanet run still answers every input and counts the degraded ones", () => {
+  it("with no cloud reachable at all, meanet run still answers every input, counts the degraded ones, says why once and exits 1", () => {
     const r = cli("run", dir, "--cloud", "http://127.0.0.1:9", "--limit", "200", "--json", "--timeout-ms", "500");
-    expect(r.status, r.err).toBe(0);
+    expect(r.status, r.err).toBe(1);
     const report = JSON.parse(r.out.trim().split("\n").pop()!) as RunReport;
     expect(report.samples).toBe(200);
     expect(report.exits.cloud!.count).toBe(0);
-    expect(report.degraded).toBe(expected.slice(0, 200).filter((x) => x.exit === "cloud").length);
+    const degraded = expected.slice(0, 200).filter((x) => x.exit === "cloud").length;
+    expect(report.degraded).toBe(degraded);
+    expect(report.cloudRequests.failures).toBe(report.cloudRequests.calls);
+    expect(report.cloudRequests.fastFailures).toBeGreaterThan(0);
+    const lines = r.err.trim().split("\n");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(new RegExp(`^error MN5008: no cloud request succeeded \\(${report.cloudRequests.calls} of ${report.cloudRequests.calls} failed, .* during the cool-down .*\\); first failure: cannot reach http://127\\.0\\.0\\.1:9: .*ECONNREFUSED.*; ${degraded} inputs routed to the cloud were answered by the edge \\(degraded\\)$`));
   });
 
   it("a token-protected cloud: the right token works, a wrong one degrades", async () => {
@@ -209,9 +224,10 @@ describe("faults", () => {
     const wrongFile = join(tmp, "wrong");
     writeFileSync(wrongFile, "nope");
     const bad = cli("run", dir, "--cloud", url, "--token-file", wrongFile, "--limit", "100", "--json");
-    expect(bad.status, bad.err).toBe(0);
+    expect(bad.status, bad.err).toBe(1);
     const report = JSON.parse(bad.out.trim().split("\n").pop()!) as RunReport;
     expect(report.degraded).toBe(expected.slice(0, 100).filter((x) => x.exit === "cloud").length);
+    expect(bad.err).toMatch(/^error MN5008: no cloud request succeeded .*; first failure: cloud answered 401: invalid bearer token; /m);
   });
 
   it("without --cloud, meanet run serves the cloud model itself", () => {

@@ -1,5 +1,5 @@
 import { startEmbeddedCloud } from "../runtime/infer/embedded.js";
-import { formatRunReport, isRunError, routedRun, RUN_FLAGS, RunFlagError, runOptionsFromFlags } from "../runtime/infer/run.js";
+import { cloudFailureNotice, formatRunReport, isRunError, routedRun, RUN_FLAGS, RunFlagError, runOptionsFromFlags } from "../runtime/infer/run.js";
 import { parseCommandArgs } from "./args.js";
 import { EXIT_ERRORS, EXIT_OK, UsageError, type Io } from "./io.js";
 
@@ -27,7 +27,9 @@ export async function run(argv: string[], io: Io): Promise<number> {
   try {
     const report = await routedRun({ buildDir: positionals[0]!, ...options, startCloud: startEmbeddedCloud });
     io.out(values.json ? JSON.stringify(report) : formatRunReport(report));
-    return EXIT_OK;
+    const notice = cloudFailureNotice(report);
+    if (notice) io.err(notice.text);
+    return notice?.severity === "error" ? EXIT_ERRORS : EXIT_OK;
   } catch (e) {
     if (isRunError(e)) {
       io.err(`error${"code" in e ? ` ${e.code}` : ""}: ${e.message}`);

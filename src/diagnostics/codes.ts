@@ -57,6 +57,7 @@ export const Codes = {
   BuildInvalid: "MN5005",
   WeightsMissing: "MN5006",
   WeightsMismatch: "MN5007",
+  CloudUnavailable: "MN5008",
 } as const;
 
 export type Code = (typeof Codes)[keyof typeof Codes];

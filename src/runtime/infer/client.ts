@@ -49,8 +49,11 @@ export class CloudClient {
   private readonly agent: http.Agent;
   private readonly options: Required<Omit<CloudOptions, "token">> & { token: string | undefined };
   private downUntil = 0;
-  /** Calls that failed for good, and attempts retried. */
-  readonly stats = { calls: 0, failures: 0, retries: 0, fastFailures: 0 };
+  /**
+   * Calls; calls that failed, whether after their attempts or at once during the cool-down
+   * (`fastFailures` of them); attempts retried; and why the first failed call failed.
+   */
+  readonly stats: { calls: number; failures: number; fastFailures: number; retries: number; firstFailure: string | null } = { calls: 0, failures: 0, fastFailures: 0, retries: 0, firstFailure: null };
 
   constructor(o: CloudOptions) {
     this.base = new URL(o.url.endsWith("/") ? o.url : `${o.url}/`);
@@ -64,6 +67,7 @@ export class CloudClient {
   async infer(inputs: InferInput[], outputs: string[]): Promise<Record<string, InferOutput>> {
     this.stats.calls++;
     if (Date.now() < this.downUntil) {
+      this.stats.failures++;
       this.stats.fastFailures++;
       throw new CloudError(`cloud ${this.base.origin} failed recently; not retried until the cool-down ends`, true);
     }
@@ -85,6 +89,7 @@ export class CloudClient {
       }
     }
     this.stats.failures++;
+    this.stats.firstFailure ??= last!.message;
     this.downUntil = Date.now() + this.options.cooldownMs;
     throw last!;
   }

@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import type { Manifest } from "../../codegen/format/manifest.js";
+import { Codes } from "../../diagnostics/index.js";
 import { readBuild } from "../build.js";
 import { ArtifactError } from "../export/errors.js";
 import { take } from "../train/data/dataset.js";
@@ -68,7 +69,12 @@ export interface RunReport {
   latencyMs: { p50: number; p99: number };
   /** Edge energy by the cost model: edge MACs × energy per MAC + bits sent × energy per bit. */
   energyJPerSample: number;
-  cloudRequests: { calls: number; failures: number; retries: number };
+  /**
+   * Requests to the cloud: `failures` counts every call that got no answer, `fastFailures` of
+   * them failed at once during the client's cool-down after a failure; `firstFailure` says why
+   * the first one failed.
+   */
+  cloudRequests: { calls: number; failures: number; fastFailures: number; retries: number; firstFailure: string | null };
   seconds: number;
 }
 
@@ -122,7 +128,7 @@ export async function runSamples(c: RoutedClassifier, samples: Samples, batch: n
     onBatch?.(i + n);
   }
   latencies.sort((a, b) => a - b);
-  const stats = c.client?.stats ?? { calls: 0, failures: 0, retries: 0 };
+  const stats = c.client?.stats ?? { calls: 0, failures: 0, fastFailures: 0, retries: 0, firstFailure: null };
   return {
     model: manifest.model,
     cloud: cloudUrl,
@@ -133,7 +139,7 @@ export async function runSamples(c: RoutedClassifier, samples: Samples, batch: n
     degraded,
     latencyMs: { p50: round(percentile(latencies, 0.5), 3), p99: round(percentile(latencies, 0.99), 3) },
     energyJPerSample: Number((energy / samples.count).toPrecision(4)),
-    cloudRequests: { calls: stats.calls, failures: stats.failures, retries: stats.retries },
+    cloudRequests: { calls: stats.calls, failures: stats.failures, fastFailures: stats.fastFailures, retries: stats.retries, firstFailure: stats.firstFailure },
     seconds: round((performance.now() - started) / 1000, 2),
   };
 }
@@ -145,9 +151,24 @@ export function formatRunReport(r: RunReport): string {
     `accuracy ${pct(r.accuracy)}; degraded ${r.degraded}`,
     ...Object.entries(r.exits).map(([k, v]) => `  exit ${k}: ${v.count} inputs (${((v.count / r.samples) * 100).toFixed(1)}%), accuracy ${pct(v.accuracy)}`),
     `latency per input p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms; edge energy ${r.energyJPerSample} J per input`,
-    `cloud requests ${r.cloudRequests.calls} (${r.cloudRequests.failures} failed, ${r.cloudRequests.retries} retries); ${r.seconds} s`,
+    `cloud requests ${r.cloudRequests.calls} (${r.cloudRequests.failures} failed${r.cloudRequests.fastFailures ? `, ${r.cloudRequests.fastFailures} of them during the cool-down` : ""}, ${r.cloudRequests.retries} retries); ${r.seconds} s`,
   ];
   return lines.join("\n");
+}
+
+/**
+ * What a run tells its user about cloud failures, on standard error, once: a warning when some
+ * cloud requests failed, an error (exit 1) when every one did, which is a misconfigured cloud (a
+ * wrong URL or token) far more often than a flaky one. The report is printed either way.
+ */
+export function cloudFailureNotice(r: RunReport): { severity: "warning" | "error"; text: string } | undefined {
+  const { calls, failures, fastFailures, firstFailure } = r.cloudRequests;
+  if (failures === 0) return undefined;
+  const first = `first failure: ${firstFailure ?? "unknown"}`;
+  const during = fastFailures ? `, ${fastFailures} of them at once during the cool-down that follows a failure` : "";
+  const answered = `${r.degraded} input${r.degraded === 1 ? "" : "s"} routed to the cloud ${r.degraded === 1 ? "was" : "were"} answered by the edge (degraded)`;
+  if (failures === calls) return { severity: "error", text: `error ${Codes.CloudUnavailable}: no cloud request succeeded (${failures} of ${calls} failed${during}); ${first}; ${answered}` };
+  return { severity: "warning", text: `warning: ${failures} of ${calls} cloud requests failed${during}; ${first}; ${answered}` };
 }
 
 export interface RoutedRunOptions extends RoutedClassifierOptions {
@@ -253,7 +274,9 @@ export async function runRouterProgram(buildDir: string, rules: Rule[], argv: st
     const { startEmbeddedCloud } = await import("./embedded.js");
     const report = await routedRun({ buildDir, rules, ...options, startCloud: startEmbeddedCloud });
     process.stdout.write((json ? JSON.stringify(report) : formatRunReport(report)) + "\n");
-    return 0;
+    const notice = cloudFailureNotice(report);
+    if (notice) process.stderr.write(`${notice.text}\n`);
+    return notice?.severity === "error" ? 1 : 0;
   } catch (e) {
     if (isRunError(e)) {
       process.stderr.write(`error${"code" in e ? ` ${e.code}` : ""}: ${e.message}\n`);
