@@ -5,7 +5,7 @@
  * split, and the assertions as a gate with located diagnostics.
  */
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -203,6 +203,17 @@ describe("meanet eval", () => {
     expect(r.status).toBe(1);
     expect(r.err).toMatch(/MN5005.*meanet export/);
     expect(cli("eval", dir, "--limit", "0").status).toBe(2);
+    // A file changed since the export is refused by name, and nothing is written.
+    const tampered = join(tmp, "tampered", "fashion_mnist");
+    cpSync(dir, tampered, { recursive: true });
+    rmSync(join(tampered, "eval.json"));
+    const onnx = readFileSync(join(tampered, "edge/extension.onnx"));
+    onnx[onnx.length - 5] ^= 1;
+    writeFileSync(join(tampered, "edge/extension.onnx"), onnx);
+    const t = cli("eval", tampered);
+    expect(t.status).toBe(1);
+    expect(t.err).toMatch(/MN5005.*edge\/extension\.onnx does not match the sha256/);
+    expect(existsSync(join(tampered, "eval.json"))).toBe(false);
     expect(cli("eval", join(tmp, "nowhere")).err).toMatch(/not found/);
   });
 });

@@ -10,6 +10,7 @@ import type { IrJson } from "../../codegen/format/ir.js";
 import type { Manifest, PartitionIo, PartitionPlan } from "../../codegen/format/manifest.js";
 import { planPartitions } from "../../codegen/onnx/plan.js";
 import type { ClassSet, Measure } from "../../ir/index.js";
+import { readExportedFile } from "../export/artifacts.js";
 import { argmax, measureOf } from "../infer/measures.js";
 import { feedTensor, openSession, type FeedData, type InferenceSession } from "../infer/onnx.js";
 import { ExitUnavailable, type ExitView } from "../infer/rule.js";
@@ -93,7 +94,8 @@ export async function computeExitOutputs(build: { dir: string; ir: IrJson; manif
 
   const sessions: InferenceSession[] = [];
   try {
-    for (const f of files) sessions.push(await openSession(join(build.dir, f.path)));
+    // Evaluate the files that were exported and verified, not files changed since.
+    for (const f of files) sessions.push(await openSession(join(build.dir, f.path), {}, readExportedFile(build, f.path)));
     const inputSize = elements(ir.input.shape);
     for (let start = 0; start < count; start += batch) {
       const n = Math.min(batch, count - start);
