@@ -1,5 +1,7 @@
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { emitIrJson, emitKServeManifest, emitManifest, emitReport, emitRouterProgram, emitTrainProgram, emitTritonConfig, onnx, placeholderStorageUri, sha256, summarize, TRITON_DEFAULTS, tritonConfigPath, type IrJson, type ManifestArtifact } from "../codegen/index.js";
+import type { Manifest } from "../codegen/format/manifest.js";
 import type { CompileResult } from "../ir/index.js";
 import { VERSION } from "./version.js";
 import { writeAtomic } from "./write.js";
@@ -39,17 +41,33 @@ export function artifactOf(path: string, data: string | Uint8Array): ManifestArt
   return { path, sha256: sha256(data), bytes: typeof data === "string" ? Buffer.byteLength(data) : data.byteLength };
 }
 
-/** The manifest for a build: every artifact listed with its hash. */
-export function manifestFor(r: CompileResult, artifacts: ManifestArtifact[], trained?: { hardClasses: string[] }): string {
+/** The manifest for a build: every artifact listed with its hash, and the stage records of `meanet build` when given. */
+export function manifestFor(r: CompileResult, artifacts: ManifestArtifact[], trained?: { hardClasses: string[] }, stages?: Manifest["stages"]): string {
   const [main, ...imports] = r.sources;
   const spec = { file: main!.name, sha256: sha256(main!.text), imports: imports.map((s) => ({ file: s.name, sha256: sha256(s.text) })) };
-  return emitManifest(r.ir!, spec, VERSION, artifacts, trained);
+  const text = emitManifest(r.ir!, spec, VERSION, artifacts, trained);
+  if (!stages || !Object.keys(stages).length) return text;
+  const { artifacts: listed, ...rest } = JSON.parse(text) as Manifest;
+  return JSON.stringify({ ...rest, stages, artifacts: listed }, null, 2) + "\n";
+}
+
+/**
+ * The stage records of the manifest already in `dir`, if any. Keeping them across a rewrite is
+ * safe: `meanet build` reuses a stage only when the files a record lists still hash the same.
+ */
+export function previousStages(dir: string): Manifest["stages"] {
+  try {
+    const stages = (JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as Partial<Manifest>).stages;
+    return stages && typeof stages === "object" && !Array.isArray(stages) ? stages : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Writes files then the manifest last, so a manifest always describes files that exist. */
 export function writeBuild(r: CompileResult, b: BuildFiles, extra: ManifestArtifact[] = [], trained?: { hardClasses: string[] }): string[] {
   for (const [path, data] of b.files) writeAtomic(join(b.dir, path), data);
   const artifacts = [...b.files.map(([p, d]) => artifactOf(p, d)), ...extra].sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));
-  writeAtomic(join(b.dir, "manifest.json"), manifestFor(r, artifacts, trained));
+  writeAtomic(join(b.dir, "manifest.json"), manifestFor(r, artifacts, trained, previousStages(b.dir)));
   return [...b.files.map(([p]) => p), ...extra.map((a) => a.path), "manifest.json"];
 }

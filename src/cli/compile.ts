@@ -5,7 +5,7 @@ import { Codes } from "../diagnostics/index.js";
 import { ArtifactError } from "../runtime/export/errors.js";
 import { changedBlocks, fittingHardClasses, readTrainRecord } from "../runtime/export/trainReport.js";
 import { parseCommandArgs } from "./args.js";
-import { artifactOf, buildFiles, writeBuild, type BuildFiles } from "./build.js";
+import { artifactOf, buildFiles, writeBuild, type BuildFiles } from "./buildFiles.js";
 import { EXIT_ERRORS, EXIT_OK, UsageError, type Io } from "./io.js";
 import { errorsOf, loadSpec, renderDiagnostics, summary } from "./load.js";
 
@@ -21,7 +21,7 @@ interface Trained {
  * train-report.json and the weight files, kept in the manifest as training wrote them. Weights
  * trained for another version of the spec are left out, with a note.
  */
-function keptTraining(b: BuildFiles, io: Io): Trained | undefined {
+export function keptTraining(b: BuildFiles, io: Io): Trained | undefined {
   let record;
   try {
     record = readTrainRecord(b.dir);

@@ -1,3 +1,4 @@
+import { build } from "./build.js";
 import { check } from "./check.js";
 import { compile } from "./compile.js";
 import { evalCommand } from "./eval.js";
@@ -22,6 +23,7 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   serve: { run: serve, summary: "serve the cloud partition over the KServe v2 REST API, with dynamic batching" },
   run: { run, summary: "classify the test images through the routed edge-cloud path; accuracy, exits, latency, energy" },
   eval: { run: evalCommand, summary: "accuracy, exit fractions, energy and latency of the routed system and its baselines; calibration; report.html" },
+  build: { run: build, summary: "compile, train, export, verify and eval in one command, reusing every stage whose inputs are unchanged; assertions as gates" },
 };
 
 function help(): string {

@@ -34,6 +34,23 @@ export interface PartitionPlan {
 /** Where the exported weights came from. */
 export type WeightsOrigin = { kind: "trained"; trainReportSha256: string | null } | { kind: "random"; seed: number };
 
+/** The stages of `meanet build`, in order. */
+export type BuildStage = "compile" | "train" | "export" | "verify" | "eval";
+
+/**
+ * What `meanet build` records for a stage that finished: the sha256 of each of its inputs and of
+ * each file it wrote. The next build reuses the stage when the inputs hash the same and every
+ * file is still there with the same sha256 (here and in `artifacts`).
+ */
+export interface StageRecord {
+  /** sha256 over `inputs`. */
+  key: string;
+  /** sha256 of each input by name (e.g. `spec`, `data`, `weights`), so a rerun can say which changed. */
+  inputs: Record<string, string>;
+  /** The files the stage wrote, by path inside the build directory, with their sha256. */
+  outputs: Record<string, string>;
+}
+
 export interface Manifest {
   format: "meanet-manifest";
   version: 1;
@@ -59,5 +76,7 @@ export interface Manifest {
     hardClasses: string[];
     partitions: Omit<PartitionPlan, "nodes">[];
   };
+  /** Written by `meanet build`: the stages that finished, with the hashes they were keyed on. */
+  stages?: Partial<Record<BuildStage, StageRecord>>;
   artifacts: ManifestArtifact[];
 }
