@@ -254,10 +254,29 @@ describe("faults", () => {
     await expect(openRoutedClassifier(copy, undefined)).rejects.toMatchObject({ code: "MN5005", message: expect.stringMatching(message) });
   });
 
+  it("a token file that cannot be used is MN5001 naming the file and the problem, for run and serve alike", () => {
+    const empty = join(tmp, "empty-token");
+    writeFileSync(empty, " \n");
+    const cases: [string, RegExp][] = [
+      [join(tmp, "missing-token"), /^error MN5001: token file \S*missing-token does not exist$/m],
+      [tmp, /^error MN5001: token file \S+ is a directory, not a file$/m],
+      [empty, /^error MN5001: token file \S*empty-token is empty/m],
+    ];
+    for (const [file, message] of cases) {
+      const run = cli("run", dir, "--token-file", file, "--limit", "1");
+      const served = cli("serve", dir, "--port", "0", "--token-file", file);
+      for (const r of [run, served]) {
+        expect(r.status, r.err).toBe(1);
+        expect(r.err).toMatch(message);
+        expect(r.err).not.toMatch(/usage:|\n\s+at /);
+      }
+      expect(run.err).toBe(served.err);
+    }
+  });
+
   it("bad flags are usage errors", () => {
     expect(cli("run", dir, "--cloud", "not a url").status).toBe(2);
     expect(cli("run", dir, "--batch", "0").status).toBe(2);
-    expect(cli("run", dir, "--token-file", join(tmp, "missing-token")).status).toBe(2);
     const r = cli("run", join(tmp, "nothing"));
     expect(r.status).toBe(1);
     expect(r.err).toContain("MN5005");

@@ -1,5 +1,5 @@
 import { startEmbeddedCloud } from "../runtime/infer/embedded.js";
-import { cloudFailureNotice, formatRunReport, isRunError, routedRun, RUN_FLAGS, RunFlagError, runOptionsFromFlags } from "../runtime/infer/run.js";
+import { cloudFailureNotice, formatRunReport, isRunError, routedRun, RUN_FLAGS, RunFlagError, runErrorLine, runOptionsFromFlags } from "../runtime/infer/run.js";
 import { parseCommandArgs } from "./args.js";
 import { EXIT_ERRORS, EXIT_OK, UsageError, type Io } from "./io.js";
 
@@ -22,6 +22,10 @@ export async function run(argv: string[], io: Io): Promise<number> {
     options = runOptionsFromFlags(values);
   } catch (e) {
     if (e instanceof RunFlagError) throw new UsageError(`${e.message}\n${usage}`);
+    if (isRunError(e)) {
+      io.err(runErrorLine(e));
+      return EXIT_ERRORS;
+    }
     throw e;
   }
   try {
@@ -32,7 +36,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     return notice?.severity === "error" ? EXIT_ERRORS : EXIT_OK;
   } catch (e) {
     if (isRunError(e)) {
-      io.err(`error${"code" in e ? ` ${e.code}` : ""}: ${e.message}`);
+      io.err(runErrorLine(e));
       return EXIT_ERRORS;
     }
     throw e;

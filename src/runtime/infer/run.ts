@@ -2,12 +2,13 @@
  * Classifying a data set through the routed path: the edge files here, the cloud over HTTP. Used by
  * `meanet run` and by the generated `edge/router.ts` when run as a program.
  */
-import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import type { Manifest } from "../../codegen/format/manifest.js";
 import { Codes } from "../../diagnostics/index.js";
 import { readBuild } from "../build.js";
 import { ArtifactError } from "../export/errors.js";
+import { readTokenFile } from "../serve/auth.js";
+import { ServeError } from "../serve/errors.js";
 import { take } from "../train/data/dataset.js";
 import { DataError } from "../train/data/errors.js";
 import { datasetFor, loadSplit, locateDataset } from "../train/data/locate.js";
@@ -219,16 +220,6 @@ export function runOptionsFromFlags(values: Partial<Record<keyof typeof RUN_FLAG
     if (typeof v !== "string" || !/^\d+$/.test(v) || Number(v) < min) throw new RunFlagError(`--${name} must be an integer ≥ ${min}, not \`${String(v)}\``);
     return Number(v);
   };
-  let token: string | undefined;
-  const tokenFile = values["token-file"];
-  if (typeof tokenFile === "string") {
-    try {
-      token = readFileSync(tokenFile, "utf8").trim();
-    } catch (e) {
-      throw new RunFlagError(`--token-file: cannot read ${tokenFile}: ${(e as Error).message}`);
-    }
-    if (!token) throw new RunFlagError(`--token-file: ${tokenFile} is empty`);
-  }
   const cloud = values.cloud;
   if (typeof cloud === "string") {
     let u: URL;
@@ -241,6 +232,9 @@ export function runOptionsFromFlags(values: Partial<Record<keyof typeof RUN_FLAG
   }
   const limit = whole("limit", 1);
   const timeoutMs = whole("timeout-ms", 1);
+  // Read last, once the flags are known good: an unreadable file is MN5001 (exit 1), as for serve.
+  const tokenFile = values["token-file"];
+  const token = typeof tokenFile === "string" ? readTokenFile(tokenFile) : undefined;
   return {
     batch: whole("batch", 1) ?? 1,
     ...(typeof cloud === "string" ? { cloud } : {}),
@@ -251,9 +245,14 @@ export function runOptionsFromFlags(values: Partial<Record<keyof typeof RUN_FLAG
   };
 }
 
-/** The errors a run reports to its user as one line (exit 1). */
-export function isRunError(e: unknown): e is ArtifactError | DataError | RoutingError {
-  return e instanceof ArtifactError || e instanceof DataError || e instanceof RoutingError;
+/** The line a run error is reported as. */
+export function runErrorLine(e: ArtifactError | DataError | RoutingError | ServeError): string {
+  return `error${"code" in e ? ` ${e.code}` : ""}: ${e.message}`;
+}
+
+/** The errors a run reports to its user as one line (exit 1): a bad build, data, rules, token file, or an embedded cloud that cannot start. */
+export function isRunError(e: unknown): e is ArtifactError | DataError | RoutingError | ServeError {
+  return e instanceof ArtifactError || e instanceof DataError || e instanceof RoutingError || e instanceof ServeError;
 }
 
 const PROGRAM_USAGE = "usage: router.ts [--cloud URL] [--data DIR] [--limit N] [--batch N] [--token-file F] [--timeout-ms T] [--json]";
@@ -267,6 +266,10 @@ export async function runRouterProgram(buildDir: string, rules: Rule[], argv: st
     options = runOptionsFromFlags(values);
     json = Boolean(values.json);
   } catch (e) {
+    if (isRunError(e)) {
+      process.stderr.write(`${runErrorLine(e)}\n`);
+      return 1;
+    }
     process.stderr.write(`${(e as Error).message}\n${PROGRAM_USAGE}\n`);
     return 2;
   }
@@ -279,7 +282,7 @@ export async function runRouterProgram(buildDir: string, rules: Rule[], argv: st
     return notice?.severity === "error" ? 1 : 0;
   } catch (e) {
     if (isRunError(e)) {
-      process.stderr.write(`error${"code" in e ? ` ${e.code}` : ""}: ${e.message}\n`);
+      process.stderr.write(`${runErrorLine(e)}\n`);
       return 1;
     }
     throw e;

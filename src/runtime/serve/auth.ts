@@ -10,13 +10,24 @@ import { ServeError } from "./errors.js";
 
 const digest = (text: string) => createHash("sha256").update(text, "utf8").digest();
 
-/** The token in a file, trimmed of surrounding whitespace and newlines; a missing or empty file is an error. */
+const UNREADABLE: Record<string, string> = {
+  ENOENT: "does not exist",
+  EISDIR: "is a directory, not a file",
+  EACCES: "cannot be read: permission denied",
+  EPERM: "cannot be read: permission denied",
+};
+
+/**
+ * The token in a file (`--token-file` of serve, run and the generated router), trimmed of
+ * surrounding whitespace and newlines; a missing, unreadable or empty file is MN5001 naming it.
+ */
 export function readTokenFile(path: string): string {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
   } catch (e) {
-    throw new ServeError(Codes.FileUnreadable, `cannot read token file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ServeError(Codes.FileUnreadable, `token file ${path} ${(code && UNREADABLE[code]) ?? `cannot be read: ${(e as Error).message}`}`);
   }
   const token = text.trim();
   if (!token) throw new ServeError(Codes.FileUnreadable, `token file ${path} is empty; put the bearer token clients must send in it`);
