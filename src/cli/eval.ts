@@ -1,6 +1,8 @@
 import { join } from "node:path";
 import { formatEnergy, formatSeconds, table } from "../codegen/index.js";
 import type { AssertionOutcome, EvalReport, SystemFigures } from "../codegen/format/eval.js";
+// Imported here rather than through codegen/index.js: the chart library loads only for `eval`.
+import { emitEvalReportHtml } from "../codegen/reportHtml.js";
 import { Codes } from "../diagnostics/index.js";
 import { evaluateBuild } from "../runtime/eval/index.js";
 import { ArtifactError } from "../runtime/export/errors.js";
@@ -72,7 +74,7 @@ export async function evalCommand(argv: string[], io: Io): Promise<number> {
   }
   const dir = positionals[0]!;
   try {
-    const outcome = await evaluateBuild({ buildDir: dir, ...(values.data ? { data: values.data } : {}), ...(limit ? { limit } : {}), onProgress: (s) => io.err(s) });
+    const outcome = await evaluateBuild({ buildDir: dir, ...(values.data ? { data: values.data } : {}), ...(limit ? { limit } : {}), renderHtml: emitEvalReportHtml, onProgress: (s) => io.err(s) });
     if (values.json) io.out(JSON.stringify(outcome.report));
     else {
       io.out(formatEvalSummary(outcome.report));

@@ -13,4 +13,3 @@ export { emitKServeManifest, KSERVE_DEFAULTS, placeholderStorageUri, serviceName
 export type { PartitionPlan, PartitionIo, WeightsOrigin } from "./format/manifest.js";
 export { emitRouterProgram, conditionText } from "./router.js";
 export { routingThresholds, conditionThresholds, thresholdValue } from "./routing.js";
-export { emitEvalReportHtml } from "./reportHtml.js";
