@@ -1,0 +1,183 @@
+/**
+ * `meanet build` end to end on a short Fashion-MNIST training (the example's network, one epoch
+ * per stage, 3,000 training images): which stages run and which are reused as the spec changes,
+ * the gates, and the stage keys in manifest.json. The reuse decisions and the training key are
+ * also checked directly, without training.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import type { BuildSummary, StageStatus } from "../src/cli/build.js";
+import { buildFiles } from "../src/cli/buildFiles.js";
+import { hashOf, keyOf, stageRecord, trainingView, whyRun, type BuildState } from "../src/cli/buildStages.js";
+import type { Manifest } from "../src/codegen/format/manifest.js";
+import { compileText } from "./helpers/compile.js";
+
+const tmp = mkdtempSync(join(tmpdir(), "meanet-build-"));
+const out = join(tmp, "build");
+const dir = join(out, "fashion_mnist");
+const specFile = join(tmp, "spec.meanet");
+const FLAGS = ["--limit-train", "3000", "--limit-test", "100", "--backend", "wasm"];
+
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+function replaced(text: string, from: string | RegExp, to: string): string {
+  const next = text.replace(from, to);
+  if (next === text) throw new Error(`the spec has no ${String(from)}`);
+  return next;
+}
+
+/** The example with one epoch per stage and evaluation assertions a briefly trained model meets. */
+const SPEC = [
+  [/epochs: \d+/g, "epochs: 1"],
+  [/^assert main\.accuracy.*\n/m, ""],
+  [/^assert cloud\.accuracy.*\n/m, ""],
+  ["assert cloud_fraction <= 0.25", "assert accuracy >= 0.2"],
+].reduce((t, [from, to]) => replaced(t, from as string | RegExp, to as string), readFileSync("examples/fashion-mnist.meanet", "utf8"));
+
+type Statuses = Record<string, StageStatus>;
+
+/** Runs `meanet build --json` on `spec`, always written to the same file. */
+function build(spec: string, ...extra: string[]) {
+  writeFileSync(specFile, spec);
+  const r = spawnSync(process.execPath, ["bin/meanet.js", "build", specFile, "-o", out, ...FLAGS, "--json", ...extra], { encoding: "utf8" });
+  const last = r.stdout.trim().split("\n").pop() ?? "";
+  let summary: BuildSummary;
+  try {
+    summary = JSON.parse(last) as BuildSummary;
+  } catch {
+    throw new Error(`meanet build exited with ${r.status} without a JSON summary line:\n${r.stdout}\n${r.stderr}`);
+  }
+  const statuses = Object.fromEntries(Object.entries(summary.stages).map(([k, v]) => [k, v.status])) as Statuses;
+  return { status: r.status, err: r.stderr, summary, statuses };
+}
+
+const manifest = () => JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as Manifest;
+const mtime = (path: string) => statSync(join(dir, path)).mtimeMs;
+const all = (s: StageStatus): Statuses => ({ compile: s, train: s, export: s, verify: s, eval: s });
+
+describe("meanet build", () => {
+  it("runs every stage the first time and records each stage's key in manifest.json", () => {
+    const r = build(SPEC);
+    expect(r.status, r.err).toBe(0);
+    expect(r.statuses).toEqual(all("ran"));
+    expect(r.summary.ok).toBe(true);
+    expect(r.summary.eval!.samples).toBe(100);
+    expect(r.summary.eval!.assertions).toEqual([expect.objectContaining({ text: "accuracy >= 0.2", status: "passed" })]);
+    const m = manifest();
+    expect(Object.keys(m.stages!)).toEqual(["compile", "train", "export", "verify", "eval"]);
+    for (const record of Object.values(m.stages!)) expect(record!.key).toBe(keyOf(record!.inputs));
+    // Every file a stage recorded is listed in the manifest with the same sha256.
+    const listed = new Map(m.artifacts.map((a) => [a.path, a.sha256]));
+    for (const record of Object.values(m.stages!)) for (const [path, sha] of Object.entries(record!.outputs)) expect(listed.get(path), path).toBe(sha);
+    expect(Object.keys(m.stages!.train!.outputs)).toContain("weights/cloud/weights.bin");
+    expect(Object.keys(m.stages!.export!.outputs)).toContain("edge/extension.onnx");
+    expect(Object.keys(m.stages!.eval!.outputs)).toContain("eval.json");
+    expect(r.err).toMatch(/^train {3}ran in [\d.]+ s \(no earlier run\): 3 stages on 2,700 images/m);
+  });
+
+  it("a second build of the unchanged spec reuses every stage and writes nothing", () => {
+    const before = readFileSync(join(dir, "manifest.json"), "utf8");
+    const weights = mtime("weights/main/weights.bin");
+    const r = build(SPEC);
+    expect(r.status, r.err).toBe(0);
+    expect(r.statuses).toEqual(all("reused"));
+    expect(r.err.match(/reused \(inputs unchanged\)/g)).toHaveLength(5);
+    expect(r.err).toMatch(/build fashion_mnist: 0 stages ran, 5 reused/);
+    expect(readFileSync(join(dir, "manifest.json"), "utf8")).toBe(before);
+    expect(mtime("weights/main/weights.bin")).toBe(weights);
+    // The eval figures of a reused build come from eval.json.
+    expect(r.summary.eval!.samples).toBe(100);
+  });
+
+  const SPEC_THRESHOLD = replaced(replaced(SPEC, "entropy(main) > 0.8", "entropy(main) > 0.7"), "assert accuracy >= 0.2", "assert accuracy >= 0.25");
+
+  it("changing a routing threshold and an assertion does not retrain; compile and the stages after training run again", () => {
+    const weights = mtime("weights/main/weights.bin");
+    const r = build(SPEC_THRESHOLD);
+    expect(r.status, r.err).toBe(0);
+    expect(r.statuses).toEqual({ compile: "ran", train: "reused", export: "ran", verify: "ran", eval: "ran" });
+    expect(r.summary.stages.compile.reason).toBe("changed: spec");
+    expect(mtime("weights/main/weights.bin")).toBe(weights);
+    expect((JSON.parse(readFileSync(join(dir, "eval.json"), "utf8")) as { rule: string[] }).rule[0]).toContain("0.7");
+    expect(r.summary.eval!.assertions[0]!.text).toBe("accuracy >= 0.25");
+  });
+
+  it("a failing evaluation assertion exits 1 at its file:line:col and records no key for eval", () => {
+    const failing = SPEC_THRESHOLD + "assert accuracy >= 0.999\n";
+    const line = failing.split("\n").indexOf("assert accuracy >= 0.999") + 1;
+    const r = build(failing);
+    expect(r.status, r.err).toBe(1);
+    expect(r.statuses).toEqual({ compile: "ran", train: "reused", export: "ran", verify: "ran", eval: "failed" });
+    expect(r.err).toContain(`${specFile}:${line}:1: error MN4004: assertion failed: \`accuracy >= 0.999\``);
+    expect(r.err).toMatch(/build fashion_mnist FAILED at eval/);
+    expect(r.summary).toMatchObject({ ok: false, failed: "eval" });
+    expect(r.summary.eval!.assertions.find((a) => a.text === "accuracy >= 0.999")).toMatchObject({ status: "failed", loc: `${specFile}:${line}:1` });
+    expect(manifest().stages!.eval).toBeUndefined();
+    // Nothing recorded, so the gate holds on the next build too.
+    const again = build(failing);
+    expect(again.status).toBe(1);
+    expect(again.statuses).toEqual({ compile: "reused", train: "reused", export: "reused", verify: "reused", eval: "failed" });
+    expect(again.summary.stages.eval.reason).toBe("no earlier run");
+  });
+
+  it("a spec with errors exits 1 with located diagnostics and leaves the build as it was", () => {
+    const before = readFileSync(join(dir, "manifest.json"), "utf8");
+    const broken = replaced(SPEC_THRESHOLD, "x = basic_block(x, 64)", "x = basic_blok(x, 64)");
+    const line = broken.split("\n").findIndex((l) => l.includes("basic_blok")) + 1;
+    const r = build(broken);
+    expect(r.status).toBe(1);
+    expect(r.err).toMatch(new RegExp(`${specFile.replace(/[.]/g, "\\.")}:${line}:\\d+: error MN2\\d{3}`));
+    expect(r.statuses).toEqual({ compile: "failed", train: "skipped", export: "skipped", verify: "skipped", eval: "skipped" });
+    expect(readFileSync(join(dir, "manifest.json"), "utf8")).toBe(before);
+  });
+
+  it("a missing output reruns its stage; later stages whose inputs hash the same are reused", () => {
+    expect(build(SPEC_THRESHOLD).status).toBe(0);
+    rmSync(join(dir, "edge/extension.onnx"));
+    const r = build(SPEC_THRESHOLD);
+    expect(r.status, r.err).toBe(0);
+    expect(r.statuses).toEqual({ compile: "reused", train: "reused", export: "ran", verify: "reused", eval: "reused" });
+    expect(r.summary.stages.export.reason).toBe("edge/extension.onnx is missing");
+    expect(statSync(join(dir, "edge/extension.onnx")).size).toBeGreaterThan(0);
+  });
+
+  it("changing one training stage's epochs retrains and reruns everything after it", () => {
+    const trainKey = manifest().stages!.train!.key;
+    const longer = replaced(SPEC_THRESHOLD, /(stage cloud \{[^}]*epochs: )1/, "$12");
+    const r = build(longer);
+    expect(r.status, r.err).toBe(0);
+    expect(r.statuses).toEqual(all("ran"));
+    expect(r.summary.stages.train.reason).toBe("changed: model");
+    expect(r.err).toMatch(/cloud epoch 2\/2/);
+    expect(manifest().stages!.train!.key).not.toBe(trainKey);
+  });
+});
+
+describe("stage keys", () => {
+  const state = (files: Record<string, string>, listed: Record<string, string> = files): BuildState => ({ fileSha: (p) => files[p], listed: new Map(Object.entries(listed)) });
+  const inputs = { tool: "t", spec: "s" };
+  const record = stageRecord(inputs, { "a.onnx": "1" });
+
+  it("reuses a stage only when its inputs and its files are as recorded", () => {
+    expect(whyRun(record, { spec: "s", tool: "t" }, state({ "a.onnx": "1" }))).toBeUndefined();
+    expect(whyRun(record, inputs, state({ "a.onnx": "1" }), true)).toBe("--force");
+    expect(whyRun(undefined, inputs, state({}))).toBe("no earlier run");
+    expect(whyRun(record, { ...inputs, spec: "s2" }, state({ "a.onnx": "1" }))).toBe("changed: spec");
+    expect(whyRun(record, { ...inputs, data: "d" }, state({ "a.onnx": "1" }))).toBe("changed: data");
+    expect(whyRun(record, inputs, state({}))).toBe("a.onnx is missing");
+    expect(whyRun(record, inputs, state({ "a.onnx": "2" }))).toBe("a.onnx changed since it was written");
+    expect(whyRun(record, inputs, state({ "a.onnx": "1" }, {}))).toBe("manifest.json does not list a.onnx as written");
+  });
+
+  it("the training key ignores routing, assertions and source positions, and follows the training plan and the graphs", () => {
+    const key = (text: string) => hashOf(trainingView(buildFiles(compileText(text, "spec.meanet"), "unused").irJson));
+    const base = key(SPEC);
+    expect(key("# a comment moves every line\n" + replaced(replaced(SPEC, "entropy(main) > 0.8", "entropy(main) > 0.5"), "assert accuracy >= 0.2", "assert accuracy >= 0.9"))).toBe(base);
+    expect(key(replaced(SPEC, /(stage main \{[^}]*epochs: )1/, "$13"))).not.toBe(base);
+    expect(key(replaced(SPEC, "optimizer: adam(lr: 0.002)", "optimizer: adam(lr: 0.001)"))).not.toBe(base);
+    expect(key(replaced(SPEC, "exit cloud over all = dense(dropout(flatten(x), rate: 0.4), num_classes)", "exit cloud over all = dense(dropout(flatten(x), rate: 0.5), num_classes)"))).not.toBe(base);
+  });
+});
