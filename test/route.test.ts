@@ -10,7 +10,7 @@ import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openRoutedClassifier, runSamples, loadTestSamples, type Classification, type RunReport } from "../src/runtime/infer/index.js";
-import { cloudFailureNotice } from "../src/runtime/infer/run.js";
+import { cloudFailureNotice, RUN_FLAGS } from "../src/runtime/infer/run.js";
 import { entropy } from "../src/runtime/infer/measures.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "meanet-route-"));
@@ -121,6 +121,12 @@ describe("routed inference against meanet serve", () => {
     await c.close();
     expect(got.map((g) => [g.classId, g.exit])).toEqual(expected.map((x) => [x.classId, x.exit]));
     expect(got.every((g) => !g.degraded)).toBe(true);
+    // The generated router's header names the fields classify answers with, and every option of its program.
+    const header = readFileSync(join(dir, "edge", "router.ts"), "utf8").split("*/")[0]!;
+    const fields = /\/\/ per input: \{([^}]*)\}/.exec(header)![1]!.split(", ");
+    expect([...fields].sort()).toEqual(Object.keys(got[0]!).sort());
+    const run = header.split("\n").find((l) => l.includes("Run:"))!;
+    for (const flag of Object.keys(RUN_FLAGS)) expect(run).toContain(`--${flag}`);
     for (const g of got) {
       expect(g.label).toBe(JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")).labels[g.classId]);
       expect(g.confidence).toBeGreaterThan(0);
@@ -153,6 +159,9 @@ describe("routed inference against meanet serve", () => {
       const counts = countsOf(expected);
       expect(report.accuracy).toBe(accuracyOf(expected));
       for (const exit of ["main", "extension", "cloud"]) expect(report.exits[exit]!.count, exit).toBe(counts[exit]);
+      const help = spawnSync("npx", ["tsx", join(inClone, "fashion_mnist", "edge", "router.ts"), "--help"], { encoding: "utf8" });
+      expect(help.status, help.stderr).toBe(0);
+      expect(help.stdout).toMatch(/^usage: router\.ts \[--cloud URL\].*\[--timeout-ms T\] \[--json\] \[--help\]\n/);
     } finally {
       rmSync(inClone, { recursive: true, force: true });
     }

@@ -1,9 +1,10 @@
+import { ROUTER_PROGRAM_OPTIONS } from "../codegen/routerOptions.js";
 import { startEmbeddedCloud } from "../runtime/infer/embedded.js";
 import { cloudFailureNotice, formatRunReport, isRunError, routedRun, RUN_FLAGS, RunFlagError, runErrorLine, runOptionsFromFlags } from "../runtime/infer/run.js";
 import { parseCommandArgs } from "./args.js";
 import { EXIT_ERRORS, EXIT_OK, UsageError, type Io } from "./io.js";
 
-export const usage = "usage: meanet run DIR/<model> [--cloud URL] [--data DIR] [--limit N] [--batch N] [--token-file F] [--timeout-ms T] [--json]";
+export const usage = `usage: meanet run DIR/<model> ${ROUTER_PROGRAM_OPTIONS}`;
 
 /**
  * `meanet run DIR/<model>`: classifies the test images of the build's data set through the routed

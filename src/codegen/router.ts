@@ -1,6 +1,7 @@
 import { Project, VariableDeclarationKind } from "ts-morph";
 import type { Condition, Threshold } from "../ir/index.js";
 import type { IrJson } from "./format/ir.js";
+import { ROUTER_PROGRAM_OPTIONS } from "./routerOptions.js";
 
 /** A condition as the spec writes it, for comments. */
 export function conditionText(c: Condition): string {
@@ -41,6 +42,9 @@ function conditionCode(c: Condition, next: { i: number }): string {
   }
 }
 
+/** What `classify` answers per input (the runtime's Classification), for the generated comment. */
+const CLASSIFICATION_FIELDS = "label, classId, exit, target, confidence, degraded, edgeMs, cloudMs, edgeMacs, bytesSent";
+
 /**
  * Pure: the routing glue of a build (`edge/router.ts`). It spells out the spec's rules as code,
  * reads the thresholds from manifest.json, and hands the rules to the runtime's router, which
@@ -62,9 +66,16 @@ export function emitRouterProgram(ir: IrJson, specFile: string): string {
       " * The edge files (edge/*.onnx, from `meanet export`) run in onnxruntime-node; inputs routed to the",
       " * cloud go to an Open Inference Protocol (KServe v2) server: `meanet serve`, Triton or KServe.",
       " *",
-      " * Run:  npx tsx edge/router.ts [--cloud URL] [--data DIR] [--limit N] [--batch N] [--token-file F] [--json]",
-      " * Use:  const router = await createRouter({ cloud: \"http://127.0.0.1:8000\" });",
-      " *       const answers = await router.classify(pixels, count);  // [{label, exit, confidence, degraded, edgeMs, cloudMs}]",
+      " * It needs the meanet runtime (meanet/runtime/infer): the installed package, else the meanet",
+      " * checkout this build directory lies in.",
+      " *",
+      ` * Run:  npx tsx path/to/edge/router.ts ${ROUTER_PROGRAM_OPTIONS} [--help]`,
+      " *       classifies the data set's test images as `meanet run` does and prints its report; exit 0,",
+      " *       1 on a bad build or data or when no cloud request succeeded, 2 on bad options.",
+      " * Use:  const router = await createRouter({ cloud: \"http://127.0.0.1:8000\", token, timeoutMs, retries });",
+      " *       const answers = await router.classify(pixels, count);",
+      ` *       // per input: {${CLASSIFICATION_FIELDS}}`,
+      " *       await router.close();",
       " */",
     ].join("\n"),
   );

@@ -4,6 +4,7 @@
  */
 import { parseArgs } from "node:util";
 import type { Manifest } from "../../codegen/format/manifest.js";
+import { ROUTER_PROGRAM_OPTIONS } from "../../codegen/routerOptions.js";
 import { Codes } from "../../diagnostics/index.js";
 import { readBuild } from "../build.js";
 import { ArtifactError } from "../export/errors.js";
@@ -255,14 +256,19 @@ export function isRunError(e: unknown): e is ArtifactError | DataError | Routing
   return e instanceof ArtifactError || e instanceof DataError || e instanceof RoutingError || e instanceof ServeError;
 }
 
-const PROGRAM_USAGE = "usage: router.ts [--cloud URL] [--data DIR] [--limit N] [--batch N] [--token-file F] [--timeout-ms T] [--json]";
+const PROGRAM_USAGE = `usage: router.ts ${ROUTER_PROGRAM_OPTIONS} [--help]
+classifies the test images of the build's data set through the routed edge-cloud path, as meanet run does`;
 
 /** Entry point of a generated router run as a program. Returns the exit code. */
 export async function runRouterProgram(buildDir: string, rules: Rule[], argv: string[]): Promise<number> {
   let options: Omit<RoutedRunOptions, "buildDir">;
   let json = false;
   try {
-    const { values } = parseArgs({ args: argv, options: RUN_FLAGS, strict: true });
+    const { values } = parseArgs({ args: argv, options: { ...RUN_FLAGS, help: { type: "boolean", short: "h" } }, strict: true });
+    if (values.help) {
+      process.stdout.write(`${PROGRAM_USAGE}\n`);
+      return 0;
+    }
     options = runOptionsFromFlags(values);
     json = Boolean(values.json);
   } catch (e) {
