@@ -9,6 +9,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
@@ -268,6 +269,57 @@ describe("bad requests", () => {
   it("logs one line per request with the method, path, status, latency and, for inference, the batch", () => {
     expect(logLines.some((l) => /^\S+ POST \/v2\/models\/fashion_mnist\/infer 200 \d+\.\dms samples=3 batch=\d+$/.test(l))).toBe(true);
     expect(logLines.some((l) => / DELETE \/v2\/models\/fashion_mnist 405 /.test(l))).toBe(true);
+  });
+});
+
+describe("bodies that do not arrive", () => {
+  let slow: RunningServer;
+  const lines: string[] = [];
+  beforeAll(async () => {
+    slow = await startServer({ buildDir: dir, port: 0, bodyTimeoutMs: 300, log: (l) => lines.push(l) });
+  });
+  afterAll(() => slow?.close());
+
+  /** Headers announcing `declared` bytes, then `sent` bytes of body; resolves with what the server wrote before closing. */
+  function upload(declared: number, sent: number, hangUpAfterMs?: number): Promise<string> {
+    const url = new URL(slow.url);
+    return new Promise((resolve, reject) => {
+      const socket = connect(Number(url.port), url.hostname, () => {
+        socket.write(`POST /v2/models/${MODEL}/infer HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${declared}\r\n\r\n`);
+        socket.write(Buffer.alloc(sent, 0x20));
+        if (hangUpAfterMs !== undefined) setTimeout(() => socket.destroy(), hangUpAfterMs);
+      });
+      let text = "";
+      socket.on("data", (d: Buffer) => (text += d.toString()));
+      socket.on("close", () => resolve(text));
+      socket.on("error", reject);
+    });
+  }
+
+  const logged = async (pattern: RegExp) => {
+    for (let i = 0; i < 100 && !lines.some((l) => pattern.test(l)); i++) await new Promise((r) => setTimeout(r, 10));
+    return lines.find((l) => pattern.test(l));
+  };
+
+  it("a body that does not arrive within --body-timeout-ms is a 408 and the connection is closed", async () => {
+    const started = Date.now();
+    const reply = await upload(1000, 10);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(reply).toMatch(/^HTTP\/1\.1 408 /);
+    expect(reply).toMatch(/connection: close/i);
+    expect(reply).toContain('"error":"the request body did not arrive within 300 ms (--body-timeout-ms); 10 bytes came"');
+    expect(await logged(/ POST \/v2\/models\/fashion_mnist\/infer 408 /)).toBeDefined();
+    await expectReady(slow);
+  });
+
+  it("an upload the client abandons is logged and counted as 499, not as a 200", async () => {
+    const reply = await upload(1000, 10, 50);
+    expect(reply).toBe("");
+    const line = await logged(/ POST \/v2\/models\/fashion_mnist\/infer 499 /);
+    expect(line).toMatch(/ 499 \(client closed the connection before the answer\) /);
+    expect(lines.some((l) => / POST \/v2\/models\/fashion_mnist\/infer 200 /.test(l))).toBe(false);
+    expect(slow.metrics.render()).toMatch(/meanet_http_requests_total\{endpoint="infer",code="499"\} 1/);
+    await expectReady(slow);
   });
 });
 

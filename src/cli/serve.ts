@@ -5,7 +5,7 @@ import { EXIT_ERRORS, EXIT_OK, UsageError, type Io } from "./io.js";
 import { VERSION } from "./version.js";
 
 export const usage = `usage: meanet serve DIR/<model> [--host H] [--port P] [--token-file F]
-                    [--max-batch N] [--max-delay-ms T] [--max-body-bytes B]
+                    [--max-batch N] [--max-delay-ms T] [--max-body-bytes B] [--body-timeout-ms T]
                     [--inference-thread worker|main] [--ort-threads N]`;
 
 function integer(name: string, text: string | undefined, fallback: number, min: number, max: number): number {
@@ -69,6 +69,7 @@ export async function serve(argv: string[], io: Io): Promise<number> {
       "max-batch": { type: "string" },
       "max-delay-ms": { type: "string" },
       "max-body-bytes": { type: "string" },
+      "body-timeout-ms": { type: "string" },
       "inference-thread": { type: "string" },
       "ort-threads": { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -91,6 +92,7 @@ export async function serve(argv: string[], io: Io): Promise<number> {
     maxBatch: integer("max-batch", values["max-batch"], SERVE_DEFAULTS.maxBatch, 1, 65536),
     maxDelayMs: milliseconds("max-delay-ms", values["max-delay-ms"], SERVE_DEFAULTS.maxDelayMs),
     maxBodyBytes: integer("max-body-bytes", values["max-body-bytes"], SERVE_DEFAULTS.maxBodyBytes, 1, Number.MAX_SAFE_INTEGER),
+    bodyTimeoutMs: integer("body-timeout-ms", values["body-timeout-ms"], SERVE_DEFAULTS.bodyTimeoutMs, 1, 600_000),
     inferenceThread: thread,
     intraOpThreads: integer("ort-threads", values["ort-threads"], 0, 0, 256),
     serverVersion: VERSION,
@@ -120,7 +122,7 @@ export async function serve(argv: string[], io: Io): Promise<number> {
   io.out(`listening on ${server.url}`);
 
   const received = await signal;
-  io.err(`${received}: finishing in-flight requests, then stopping`);
+  io.err(`${received}: finishing in-flight requests (at most ${SERVE_DEFAULTS.shutdownTimeoutMs / 1000} s, then their connections are closed), then stopping; a second signal stops at once`);
   await server.close();
   requestLog.flush();
   io.err("stopped");

@@ -19,9 +19,11 @@ export class BodyTooLarge extends HttpError {
 /**
  * The whole body, or a 413 as soon as it is known to be too large: from Content-Length before
  * anything is read, or while counting the bytes of a chunked body. What is buffered is never more
- * than the limit plus one chunk.
+ * than the limit plus one chunk. A body not complete within `timeoutMs` of the request's headers
+ * is a 408 that closes the connection, so a client trickling bytes (slowloris) cannot hold a
+ * connection and its buffer for long.
  */
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+export function readBody(req: IncomingMessage, limit: number, timeoutMs: number): Promise<Buffer> {
   const header = req.headers["content-length"];
   const declared = header === undefined ? undefined : Number(header);
   if (declared !== undefined && declared > limit) {
@@ -31,9 +33,14 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     const chunks: Buffer[] = [];
     let total = 0;
     let done = false;
+    const timer = setTimeout(() => {
+      req.pause();
+      finish(new HttpError(408, `the request body did not arrive within ${timeoutMs} ms (--body-timeout-ms); ${total} bytes came`, { connection: "close" }));
+    }, timeoutMs);
     const finish = (e?: Error) => {
       if (done) return;
       done = true;
+      clearTimeout(timer);
       req.off("data", onData);
       if (e) reject(e);
       else resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total));

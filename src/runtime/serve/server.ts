@@ -25,8 +25,12 @@ export const SERVE_DEFAULTS = {
   maxBatch: 64,
   maxDelayMs: 2,
   maxBodyBytes: 64 * 1024 * 1024,
+  bodyTimeoutMs: 30_000,
   shutdownTimeoutMs: 30_000,
 } as const;
+
+/** The status metrics record for a request whose client went away before any answer (nginx's "client closed request"). */
+export const CLIENT_GONE = 499;
 
 export interface ServeOptions {
   /** The model's folder in a build directory, exported (`meanet export`). */
@@ -41,6 +45,8 @@ export interface ServeOptions {
   /** How long the oldest queued request waits for others to join its batch. */
   maxDelayMs?: number;
   maxBodyBytes?: number;
+  /** How long a request's body may take to arrive after its headers; later is a 408. */
+  bodyTimeoutMs?: number;
   /** One line per answered request (method, path, status, latency, batch). Silent when absent. */
   log?: (line: string) => void;
   /** Reported by GET /v2; defaults to the meanet version that compiled the build. */
@@ -129,6 +135,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const maxBatch = Math.floor(positive("maxBatch", options.maxBatch ?? SERVE_DEFAULTS.maxBatch, 1));
   const maxDelayMs = positive("maxDelayMs", options.maxDelayMs ?? SERVE_DEFAULTS.maxDelayMs, 0);
   const maxBodyBytes = positive("maxBodyBytes", options.maxBodyBytes ?? SERVE_DEFAULTS.maxBodyBytes, 1);
+  const bodyTimeoutMs = positive("bodyTimeoutMs", options.bodyTimeoutMs ?? SERVE_DEFAULTS.bodyTimeoutMs, 1);
   const shutdownTimeoutMs = options.shutdownTimeoutMs ?? SERVE_DEFAULTS.shutdownTimeoutMs;
   const auth = options.token !== undefined ? new BearerAuth(options.token) : undefined;
   const log = options.log;
@@ -169,7 +176,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   }
 
   async function infer(req: IncomingMessage, res: ServerResponse, served: ServedModel, detail: Detail): Promise<void> {
-    const body = await readBody(req, maxBodyBytes);
+    const body = await readBody(req, maxBodyBytes, bodyTimeoutMs);
     const { json, binary } = splitBinaryBody(req, body);
     let parsed: unknown;
     try {
@@ -229,10 +236,12 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     metrics.inFlight.set(inFlight);
     res.once("close", () => {
       const seconds = (performance.now() - started) / 1000;
-      metrics.request(endpoint, res.statusCode, seconds);
+      // A client that hangs up mid-upload gets no answer: res.statusCode would still say 200.
+      const status = !res.headersSent ? `${CLIENT_GONE} (client closed the connection before the answer)` : res.writableFinished ? String(res.statusCode) : `${res.statusCode} (client gone)`;
+      metrics.request(endpoint, res.headersSent ? res.statusCode : CLIENT_GONE, seconds);
       inFlight--;
       metrics.inFlight.set(inFlight);
-      log?.(`${new Date().toISOString()} ${method} ${url.slice(0, 200)} ${res.writableFinished ? res.statusCode : `${res.statusCode} (client gone)`} ${(seconds * 1000).toFixed(1)}ms${detail.text}`);
+      log?.(`${new Date().toISOString()} ${method} ${url.slice(0, 200)} ${status} ${(seconds * 1000).toFixed(1)}ms${detail.text}`);
       if (inFlight === 0) {
         const waiters = idle;
         idle = [];
@@ -276,7 +285,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const server: Server = createServer(handle);
   server.keepAliveTimeout = 15_000;
   server.headersTimeout = 20_000;
-  server.requestTimeout = 120_000;
+  // Node's own limit on receiving a whole request, a backstop behind the body timeout above.
+  server.requestTimeout = Math.max(120_000, server.headersTimeout + bodyTimeoutMs + 10_000);
   // A client that announces a too-large body with `Expect: 100-continue` gets its 413 before sending it.
   server.on("checkContinue", (req: IncomingMessage, res: ServerResponse) => {
     if (!(Number(req.headers["content-length"]) > maxBodyBytes)) res.writeContinue();
