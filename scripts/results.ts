@@ -106,7 +106,7 @@ const lines: string[] = [
   "| step | seconds |",
   "|---|---:|",
   ...trainReport.stages.map((s: { name: string; epochs: number; seconds: number; samplesPerSecond: number }) => `| train stage \`${s.name}\` (${s.epochs} epochs, ${Math.round(s.samplesPerSecond)} images/s) | ${s.seconds.toFixed(0)} |`),
-  `| training in total (train-report.json) | ${trainReport.seconds.toFixed(0)} |`,
+  `| training, the three stages together | ${trainReport.stages.reduce((t: number, s: { seconds: number }) => t + s.seconds, 0).toFixed(0)} |`,
   `| \`meanet train\` in this run (0 training when it resumed a finished checkpoint) | ${train.seconds.toFixed(0)} |`,
   `| \`meanet export\` | ${exported.seconds.toFixed(1)} |`,
   `| \`meanet verify\` | ${verify.seconds.toFixed(1)} |`,
