@@ -107,7 +107,7 @@ const lines: string[] = [
   "|---|---:|",
   ...trainReport.stages.map((s: { name: string; epochs: number; seconds: number; samplesPerSecond: number }) => `| train stage \`${s.name}\` (${s.epochs} epochs, ${Math.round(s.samplesPerSecond)} images/s) | ${s.seconds.toFixed(0)} |`),
   `| training, the three stages together | ${trainReport.stages.reduce((t: number, s: { seconds: number }) => t + s.seconds, 0).toFixed(0)} |`,
-  `| \`meanet train\` in this run (0 training when it resumed a finished checkpoint) | ${train.seconds.toFixed(0)} |`,
+  `| \`meanet train\` in this run (a finished checkpoint is resumed, not trained again) | ${train.seconds.toFixed(0)} |`,
   `| \`meanet export\` | ${exported.seconds.toFixed(1)} |`,
   `| \`meanet verify\` | ${verify.seconds.toFixed(1)} |`,
   `| \`meanet eval\` (every exit on ${report.data.samples} images, baselines, sweeps) | ${evaluated.seconds.toFixed(1)} |`,
