@@ -74,7 +74,7 @@ describe("meanet build", () => {
     for (const record of Object.values(m.stages!)) for (const [path, sha] of Object.entries(record!.outputs)) expect(listed.get(path), path).toBe(sha);
     expect(Object.keys(m.stages!.train!.outputs)).toContain("weights/cloud/weights.bin");
     expect(Object.keys(m.stages!.export!.outputs)).toContain("edge/extension.onnx");
-    expect(Object.keys(m.stages!.eval!.outputs)).toContain("eval.json");
+    expect(Object.keys(m.stages!.eval!.outputs).sort()).toEqual(["eval.json", "report.html"]);
     expect(r.err).toMatch(/^train {3}ran in [\d.]+ s \(no earlier run\): 3 stages on 2,700 images/m);
   });
 

@@ -2,6 +2,7 @@ import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { AssertionOutcome, EvalReport } from "../codegen/format/eval.js";
 import type { BuildStage, Manifest, StageRecord } from "../codegen/format/manifest.js";
+import { emitEvalReportHtml } from "../codegen/reportHtml.js";
 import { Codes, type Diagnostic } from "../diagnostics/index.js";
 import type { CompileResult } from "../ir/index.js";
 import { evaluateBuild } from "../runtime/eval/index.js";
@@ -254,10 +255,11 @@ async function runStages(p: Pipeline, r: CompileResult, b: BuildFiles, job: Omit
     data: hashOf([data.train, data.test]),
     options: hashOf({ epochs: job.epochs ?? null, limitTrain: job.limitTrain ?? null, limitTest: job.limitTest ?? null, seed: job.seed ?? null, backend: job.backend ?? "auto" }),
   };
+  // A record means the last training finished (a stage drops its record when it starts), so a
+  // checkpoint beside a record of other inputs is that training's, and would be resumed as this one's.
+  const finished = p.records.train;
   const trained = await p.stage("train", trainInputs, async () => {
-    // A checkpoint left by a finished training of other inputs would be resumed as if it were this one's.
-    const before = p.records.train;
-    if (p.force || (before && before.key !== keyOf(trainInputs))) rmSync(join(b.dir, "checkpoint"), { recursive: true, force: true });
+    if (p.force || (finished && finished.key !== keyOf(trainInputs))) rmSync(join(b.dir, "checkpoint"), { recursive: true, force: true });
     const report = await runTraining({ buildDir: b.dir, progress: makeProgress(p.detail, io.isTty), ...job });
     const extra = [artifactOf("train-report.json", readFileSync(join(b.dir, "train-report.json")))];
     for (const block of b.irJson.blocks) {
@@ -305,7 +307,7 @@ async function runStages(p: Pipeline, r: CompileResult, b: BuildFiles, job: Omit
   let report: EvalReport | undefined;
   const evalInputs = { tool, onnx: p.outputsOf("export"), ir: irSha, trainReport: p.records.train?.outputs["train-report.json"] ?? "", data: hashOf([data.train, data.test]), options: hashOf({ limit: job.limitTest ?? null }) };
   const evaluated = await p.stage("eval", evalInputs, async () => {
-    const outcome = await evaluateBuild({ buildDir: b.dir, ...(job.data ? { data: job.data } : {}), ...(job.limitTest ? { limit: job.limitTest } : {}), onProgress: p.detail });
+    const outcome = await evaluateBuild({ buildDir: b.dir, ...(job.data ? { data: job.data } : {}), ...(job.limitTest ? { limit: job.limitTest } : {}), renderHtml: emitEvalReportHtml, onProgress: p.detail });
     report = outcome.report;
     if (outcome.failed.length) {
       io.err(assertionFailures(r, outcome.failed, b.dir));
