@@ -7,7 +7,7 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
@@ -438,6 +438,19 @@ describe("dynamic batching", () => {
 });
 
 describe("inference engines", () => {
+  it("leave no empty mat-debug-<pid>.log of onnxruntime's telemetry behind (a session on the main thread)", () => {
+    const code = `const { openSession } = await import("./dist/runtime/infer/onnx.js"); const s = await openSession(${JSON.stringify(join(dir, "cloud", "model.onnx"))}); await s.release(); console.log(process.pid);`;
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", code], { encoding: "utf8" });
+    expect(r.status, r.stderr).toBe(0);
+    expect(existsSync(join(tmpdir(), `mat-debug-${r.stdout.trim()}.log`))).toBe(false);
+    // A user's own setting wins: with telemetry left on, onnxruntime writes the file, so the check above can fail.
+    const on = spawnSync(process.execPath, ["--input-type=module", "-e", code], { encoding: "utf8", env: { ...process.env, ORT_DISABLE_TELEMETRY: "0" } });
+    expect(on.status, on.stderr).toBe(0);
+    const log = join(tmpdir(), `mat-debug-${on.stdout.trim()}.log`);
+    expect(existsSync(log)).toBe(true);
+    rmSync(log);
+  });
+
   it("gives the same answers with onnxruntime on the main thread", async () => {
     const server = await startServer({ buildDir: dir, port: 0, inferenceThread: "main" });
     try {
@@ -508,6 +521,8 @@ describe("meanet serve, the command", () => {
       expect(maxDiff((r.body.outputs as { data: number[] }[])[0]!.data, await reference(images[i]!))).toBeLessThan(1e-5);
     }
     expect(await exited).toBe(0);
+    // onnxruntime's telemetry is off: no empty mat-debug-<pid>.log left behind (the worker's session).
+    expect(existsSync(join(tmpdir(), `mat-debug-${child.pid}.log`))).toBe(false);
     expect(out).toMatch(/^listening on http:\/\/127\.0\.0\.1:\d+\n$/);
     expect(err).toMatch(/SIGTERM: finishing in-flight requests/);
     await expect(fetch(`${url}/v2/health/live`)).rejects.toThrow();

@@ -6,6 +6,14 @@ import { ArtifactError } from "../export/errors.js";
 export type { InferenceSession } from "onnxruntime-node";
 export { ort };
 
+/**
+ * onnxruntime-node 1.30 starts its telemetry (Microsoft's 1DS SDK) with the first session, and
+ * that leaves an empty /tmp/mat-debug-<pid>.log behind every process. The library reads
+ * ORT_DISABLE_TELEMETRY when it sets up, which happens at the first session, so setting it here,
+ * before any session is created (worker threads included), avoids both. A value the user set wins.
+ */
+process.env.ORT_DISABLE_TELEMETRY ??= "1";
+
 export interface SessionOptions {
   /** Threads inside one operator; onnxruntime's default is one per core. */
   intraOpThreads?: number;
