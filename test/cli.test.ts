@@ -143,6 +143,42 @@ describe("meanet train", () => {
   });
 });
 
+describe("messages", () => {
+  it("a negative number where a flag expects another value says what it expects, not that the argument is ambiguous", async () => {
+    const cases: [string[], string][] = [
+      [["run", join(tmp, "b"), "--limit", "-5"], "--limit must be an integer ≥ 1, not `-5`"],
+      [["serve", join(tmp, "b"), "--port", "-1"], "--port must be an integer from 0 to 65535, not `-1`"],
+      [["verify", join(tmp, "b"), "--tolerance", "-0.5"], "--tolerance must be a positive number, not `-0.5`"],
+      [["export", join(tmp, "b"), "--random-weights", "--seed", "-3"], "--seed must be an integer from 0 to 4294967295, not `-3`"],
+    ];
+    for (const [argv, message] of cases) {
+      const r = await run(argv);
+      expect(r.code, argv.join(" ")).toBe(2);
+      expect(r.err).toContain(message);
+      expect(r.err).not.toContain("ambiguous");
+    }
+  });
+
+  it("export of a file rather than a build directory says so", async () => {
+    const file = specFile("not-a-build.json", "{}");
+    const r = await run(["export", file]);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(`error MN5005: ${file} is a file, not a build directory`);
+    expect(r.err).not.toContain("not found");
+  });
+
+  it("a manifest that is not valid JSON is reported on one line", async () => {
+    expect((await run(["compile", "examples/fashion-mnist.meanet", "-o", join(tmp, "badjson")])).code).toBe(0);
+    const dir = join(tmp, "badjson", "fashion_mnist");
+    writeFileSync(join(dir, "manifest.json"), '{\n  "format": "meanet-manifest",\n  "version": 1,\n  oops\n}\n');
+    const r = await run(["export", dir]);
+    expect(r.code).toBe(1);
+    const lines = r.err.trim().split("\n");
+    expect(lines[0]).toMatch(/^error MN5005: \S+manifest\.json is not valid JSON \(.+\); run `meanet compile` again$/);
+    expect(lines.slice(1)).toEqual(["nothing written"]);
+  });
+});
+
 describe("the installed binary", () => {
   it("bin/meanet.js runs the built CLI", () => {
     // dist/ is built by the test setup, as `npm install` builds it through the prepare script.

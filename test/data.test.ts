@@ -234,7 +234,13 @@ describe("locateDataset", () => {
     rmSync(join(partial, "t10k-labels-idx1-ubyte"));
     const p = dataError(() => locateDataset("fashion-mnist", partial));
     expect(p.code).toBe("MN5004");
-    expect(p.message).toMatch(/directory lacks t10k-labels-idx1-ubyte\(\.gz\);/);
+    expect(p.message).toMatch(/directory lacks t10k-labels-idx1-ubyte\(\.gz\); it holds the other Fashion-MNIST IDX files$/);
+
+    // An empty directory: each expected file named once.
+    const empty = join(tmp, "empty-data");
+    mkdirSync(empty);
+    const m = dataError(() => locateDataset("fashion-mnist", empty)).message;
+    expect(m).toBe(`${empty}: directory holds none of the Fashion-MNIST IDX files train-images-idx3-ubyte(.gz), train-labels-idx1-ubyte(.gz), t10k-images-idx3-ubyte(.gz), t10k-labels-idx1-ubyte(.gz)`);
   });
 
   it("then the system directory, then the embedded subset, reporting what it passed over", () => {

@@ -242,6 +242,19 @@ describe("export of a trained Fashion-MNIST model", () => {
       expectNothingWritten(d, manifest);
     });
 
+    it("a model.json without its weightsManifest", () => {
+      const d = copy("no-weights-manifest");
+      const manifest = readFileSync(join(d, "manifest.json"), "utf8");
+      const path = join(d, "weights", "main", "model.json");
+      const { weightsManifest: _dropped, ...rest } = JSON.parse(readFileSync(path, "utf8"));
+      writeFileSync(path, JSON.stringify(rest));
+      const r = cli("export", d);
+      expect(r.status).toBe(1);
+      expect(r.err).toMatch(/error MN5006: block `main`: cannot read \S+model\.json: it has no weightsManifest/);
+      expect(r.err).not.toContain("bytes but model.json describes");
+      expectNothingWritten(d, manifest);
+    });
+
     it("a weight of the wrong shape", () => {
       const d = copy("wrong-shape");
       const manifest = readFileSync(join(d, "manifest.json"), "utf8");

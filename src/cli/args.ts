@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { joinNegativeValues } from "../runtime/argv.js";
 import { UsageError } from "./io.js";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
@@ -7,7 +8,7 @@ type Options = NonNullable<ParseArgsConfig["options"]>;
 export function parseCommandArgs<O extends Options>(argv: string[], options: O, usage: string, positionals: { min: number; max: number }) {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: joinNegativeValues(argv, options), options, allowPositionals: true, strict: true });
   } catch (e) {
     throw new UsageError(`${(e as Error).message}\n${usage}`);
   }

@@ -24,16 +24,21 @@ function readJson<T>(dir: string, file: string, format: string): T {
   try {
     value = JSON.parse(text) as typeof value;
   } catch (e) {
-    throw new ArtifactError(Codes.BuildInvalid, `${path} is not valid JSON (${(e as Error).message}); run \`meanet compile\` again`);
+    throw new ArtifactError(Codes.BuildInvalid, `${path} is not valid JSON (${jsonProblem(e)}); run \`meanet compile\` again`);
   }
   if (value?.format !== format || value.version !== 1) throw new ArtifactError(Codes.BuildInvalid, `${path} is not a ${format} file of version 1; run \`meanet compile\` again`);
   return value as T;
 }
 
+/** JSON.parse's message on one line: V8 quotes the text it stopped at, newlines included. */
+export function jsonProblem(e: unknown): string {
+  return (e as Error).message.replace(/\s+/g, " ").trim();
+}
+
 export function readBuild(dir: string): Build {
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-    throw new ArtifactError(Codes.BuildInvalid, `build directory ${dir} not found; pass the model's folder inside the build directory (e.g. build/fashion_mnist)`);
-  }
+  const pass = "pass the model's folder inside the build directory (e.g. build/fashion_mnist)";
+  if (!existsSync(dir)) throw new ArtifactError(Codes.BuildInvalid, `build directory ${dir} not found; ${pass}`);
+  if (!statSync(dir).isDirectory()) throw new ArtifactError(Codes.BuildInvalid, `${dir} is a file, not a build directory; ${pass}`);
   const ir = readJson<IrJson>(dir, "ir.json", "meanet-ir");
   const manifest = readJson<Manifest>(dir, "manifest.json", "meanet-manifest");
   if (manifest.model !== ir.model) throw new ArtifactError(Codes.BuildInvalid, `${join(dir, "manifest.json")} is for model \`${manifest.model}\` but ir.json is for \`${ir.model}\``);

@@ -10,6 +10,7 @@ import type { IrJson } from "../../codegen/format/ir.js";
 import { sha256 } from "../../codegen/manifest.js";
 import { blockSignature } from "../../codegen/signature.js";
 import { Codes } from "../../diagnostics/index.js";
+import { jsonProblem } from "../build.js";
 import { ArtifactError } from "./errors.js";
 
 export interface TrainRecord {
@@ -19,11 +20,6 @@ export interface TrainRecord {
   blocks: Record<string, string>;
   /** Hard-class labels in the extension's output order, when the report holds a usable list. */
   hardClasses: string[] | undefined;
-}
-
-/** JSON.parse's message on one line: V8 quotes the offending text, newlines included. */
-export function jsonProblem(e: unknown): string {
-  return (e as Error).message.replace(/\s+/g, " ").trim();
 }
 
 /** train-report.json of a build, or undefined when there is none; an unreadable report is MN5005. */

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import type { IrJson, IrJsonNode } from "../../codegen/format/ir.js";
 import type { WeightLookup, WeightTensor } from "../../codegen/onnx/index.js";
 import { Codes } from "../../diagnostics/index.js";
+import { jsonProblem } from "../build.js";
 import { layerName } from "../train/names.js";
 import { ArtifactError } from "./errors.js";
 
@@ -68,9 +69,18 @@ export function readBlockWeights(buildDir: string, ir: IrJson, block: string, st
   }
   let entries: ManifestEntry[];
   try {
-    const json = JSON.parse(readFileSync(where("model.json"), "utf8")) as { weightsManifest?: { weights?: ManifestEntry[] }[] };
-    entries = json.weightsManifest?.[0]?.weights ?? [];
-    if (!Array.isArray(entries) || entries.some((e) => typeof e?.name !== "string" || !Array.isArray(e.shape))) throw new Error("its weightsManifest is not a list of {name, shape, dtype}");
+    let json: { weightsManifest?: { weights?: ManifestEntry[] }[] };
+    try {
+      json = JSON.parse(readFileSync(where("model.json"), "utf8")) as typeof json;
+    } catch (e) {
+      throw new Error(e instanceof SyntaxError ? `it is not valid JSON (${jsonProblem(e)})` : (e as Error).message);
+    }
+    // Without the list, weights.bin cannot be read: say so rather than report a size mismatch.
+    if (!Array.isArray(json?.weightsManifest) || !Array.isArray(json.weightsManifest[0]?.weights)) {
+      throw new Error("it has no weightsManifest (the list of the weights in weights.bin); it is not a model.json written by meanet train");
+    }
+    entries = json.weightsManifest[0].weights;
+    if (entries.some((e) => typeof e?.name !== "string" || !Array.isArray(e.shape))) throw new Error("its weightsManifest is not a list of {name, shape, dtype}");
   } catch (e) {
     throw new ArtifactError(Codes.WeightsMissing, `block \`${block}\`: cannot read ${where("model.json")}: ${(e as Error).message}`);
   }

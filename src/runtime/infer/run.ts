@@ -6,6 +6,7 @@ import { parseArgs } from "node:util";
 import type { Manifest } from "../../codegen/format/manifest.js";
 import { ROUTER_PROGRAM_OPTIONS } from "../../codegen/routerOptions.js";
 import { Codes } from "../../diagnostics/index.js";
+import { joinNegativeValues } from "../argv.js";
 import { readBuild } from "../build.js";
 import { ArtifactError } from "../export/errors.js";
 import { readTokenFile } from "../serve/auth.js";
@@ -264,7 +265,8 @@ export async function runRouterProgram(buildDir: string, rules: Rule[], argv: st
   let options: Omit<RoutedRunOptions, "buildDir">;
   let json = false;
   try {
-    const { values } = parseArgs({ args: argv, options: { ...RUN_FLAGS, help: { type: "boolean", short: "h" } }, strict: true });
+    const flags = { ...RUN_FLAGS, help: { type: "boolean", short: "h" } } as const;
+    const { values } = parseArgs({ args: joinNegativeValues(argv, flags), options: flags, strict: true });
     if (values.help) {
       process.stdout.write(`${PROGRAM_USAGE}\n`);
       return 0;

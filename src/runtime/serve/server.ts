@@ -10,6 +10,7 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { Codes } from "../../diagnostics/index.js";
+import { jsonProblem } from "../build.js";
 import { BearerAuth } from "./auth.js";
 import { Batcher } from "./batcher.js";
 import { ServeError } from "./errors.js";
@@ -182,7 +183,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     try {
       parsed = JSON.parse(json.toString("utf8"));
     } catch (e) {
-      throw new HttpError(400, `malformed JSON in the request body: ${(e as Error).message}`);
+      throw new HttpError(400, `malformed JSON in the request body: ${jsonProblem(e)}`);
     }
     const request = parseInferRequest(parsed, served, maxBatch, binary);
     detail.text = ` samples=${request.batch}`;

@@ -103,6 +103,13 @@ function whyMissing(dir: string, absent: string[]): string {
   return `directory lacks ${absent.join(", ")}`;
 }
 
+/** Why an explicit --data directory will not do, naming each expected file once. */
+function whyRejected(dir: string, absent: string[], files: string, all: string[]): string {
+  if (!isDir(dir)) return `${whyMissing(dir, absent)}; expected the ${files} ${all.join(", ")}`;
+  if (absent.length === all.length) return `directory holds none of the ${files} ${all.join(", ")}`;
+  return `directory lacks ${absent.join(", ")}; it holds the other ${files}`;
+}
+
 /**
  * Finds a dataset on disk. An explicit directory is used or rejected, never silently passed over;
  * for Fashion-MNIST without one, the system copy wins over the embedded subset.
@@ -115,16 +122,16 @@ export function locateDataset(kind: DatasetKind, dir?: string, options: LocateOp
       throw missing("--data", `${title} has no default location: pass --data DIR, where DIR holds ${layout.subdir}/ or its files (${[...layout.train, ...layout.test].join(", ")})`);
     }
     const found = cifarFiles(kind, dir);
-    if ("missing" in found) throw missing(dir, `${whyMissing(dir, found.missing)}; expected the ${title} binary files ${[...layout.train, ...layout.test].join(", ")}`);
+    if ("missing" in found) throw missing(dir, whyRejected(dir, found.missing, `${title} binary files`, [...layout.train, ...layout.test]));
     return { kind, source: "explicit", dir: found.dir, files: found.files, description: `${title} from ${found.dir} (--data)`, skipped: [] };
   }
 
   if (dir !== undefined) {
     const found = idxFiles(dir);
-    if ("missing" in found) throw missing(dir, `${whyMissing(dir, found.missing)}; expected the ${title} IDX files ${allIdxNames()}`);
+    if ("missing" in found) throw missing(dir, whyRejected(dir, found.missing, `${title} IDX files`, allIdxNames()));
     return { kind, source: "explicit", dir, files: found.files, description: `${title} from ${dir} (--data)`, skipped: [] };
   }
-  if (kind === "mnist") throw missing("--data", `MNIST has no default location: pass --data DIR, where DIR holds ${allIdxNames()}`);
+  if (kind === "mnist") throw missing("--data", `MNIST has no default location: pass --data DIR, where DIR holds ${allIdxNames().join(", ")}`);
 
   const candidates: { source: DataSource; dir: string | null; note: string }[] = [
     { source: "system", dir: options.systemDir === undefined ? SYSTEM_FASHION_MNIST_DIR : options.systemDir, note: "Debian package dataset-fashion-mnist" },
@@ -143,8 +150,8 @@ export function locateDataset(kind: DatasetKind, dir?: string, options: LocateOp
   );
 }
 
-function allIdxNames(): string {
-  return [IDX_NAMES.train.images, IDX_NAMES.train.labels, IDX_NAMES.test.images, IDX_NAMES.test.labels].map((n) => `${n}(.gz)`).join(", ");
+function allIdxNames(): string[] {
+  return [IDX_NAMES.train.images, IDX_NAMES.train.labels, IDX_NAMES.test.images, IDX_NAMES.test.labels].map((n) => `${n}(.gz)`);
 }
 
 /** Loads one split of a located dataset. For CIFAR-100, `labels` picks fine (default) or coarse labels. */
