@@ -150,6 +150,19 @@ describe("export of a trained Fashion-MNIST model", () => {
     expect(r.err).toMatch(/MN5005.*edge\/main\.onnx does not match the sha256 in manifest\.json/);
   });
 
+  it("--random-weights over a trained build does as asked but warns that the trained export is replaced", () => {
+    const d = copy("random-over-trained");
+    expect(cli("export", d).status).toBe(0);
+    const r = cli("export", d, "--random-weights");
+    expect(r.status, r.err).toBe(0);
+    expect(r.err).toMatch(/^warning: \S+ holds trained weights; exporting the seeded initial weights instead, as --random-weights asks, replacing the export of the trained weights; `meanet export \S+` exports the trained ones again$/m);
+    expect(JSON.parse(readFileSync(join(d, "manifest.json"), "utf8")).export.weights.kind).toBe("random");
+    const again = cli("export", d);
+    expect(again.status, again.err).toBe(0);
+    expect(again.err).toBe("");
+    expect(JSON.parse(readFileSync(join(d, "manifest.json"), "utf8")).export.weights.kind).toBe("trained");
+  });
+
   describe("the hard classes of trained weights", () => {
     /** A trained, unexported build at ROOT/fashion_mnist, so compile -o ROOT writes over it. */
     function trainedBuild(name: string): { root: string; d: string } {
@@ -341,6 +354,8 @@ describe("random-weight exports of every example", () => {
       const model = /wrote (\S+)\/\{/.exec(c.out)![1]!;
       const e = cli("export", model, "--random-weights", "--seed", "7");
       expect(e.status, e.err).toBe(0);
+      // Nothing trained to replace: no warning.
+      expect(e.err).not.toContain("warning");
       dirs.push(model);
     }
   });

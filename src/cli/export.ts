@@ -1,3 +1,6 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { readBuild } from "../runtime/build.js";
 import { ArtifactError } from "../runtime/export/errors.js";
 import { exportBuild } from "../runtime/export/export.js";
 import { selectBackend } from "../runtime/train/backend.js";
@@ -32,9 +35,16 @@ export async function exportCommand(argv: string[], io: Io): Promise<number> {
   try {
     let randomSeed: number | undefined;
     if (values["random-weights"]) {
+      const build = readBuild(dir);
+      // Asked for, so done, but never silently: the trained export is what serve and run would use.
+      const trained = existsSync(join(dir, "train-report.json")) || build.manifest.export?.weights.kind === "trained";
+      if (trained) {
+        const replaced = build.manifest.export?.weights.kind === "trained" ? ", replacing the export of the trained weights" : "";
+        io.err(`warning: ${dir} holds trained weights; exporting the seeded initial weights instead, as --random-weights asks${replaced}; \`meanet export ${dir}\` exports the trained ones again`);
+      }
       // Initial weights come from tfjs' seeded initialisers, exactly as training would start.
       await selectBackend("auto");
-      randomSeed = seed ?? (await import("../runtime/build.js")).readBuild(dir).ir.training.seed;
+      randomSeed = seed ?? build.ir.training.seed;
     }
     const r = await exportBuild({ buildDir: dir, toolVersion: VERSION, ...(randomSeed !== undefined ? { randomSeed } : {}) });
     for (const p of r.partitions) {
