@@ -8,7 +8,7 @@ export { ort };
 
 /**
  * onnxruntime-node 1.30 starts its telemetry (Microsoft's 1DS SDK) with the first session, and
- * that leaves an empty /tmp/mat-debug-<pid>.log behind every process. The library reads
+ * that leaves an empty $TMPDIR/mat-debug-<pid>.log (/tmp by default) behind every process. The library reads
  * ORT_DISABLE_TELEMETRY when it sets up, which happens at the first session, so setting it here,
  * before any session is created (worker threads included), avoids both. A value the user set wins.
  */
