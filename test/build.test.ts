@@ -154,6 +154,16 @@ describe("meanet build", () => {
     expect(r.err).toMatch(/cloud epoch 2\/2/);
     expect(manifest().stages!.train!.key).not.toBe(trainKey);
   });
+
+  it("--force runs every stage, and training starts over rather than from its checkpoint", () => {
+    const longer = replaced(SPEC_THRESHOLD, /(stage cloud \{[^}]*epochs: )1/, "$12");
+    const r = build(longer, "--force");
+    expect(r.status, r.err).toBe(0);
+    expect(r.statuses).toEqual(all("ran"));
+    for (const s of Object.values(r.summary.stages)) expect(s.reason).toBe("--force");
+    expect(r.err).toMatch(/main epoch 1\/1/);
+    expect(r.err).not.toMatch(/resuming from checkpoint/);
+  });
 });
 
 describe("stage keys", () => {
