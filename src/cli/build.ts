@@ -104,11 +104,11 @@ class Pipeline {
     }
   }
 
-  line(stage: BuildStage | "", text: string): void {
+  line(stage: BuildStage, text: string): void {
     this.io.err(`${stage.padEnd(8)}${text}`);
   }
 
-  /** A stage's own lines (training epochs, evaluation steps), indented under the stage lines. */
+  /** A stage's own lines (training epochs, evaluation steps), indented above its stage line; a terminal gets training's progress bar. */
   detail = (text: string): void => {
     if (this.io.isTty) process.stderr.write(text.endsWith("\n") || text.startsWith("\r") ? text : `${text}\n`);
     else for (const l of text.replace(/\n$/, "").split("\n")) this.io.err(`  ${l}`);
@@ -134,7 +134,7 @@ class Pipeline {
    * wrong), else runs it. A stage drops its record before it starts and records its key only
    * when it finishes, so a stage that fails or is interrupted runs again next time.
    */
-  async stage(name: BuildStage, inputs: StageInputs, work: (reason: string) => Promise<Work>, extra?: (m: Manifest | undefined) => string | undefined): Promise<boolean> {
+  async stage(name: BuildStage, inputs: StageInputs, work: () => Promise<Work>, extra?: (m: Manifest | undefined) => string | undefined): Promise<boolean> {
     const m = this.manifest();
     const reason = whyRun(this.records[name], inputs, buildState(this.dir, m), this.force) ?? extra?.(m);
     if (reason === undefined) {
@@ -149,7 +149,7 @@ class Pipeline {
     const started = performance.now();
     let result: Work;
     try {
-      result = await work(reason);
+      result = await work();
     } catch (e) {
       const message = knownFailure(e);
       if (message === undefined) throw e;
