@@ -7,19 +7,10 @@
 import type { AssertionOutcome, SystemFigures } from "../../codegen/format/eval.js";
 import type { IrJson } from "../../codegen/format/ir.js";
 import { holds } from "../../ir/passes/assertions.js";
-import { cloudFractionOf } from "./calibrate.js";
+import { metricOf } from "./calibrate.js";
 
 export function evalMetric(metric: string, routed: SystemFigures, standalone: ReadonlyMap<string, number>, cloudExits: ReadonlySet<string>): number | null {
-  switch (metric) {
-    case "accuracy":
-      return routed.accuracy;
-    case "cloud_fraction":
-      return cloudFractionOf(routed, cloudExits);
-    case "energy":
-      return routed.energyJ;
-    case "latency":
-      return routed.latencyS;
-  }
+  if (metric === "accuracy" || metric === "cloud_fraction" || metric === "energy" || metric === "latency") return metricOf(metric, routed, cloudExits);
   const m = /^(.+)\.(accuracy|fraction)$/.exec(metric);
   if (!m) return null;
   const [, exit, what] = m;

@@ -18,7 +18,7 @@ import { rulesFromManifest } from "../infer/rule.js";
 import { splitValidation, take } from "../train/data/dataset.js";
 import { datasetFor, loadSplit, locateDataset } from "../train/data/locate.js";
 import { checkEvalAssertions } from "./assertions.js";
-import { chooseThreshold, cloudFractionOf, type CalibrationMetric, type Candidate } from "./calibrate.js";
+import { chooseThreshold, cloudFractionOf, metricOf, type CalibrationMetric, type Candidate } from "./calibrate.js";
 import { computeExitOutputs, predictionOf, type ExitOutputs } from "./outputs.js";
 import { byEntropy, entropyExitAnswers, everyInputAt, figuresOf, fullExit, oracleAnswers, routedAnswers, type Answer, type Devices } from "./systems.js";
 import { answersWith, candidateThresholds, ruleText, siteText, thresholdSites, type ThresholdSite } from "./thresholds.js";
@@ -153,8 +153,7 @@ export async function evaluate(o: EvaluateOptions): Promise<Evaluation> {
     thresholds = c.values;
     const testFigures = figuresOf(out, routedAnswers(out, rulesFromManifest({ routing }, thresholds)), devices);
     for (const x of c.chosen) {
-      const value = x.target.metric === "cloud_fraction" ? cloudFractionOf(testFigures, cloudExits) : x.target.metric === "accuracy" ? testFigures.accuracy : x.target.metric === "energy" ? testFigures.energyJ : testFigures.latencyS;
-      calibration.push({ ...x, test: { value } });
+      calibration.push({ ...x, test: { value: metricOf(x.target.metric, testFigures, cloudExits) } });
     }
   } else {
     thresholds = sites.map((s) => thresholdValue(s.threshold) as number);

@@ -13,6 +13,7 @@ import type { ClassSet, Measure } from "../../ir/index.js";
 import { readExportedFile } from "../export/artifacts.js";
 import { argmax, measureOf } from "../infer/measures.js";
 import { feedTensor, openSession, type FeedData, type InferenceSession } from "../infer/onnx.js";
+import { classIdsOf } from "../infer/router.js";
 import { ExitUnavailable, type ExitView } from "../infer/rule.js";
 
 export interface ExitTable {
@@ -45,20 +46,6 @@ export interface ExitOutputs {
   hardIds: ReadonlySet<number>;
   /** Class labels of the spec. */
   labelNames: string[];
-}
-
-function classIdsOf(labels: string[], classes: ClassSet, hardIds: number[]): number[] {
-  const all = labels.map((_, i) => i);
-  switch (classes.kind) {
-    case "all":
-      return all;
-    case "hard":
-      return hardIds;
-    case "easy":
-      return all.filter((c) => !hardIds.includes(c));
-    case "labels":
-      return classes.labels.map((l) => labels.indexOf(l));
-  }
 }
 
 const elements = (shape: number[]) => shape.reduce((a, b) => a * b, 1);

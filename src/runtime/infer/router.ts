@@ -70,8 +70,9 @@ interface BatchState {
   cloudFailed: Uint8Array;
 }
 
-function classIdsOf(manifest: Manifest, classes: ClassSet, hardIds: number[]): number[] {
-  const all = manifest.labels.map((_, i) => i);
+/** An exit's output index → class id among the spec's labels. */
+export function classIdsOf(labels: readonly string[], classes: ClassSet, hardIds: number[]): number[] {
+  const all = labels.map((_, i) => i);
   switch (classes.kind) {
     case "all":
       return all;
@@ -80,7 +81,7 @@ function classIdsOf(manifest: Manifest, classes: ClassSet, hardIds: number[]): n
     case "easy":
       return all.filter((c) => !hardIds.includes(c));
     case "labels":
-      return classes.labels.map((l) => manifest.labels.indexOf(l));
+      return classes.labels.map((l) => labels.indexOf(l));
   }
 }
 
@@ -110,7 +111,7 @@ export class Router {
       for (const o of f.outputs) {
         if (!o.exit) continue;
         const exit = build.ir.exits.find((x) => x.name === o.exit)!;
-        const classIds = classIdsOf(build.manifest, exit.classes, hard);
+        const classIds = classIdsOf(build.manifest.labels, exit.classes, hard);
         this.exits.set(o.exit, { name: o.exit, file: f, output: o, classIds, hard: classIds.map((c) => this.hardIds.has(c)), k: o.shape[0]! });
       }
     }
