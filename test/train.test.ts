@@ -192,5 +192,26 @@ describe("generated training program", () => {
     expect(manifest.hardClasses.labels).toHaveLength(5);
     expect(manifest.artifacts.map((a: { path: string }) => a.path)).toContain("weights/main/weights.bin");
   });
+  it("finds the runtime of the checkout it is compiled into, and says what it needs outside one", () => {
+    // A build in ./build of a clone, no installed package: train/package.json cuts Node's self-reference off.
+    const inClone = join("build", `.train-program-test-${process.pid}`);
+    rmSync(inClone, { recursive: true, force: true });
+    try {
+      const b = buildFiles(loadSpec("examples/fashion-mnist.meanet"), inClone);
+      writeBuild(loadSpec("examples/fashion-mnist.meanet"), b);
+      const help = spawnSync(process.execPath, ["--import", "tsx", join(b.dir, "train", "train.ts"), "--help"], { encoding: "utf8" });
+      expect(help.status, help.stderr).toBe(0);
+      expect(help.stdout).toMatch(/^usage: train\.ts \[--help\] \[--data DIR\]/);
+    } finally {
+      rmSync(inClone, { recursive: true, force: true });
+    }
+    const outside = join(tmp, "outside");
+    const b = buildFiles(loadSpec("examples/fashion-mnist.meanet"), outside);
+    writeBuild(loadSpec("examples/fashion-mnist.meanet"), b);
+    const r = spawnSync(process.execPath, ["--import", "tsx", join(b.dir, "train", "train.ts"), "--help"], { encoding: "utf8", cwd: resolve(".") });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^error: train\/train\.ts needs the meanet package: found neither installed \(npm install meanet beside the build\) nor around /m);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
 });
 

@@ -2,6 +2,7 @@ import { Project, VariableDeclarationKind } from "ts-morph";
 import type { Condition, Threshold } from "../ir/index.js";
 import type { IrJson } from "./format/ir.js";
 import { ROUTER_PROGRAM_OPTIONS } from "./routerOptions.js";
+import { addRuntimeImports, addRuntimeLoader } from "./runtimeLoader.js";
 
 /** A condition as the spec writes it, for comments. */
 export function conditionText(c: Condition): string {
@@ -79,11 +80,8 @@ export function emitRouterProgram(ir: IrJson, specFile: string): string {
       " */",
     ].join("\n"),
   );
-  file.addImportDeclaration({ moduleSpecifier: "node:fs", namedImports: ["existsSync", "readFileSync"] });
-  file.addImportDeclaration({ moduleSpecifier: "node:path", namedImports: ["dirname", "join"] });
-  file.addImportDeclaration({ moduleSpecifier: "node:url", namedImports: ["fileURLToPath", "pathToFileURL"] });
+  addRuntimeImports(file);
   file.addImportDeclaration({ moduleSpecifier: "meanet/runtime/infer", isTypeOnly: true, namedImports: ["RoutedClassifierOptions", "Rule"] });
-  file.addStatements('type Runtime = typeof import("meanet/runtime/infer");');
   file.addVariableStatement({
     declarationKind: VariableDeclarationKind.Const,
     docs: ["The build directory: manifest.json, edge/*.onnx."],
@@ -94,43 +92,7 @@ export function emitRouterProgram(ir: IrJson, specFile: string): string {
     docs: ["Run as a program (`npx tsx edge/router.ts`) rather than imported."],
     declarations: [{ name: "isProgram", initializer: "process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href" }],
   });
-  file.addFunction({
-    isAsync: true,
-    name: "loadRuntime",
-    docs: [
-      [
-        "The meanet runtime: the installed package (`npm install meanet` where the build is deployed), else",
-        "the meanet checkout the build directory lies in (a build written into ./build of a clone), whose",
-        "package.json cannot be reached by name from here: edge/package.json marks a package of its own.",
-      ].join("\n"),
-    ],
-    returnType: "Promise<Runtime>",
-    statements: [
-      "try {",
-      '  return await import("meanet/runtime/infer");',
-      "} catch (e) {",
-      "  if ((e as { code?: string }).code !== \"ERR_MODULE_NOT_FOUND\" || !(e as Error).message.includes(\"'meanet'\")) throw e;",
-      "}",
-      "let problem = `found neither installed (npm install meanet beside the build) nor around ${buildDir} (a build inside a meanet checkout)`;",
-      "for (let dir = buildDir; dirname(dir) !== dir; dir = dirname(dir)) {",
-      "  let pkg: { name?: unknown; exports?: Record<string, unknown> };",
-      "  try {",
-      '    pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as typeof pkg;',
-      "  } catch {",
-      "    continue;",
-      "  }",
-      '  const entry = pkg.name === "meanet" ? pkg.exports?.["./runtime/infer"] : undefined;',
-      '  if (typeof entry !== "string") continue;',
-      "  if (existsSync(join(dir, entry))) return (await import(pathToFileURL(join(dir, entry)).href)) as Runtime;",
-      "  problem = `the meanet checkout at ${dir} is not built: run npm install there`;",
-      "  break;",
-      "}",
-      "const message = `edge/router.ts needs the meanet package: ${problem}`;",
-      "if (!isProgram) throw new Error(message);",
-      "process.stderr.write(`error: ${message}\\n`);",
-      "process.exit(1);",
-    ].join("\n"),
-  });
+  addRuntimeLoader(file, { subpath: "runtime/infer", program: "edge/router.ts", folder: "edge", isProgram: "isProgram" });
   file.addStatements("const { loadThresholds, openRoutedClassifier, runRouterProgram } = await loadRuntime();");
   file.addVariableStatement({
     declarationKind: VariableDeclarationKind.Const,

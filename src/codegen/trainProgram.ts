@@ -1,6 +1,7 @@
 import { Project, VariableDeclarationKind, type SourceFile } from "ts-morph";
 import type { TrainStage } from "../ir/index.js";
 import type { IrJson } from "./format/ir.js";
+import { addRuntimeImports, addRuntimeLoader } from "./runtimeLoader.js";
 
 /** A stage as a TypeScript object literal, keys in a fixed order. */
 function stageLiteral(s: TrainStage): string {
@@ -55,14 +56,16 @@ export function emitTrainProgram(ir: IrJson, specFile: string): string {
       " */",
     ].join("\n"),
   );
-  file.addImportDeclaration({ moduleSpecifier: "node:url", namedImports: ["fileURLToPath"] });
-  file.addImportDeclaration({ moduleSpecifier: "meanet/runtime", namedImports: ["runTrainingProgram", { name: "TrainStage", isTypeOnly: true }] });
+  addRuntimeImports(file);
+  file.addImportDeclaration({ moduleSpecifier: "meanet/runtime", isTypeOnly: true, namedImports: ["TrainStage"] });
   file.addVariableStatement({
     declarationKind: VariableDeclarationKind.Const,
     docs: ["The build directory: where ir.json is read and weights are written."],
     declarations: [{ name: "buildDir", initializer: 'fileURLToPath(new URL("..", import.meta.url))' }],
   });
-  const taken = new Set<string>(["buildDir", "stages"]);
+  addRuntimeLoader(file, { subpath: "runtime", program: "train/train.ts", folder: "train" });
+  file.addStatements("const { runTrainingProgram } = await loadRuntime();");
+  const taken = new Set<string>(["buildDir", "stages", "loadRuntime", "runTrainingProgram", "Runtime", "existsSync", "readFileSync", "dirname", "join", "fileURLToPath", "pathToFileURL"]);
   const names: string[] = [];
   stages.forEach((s, i) => {
     const id = identifier(s.name, taken);

@@ -6,7 +6,7 @@ import { makeProgress } from "./progress.js";
 import { TrainingInterrupted } from "./recipe.js";
 import { DATASETS, runTraining, TRAIN_FLAGS, trainOptionsFromFlags, type TrainJob } from "./run.js";
 
-const USAGE = `usage: train.ts [--data DIR] [--dataset ${DATASETS.join("|")}] [--epochs N] [--limit-train N] [--limit-test N] [--seed S] [--backend ${BACKEND_CHOICES.join("|")}]`;
+const USAGE = `usage: train.ts [--help] [--data DIR] [--dataset ${DATASETS.join("|")}] [--epochs N] [--limit-train N] [--limit-test N] [--seed S] [--backend ${BACKEND_CHOICES.join("|")}]`;
 
 /**
  * Entry point of a generated training program: trains the build directory's model with the stages
@@ -15,7 +15,11 @@ const USAGE = `usage: train.ts [--data DIR] [--dataset ${DATASETS.join("|")}] [-
 export async function runTrainingProgram(buildDir: string, stages: TrainStage[], argv: string[]): Promise<number> {
   let job: TrainJob;
   try {
-    const { values } = parseArgs({ args: argv, options: TRAIN_FLAGS, strict: true });
+    const { values } = parseArgs({ args: argv, options: { ...TRAIN_FLAGS, help: { type: "boolean", short: "h" } }, strict: true });
+    if (values.help) {
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
     job = { buildDir, stages, progress: makeProgress((s) => process.stderr.write(s), Boolean(process.stderr.isTTY)), ...trainOptionsFromFlags(values) };
   } catch (e) {
     process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
