@@ -1,29 +1,23 @@
-import { build } from "./build.js";
-import { check } from "./check.js";
-import { compile } from "./compile.js";
-import { evalCommand } from "./eval.js";
-import { exportCommand } from "./export.js";
-import { inspect } from "./inspect.js";
-import { serve } from "./serve.js";
-import { run } from "./run.js";
-import { train } from "./train.js";
-import { verify } from "./verify.js";
 import { EXIT_ERRORS, EXIT_OK, EXIT_USAGE, processIo, UsageError, type Io } from "./io.js";
 import { VERSION } from "./version.js";
 
 type Command = (argv: string[], io: Io) => number | Promise<number>;
 
-const COMMANDS: Record<string, { run: Command; summary: string }> = {
-  check: { run: check, summary: "report the spec's problems with file:line:col, codes and hints" },
-  inspect: { run: inspect, summary: "params, MACs, memory and cost per block, device and route" },
-  compile: { run: compile, summary: "write the build directory (ir.json, report.md, manifest.json)" },
-  train: { run: train, summary: "train the spec's stages on real data; weights and train-report.json" },
-  export: { run: exportCommand, summary: "write one ONNX file per partition (edge/*.onnx, cloud/model.onnx) from the weights" },
-  verify: { run: verify, summary: "run every exported partition in onnxruntime and tfjs; largest difference per output" },
-  serve: { run: serve, summary: "serve the cloud partition over the KServe v2 REST API, with dynamic batching" },
-  run: { run, summary: "classify the test images through the routed edge-cloud path; accuracy, exits, latency, energy" },
-  eval: { run: evalCommand, summary: "accuracy, exit fractions, energy and latency of the routed system and its baselines; calibration; report.html" },
-  build: { run: build, summary: "compile, train, export, verify and eval in one command, reusing every stage whose inputs are unchanged; assertions as gates" },
+/**
+ * Each command's module loads when the command runs, so that `meanet check` does not load
+ * onnxruntime, tfjs or the chart renderer.
+ */
+const COMMANDS: Record<string, { load: () => Promise<Command>; summary: string }> = {
+  check: { load: async () => (await import("./check.js")).check, summary: "report the spec's problems with file:line:col, codes and hints" },
+  inspect: { load: async () => (await import("./inspect.js")).inspect, summary: "params, MACs, memory and cost per block, device and route" },
+  compile: { load: async () => (await import("./compile.js")).compile, summary: "write the build directory (ir.json, report.md, manifest.json)" },
+  train: { load: async () => (await import("./train.js")).train, summary: "train the spec's stages on real data; weights and train-report.json" },
+  export: { load: async () => (await import("./export.js")).exportCommand, summary: "write one ONNX file per partition (edge/*.onnx, cloud/model.onnx) from the weights" },
+  verify: { load: async () => (await import("./verify.js")).verify, summary: "run every exported partition in onnxruntime and tfjs; largest difference per output" },
+  serve: { load: async () => (await import("./serve.js")).serve, summary: "serve the cloud partition over the KServe v2 REST API, with dynamic batching" },
+  run: { load: async () => (await import("./run.js")).run, summary: "classify the test images through the routed edge-cloud path; accuracy, exits, latency, energy" },
+  eval: { load: async () => (await import("./eval.js")).evalCommand, summary: "accuracy, exit fractions, energy and latency of the routed system and its baselines; calibration; report.html" },
+  build: { load: async () => (await import("./build.js")).build, summary: "compile, train, export, verify and eval in one command, reusing every stage whose inputs are unchanged; assertions as gates" },
 };
 
 function help(): string {
@@ -56,7 +50,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     return EXIT_USAGE;
   }
   try {
-    return await command.run(rest, io);
+    return await (await command.load())(rest, io);
   } catch (e) {
     if (e instanceof UsageError) {
       io.err(e.message);
