@@ -5,12 +5,13 @@
  * also checked directly, without training.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import type { BuildSummary, StageStatus } from "../src/cli/build.js";
+import { STAGE_CODE, type BuildSummary, type StageStatus } from "../src/cli/build.js";
 import { buildFiles } from "../src/cli/buildFiles.js";
+import { modulesOf, toolKey } from "../src/cli/toolKey.js";
 import { hashOf, keyOf, stageRecord, trainingView, whyRun, type BuildState } from "../src/cli/buildStages.js";
 import type { Manifest } from "../src/codegen/format/manifest.js";
 import { compileText } from "./helpers/compile.js";
@@ -189,5 +190,47 @@ describe("stage keys", () => {
     expect(key(replaced(SPEC, /(stage main \{[^}]*epochs: )1/, "$13"))).not.toBe(base);
     expect(key(replaced(SPEC, "optimizer: adam(lr: 0.002)", "optimizer: adam(lr: 0.001)"))).not.toBe(base);
     expect(key(replaced(SPEC, "exit cloud over all = dense(dropout(flatten(x), rate: 0.4), num_classes)", "exit cloud over all = dense(dropout(flatten(x), rate: 0.5), num_classes)"))).not.toBe(base);
+  });
+
+  it("the tool key follows the code a stage reaches through its imports, and nothing else", () => {
+    const root = mkdtempSync(join(tmpdir(), "meanet-code-"));
+    try {
+      const files: Record<string, string> = {
+        "stage.js": 'import { a } from "./lib/a.js";\nexport * from "./lib/b.js";\nconst c = await import("./lib/c.js");\nconst text = "not an import: from \'./nowhere.js\'";',
+        "lib/a.js": 'import "./d.js";\nexport const a = 1;',
+        "lib/b.js": "export const b = 2;",
+        "lib/c.js": "export const c = 3;",
+        "lib/d.js": "globalThis.d = 4;",
+        "other.js": "export const unrelated = 5;",
+      };
+      const write = (path: string, text: string) => {
+        mkdirSync(join(root, path, ".."), { recursive: true });
+        writeFileSync(join(root, path), text);
+      };
+      for (const [path, text] of Object.entries(files)) write(path, text);
+      expect([...modulesOf(["stage.js"], root).keys()].sort()).toEqual(["lib/a.js", "lib/b.js", "lib/c.js", "lib/d.js", "stage.js"]);
+      const base = toolKey(["stage.js"], root);
+      write("other.js", "export const unrelated = 6;");
+      expect(toolKey(["stage.js"], root)).toBe(base);
+      for (const path of ["lib/d.js", "lib/c.js", "lib/b.js", "stage.js"]) {
+        write(path, files[path] + "\n// changed");
+        expect(toolKey(["stage.js"], root), path).not.toBe(base);
+        write(path, files[path]!);
+        expect(toolKey(["stage.js"], root)).toBe(base);
+      }
+      expect(() => toolKey(["missing.js"], root)).toThrow(/meanet's module missing\.js is missing from /);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it("each stage's tool key covers the modules that do its work", () => {
+    const names = (entries: readonly string[]) => [...modulesOf(entries).keys()];
+    expect(names(STAGE_CODE.train)).toEqual(expect.arrayContaining(["runtime/train/recipe.js", "runtime/train/builder.js"]));
+    expect(names(STAGE_CODE.export)).toEqual(expect.arrayContaining(["codegen/onnx/emit.js"]));
+    expect(names(STAGE_CODE.verify)).toEqual(expect.arrayContaining(["runtime/infer/onnx.js"]));
+    expect(names(STAGE_CODE.eval)).toEqual(expect.arrayContaining(["runtime/eval/calibrate.js", "codegen/reportHtml.js"]));
+    expect(names(STAGE_CODE.compile)).toEqual(expect.arrayContaining(["parser/index.js", "codegen/trainProgram.js"]));
+    expect(names(STAGE_CODE.compile)).not.toContain("runtime/train/recipe.js");
   });
 });

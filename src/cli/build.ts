@@ -24,6 +24,7 @@ import { keptTraining } from "./compile.js";
 import { assertionDiagnostic, formatEvalSummary } from "./eval.js";
 import { EXIT_ERRORS, EXIT_OK, UsageError, type Io } from "./io.js";
 import { errorsOf, loadSpec, renderDiagnostics, summary } from "./load.js";
+import { toolKey } from "./toolKey.js";
 import { VERSION } from "./version.js";
 import { writeAtomic } from "./write.js";
 
@@ -216,11 +217,20 @@ function readEvalReport(dir: string): EvalReport | undefined {
   }
 }
 
+/** The modules whose code each stage runs (under dist/): their code is the stage's `tool` input. */
+export const STAGE_CODE: Record<BuildStage, readonly string[]> = {
+  compile: ["cli/load.js", "cli/buildFiles.js", "cli/compile.js"],
+  train: ["runtime/train/run.js"],
+  export: ["runtime/export/export.js"],
+  verify: ["runtime/export/verify.js"],
+  eval: ["runtime/eval/index.js", "codegen/reportHtml.js"],
+};
+
 /** The work of each stage, in order; each returns false when the build stops there. */
 async function runStages(p: Pipeline, r: CompileResult, b: BuildFiles, job: Omit<TrainJob, "buildDir" | "progress">, io: Io): Promise<{ report: EvalReport | undefined }> {
-  const tool = hashOf(VERSION);
+  const tool = (stage: BuildStage) => toolKey(STAGE_CODE[stage]);
   const [main, ...imports] = r.sources;
-  const compileInputs = { tool, spec: hashOf([main!.name, sha256Of(main!.text)]), imports: hashOf(imports.map((s) => [s.name, sha256Of(s.text)])) };
+  const compileInputs = { tool: tool("compile"), spec: hashOf([main!.name, sha256Of(main!.text)]), imports: hashOf(imports.map((s) => [s.name, sha256Of(s.text)])) };
   const compiled = await p.stage("compile", compileInputs, async () => {
     const trained = keptTraining(b, { ...io, err: () => {} });
     try {
@@ -250,7 +260,7 @@ async function runStages(p: Pipeline, r: CompileResult, b: BuildFiles, job: Omit
   const irSha = sha256Of(b.irText);
 
   const trainInputs = {
-    tool,
+    tool: tool("train"),
     model: hashOf(trainingView(b.irJson)),
     data: hashOf([data.train, data.test]),
     options: hashOf({ epochs: job.epochs ?? null, limitTrain: job.limitTrain ?? null, limitTest: job.limitTest ?? null, seed: job.seed ?? null, backend: job.backend ?? "auto" }),
@@ -274,7 +284,7 @@ async function runStages(p: Pipeline, r: CompileResult, b: BuildFiles, job: Omit
   });
   if (!trained) return { report: undefined };
 
-  const exportInputs = { tool, spec: keyOf(compileInputs), ir: irSha, weights: p.outputsOf("train") };
+  const exportInputs = { tool: tool("export"), spec: keyOf(compileInputs), ir: irSha, weights: p.outputsOf("train") };
   const exported = await p.stage(
     "export",
     exportInputs,
@@ -287,7 +297,7 @@ async function runStages(p: Pipeline, r: CompileResult, b: BuildFiles, job: Omit
   if (!exported) return { report: undefined };
 
   const backend = job.backend ?? "auto";
-  const verifyInputs = { tool, onnx: p.outputsOf("export"), weights: p.outputsOf("train"), ir: irSha, data: data.test, options: hashOf({ ...VERIFY_SETTINGS, backend }) };
+  const verifyInputs = { tool: tool("verify"), onnx: p.outputsOf("export"), weights: p.outputsOf("train"), ir: irSha, data: data.test, options: hashOf({ ...VERIFY_SETTINGS, backend }) };
   const verified = await p.stage("verify", verifyInputs, async () => {
     const used = await selectBackend(backend);
     const test = take(loadSplit(located, "test"), VERIFY_SETTINGS.real);
@@ -305,7 +315,7 @@ async function runStages(p: Pipeline, r: CompileResult, b: BuildFiles, job: Omit
   if (!verified) return { report: undefined };
 
   let report: EvalReport | undefined;
-  const evalInputs = { tool, onnx: p.outputsOf("export"), ir: irSha, trainReport: p.records.train?.outputs["train-report.json"] ?? "", data: hashOf([data.train, data.test]), options: hashOf({ limit: job.limitTest ?? null }) };
+  const evalInputs = { tool: tool("eval"), onnx: p.outputsOf("export"), ir: irSha, trainReport: p.records.train?.outputs["train-report.json"] ?? "", data: hashOf([data.train, data.test]), options: hashOf({ limit: job.limitTest ?? null }) };
   const evaluated = await p.stage("eval", evalInputs, async () => {
     const outcome = await evaluateBuild({ buildDir: b.dir, ...(job.data ? { data: job.data } : {}), ...(job.limitTest ? { limit: job.limitTest } : {}), renderHtml: emitEvalReportHtml, onProgress: p.detail });
     report = outcome.report;
