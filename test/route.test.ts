@@ -5,6 +5,8 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
@@ -221,6 +223,37 @@ describe("faults", () => {
     const lines = r.err.trim().split("\n");
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(new RegExp(`^error MN5008: no cloud request succeeded \\(${report.cloudRequests.calls} of ${report.cloudRequests.calls} failed, .* during the cool-down .*\\); first failure: cannot reach http://127\\.0\\.0\\.1:9: .*ECONNREFUSED.*; ${degraded} inputs routed to the cloud were answered by the edge \\(degraded\\)$`));
+  });
+
+  it("a cloud that answers outputs of the wrong size: the inputs are degraded and each such reply counts as a failed request", async () => {
+    // A KServe v2 server in form only: every infer reply holds 9 probabilities per input instead of 10.
+    const fake = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        const body = JSON.parse(Buffer.concat(chunks).toString()) as { inputs: { shape: number[] }[] };
+        const n = body.inputs[0]!.shape[0]!;
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify({ model_name: "fashion_mnist", outputs: [{ name: "probs_cloud", datatype: "FP32", shape: [n, 9], data: Array.from({ length: n * 9 }, () => 1 / 9) }] }));
+      });
+    });
+    await new Promise<void>((done) => fake.listen(0, "127.0.0.1", done));
+    try {
+      const url = `http://127.0.0.1:${(fake.address() as AddressInfo).port}`;
+      const c = await openRoutedClassifier(dir, undefined, { cloud: url, timeoutMs: 2000, retries: 0 });
+      const report = await runSamples(c, { ...samples, count: 200 }, 1, url, () => {});
+      await c.close();
+      const routed = expected.slice(0, 200).filter((x) => x.exit === "cloud").length;
+      expect(routed).toBeGreaterThan(0);
+      expect(report.exits.cloud?.count ?? 0).toBe(0);
+      expect(report.degraded).toBe(routed);
+      expect(report.cloudRequests.calls).toBe(routed);
+      expect(report.cloudRequests.failures).toBe(routed);
+      expect(report.cloudRequests.firstFailure).toBe("cloud output probs_cloud has 9 values for 1 inputs of 10");
+      expect(cloudFailureNotice(report)?.severity).toBe("error");
+    } finally {
+      await new Promise((done) => fake.close(done));
+    }
   });
 
   it("a token-protected cloud: the right token works, a wrong one degrades", async () => {

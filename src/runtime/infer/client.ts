@@ -94,6 +94,16 @@ export class CloudClient {
     throw last!;
   }
 
+  /**
+   * A reply `infer` returned that its caller found unusable (say, outputs of the wrong size):
+   * counted as a failed call, like one that got no answer. Returns the error to throw.
+   */
+  rejectReply(message: string): CloudError {
+    this.stats.failures++;
+    this.stats.firstFailure ??= message;
+    return new CloudError(message, false);
+  }
+
   private post(url: URL, body: string): Promise<string> {
     const mod = url.protocol === "https:" ? https : http;
     return new Promise((resolve, reject) => {

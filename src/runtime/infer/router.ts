@@ -291,7 +291,7 @@ export class Router {
         );
         outputs = Object.fromEntries(file.outputs.map((o) => [o.name, reply[o.name]!.data]));
         for (const o of file.outputs) {
-          if (outputs[o.name]!.length !== ready.length * o.shape.reduce((a, b) => a * b, 1)) throw new CloudError(`cloud output ${o.name} has ${outputs[o.name]!.length} values for ${ready.length} inputs`, false);
+          if (outputs[o.name]!.length !== ready.length * o.shape.reduce((a, b) => a * b, 1)) throw this.cloud.rejectReply(`cloud output ${o.name} has ${outputs[o.name]!.length} values for ${ready.length} inputs of ${o.shape.join("×")}`);
         }
       } catch (e) {
         if (!(e instanceof CloudError)) throw e;
