@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { selectBackend } from "../src/runtime/train/backend.js";
-import { BatchNorm } from "../src/runtime/train/layers.js";
+import { BatchNorm, channelMean, channelSum } from "../src/runtime/train/layers.js";
+import { registerWasmGradientKernels } from "../src/runtime/train/kernels/index.js";
 import { tf } from "../src/runtime/train/tf.js";
 
 function relErr(a: tf.Tensor, b: tf.Tensor): number {
@@ -54,4 +55,30 @@ describe("BatchNorm layer", () => {
     const want = tf.add(tf.mul(tf.div(tf.sub(x, 0.5), Math.sqrt(4 + 1e-5)), 2), 1);
     expect(relErr(y, want)).toBeLessThan(1e-6);
   });
+});
+
+/** The per-channel reductions of batch norm on the wasm backend, where they pool instead of summing. */
+describe("channel sums on wasm", () => {
+  beforeAll(async () => {
+    await selectBackend("wasm", (name) => void (name === "wasm" && registerWasmGradientKernels()));
+  });
+
+  for (const shape of [[3, 5, 7, 4], [16, 28, 28, 8], [6, 9], [2, 1, 1, 3]]) {
+    it(`match a plain sum in float64 for ${shape.join("×")}`, () => {
+      const c = shape[shape.length - 1]!;
+      const x = tf.randomNormal(shape, 0.3, 2, "float32", 21);
+      const values = x.dataSync();
+      const want = new Float64Array(c);
+      values.forEach((v, i) => (want[i % c] += v));
+      const n = values.length / c;
+      const sum = channelSum(x).dataSync();
+      const mean = channelMean(x).dataSync();
+      expect(sum).toHaveLength(c);
+      const scale = Math.max(...want.map(Math.abs), 1);
+      for (let k = 0; k < c; k++) {
+        expect(Math.abs(sum[k]! - want[k]!) / scale, `channel ${k}`).toBeLessThan(1e-5);
+        expect(Math.abs(mean[k]! - want[k]! / n) / (scale / n), `channel ${k}`).toBeLessThan(1e-5);
+      }
+    });
+  }
 });
