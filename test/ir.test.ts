@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { summarize } from "../src/codegen/index.js";
+import { location } from "../src/diagnostics/index.js";
 import { compileText, errorCodes, withBlocks } from "./helpers/compile.js";
 
 describe("lowering", () => {
@@ -62,6 +63,62 @@ block main on edge {
     );
     expect(r.diagnostics).toEqual([]);
     expect(r.ir!.blocks.map((b) => b.name)).toEqual(["ext", "main"]);
+  });
+
+  describe("a block reads another block through a def as it would directly", () => {
+    const route = "route {\n ext when argmax(main) in hard\n main otherwise\n}";
+    const main = `block main on edge {
+  features = relu(conv2d(image, 8))
+  exit main over all = dense(gap(features), num_classes)
+}`;
+    // `ext` comes first, so only the read of `main` orders the blocks.
+    const ext = (body: string) => `block ext on edge {\n  y = relu(conv2d(image, 8))\n  exit ext over hard = dense(gap(${body}), num_hard)\n}`;
+    const direct = compileText(withBlocks(`${ext("concat(y, main.features)")}\n${main}`, route));
+    const readsOf = (r: typeof direct) => r.ir!.blocks.find((b) => b.name === "ext")!.reads.map(({ tensor, from, gradient, label }) => ({ tensor, from, gradient, label }));
+    const opsOf = (r: typeof direct, block: string) => r.ir!.nodes.filter((n) => n.block === block).map((n) => n.op);
+
+    it("a def that reads `main.features`", () => {
+      const r = compileText(withBlocks(`def tap(x) {\n  return concat(x, main.features)\n}\n${ext("tap(y)")}\n${main}`, route));
+      expect(r.diagnostics).toEqual([]);
+      expect(readsOf(r)).toEqual(readsOf(direct));
+      expect(readsOf(r)).toEqual([{ tensor: direct.ir!.blocks[1]!.exports.features, from: "main", gradient: false, label: "main.features" }]);
+      expect(opsOf(r, "ext")).toEqual(opsOf(direct, "ext"));
+      expect(r.results.routes).toEqual(direct.results.routes);
+      expect(r.results.partition).toEqual(direct.results.partition);
+    });
+
+    it("a def called through another def, and a def given the block as an argument", () => {
+      const nested = compileText(withBlocks(`def inner(x) {\n  return concat(x, main.features)\n}\ndef outer(x) {\n  return inner(x)\n}\n${ext("outer(y)")}\n${main}`, route));
+      expect(nested.diagnostics).toEqual([]);
+      expect(readsOf(nested)).toEqual(readsOf(direct));
+      const passed = compileText(withBlocks(`def tap(x, b) {\n  return concat(x, b.features)\n}\n${ext("tap(y, main)")}\n${main}`, route));
+      expect(passed.diagnostics).toEqual([]);
+      expect(readsOf(passed)).toEqual(readsOf(direct));
+    });
+
+    it("a cycle through a def is MN2020, reported at the call with the read inside the def", () => {
+      const r = compileText(
+        withBlocks(
+          `def tap(x) {\n  return concat(x, ext.y)\n}\nblock ext on edge {\n  y = relu(conv2d(main.features, 8))\n  exit ext over hard = dense(gap(y), num_hard)\n}\nblock main on edge {\n  features = relu(conv2d(image, 8))\n  exit main over all = dense(gap(tap(features)), num_classes)\n}`,
+          route,
+        ),
+      );
+      expect(errorCodes(r)).toEqual(["MN2020"]);
+      const d = r.diagnostics[0]!;
+      expect(d.message).toBe("blocks read each other in a cycle: ext → main → ext (through def `tap`)");
+      expect(location(d.span!)).toMatchObject({ line: 13, column: 34 });
+      expect(d.related).toHaveLength(1);
+      expect(d.related![0]!.message).toBe("`ext.y` is read here, in def `tap`");
+      expect(location(d.related![0]!.span)).toMatchObject({ line: 5, column: 20 });
+    });
+
+    it("a def parameter named like a block is not a read of that block", () => {
+      const r = compileText(
+        withBlocks(`def f(main) {\n  return relu(main)\n}\nblock ext on edge {\n  y = f(conv2d(image, 8))\n  exit ext over hard = dense(gap(y), num_hard)\n}\nblock main on edge {\n  features = concat(relu(conv2d(image, 8)), ext.y)\n  exit main over all = dense(gap(features), num_classes)\n}`, route),
+      );
+      expect(r.diagnostics).toEqual([]);
+      expect(r.ir!.blocks.find((b) => b.name === "main")!.reads.map((x) => x.label)).toEqual(["ext.y"]);
+    });
   });
 
   it("reports every error of a file in one run", () => {

@@ -6,6 +6,7 @@ import { lowerAssertions } from "./assertions.js";
 import { lowerComplexity } from "./complexity.js";
 import { SectionReader } from "./context.js";
 import { lowerDevices } from "./devices.js";
+import { orderBlocks } from "./order.js";
 import { classSet, lowerRouting } from "./routing.js";
 import { lowerTraining } from "./training.js";
 import type { Value } from "./values.js";
@@ -107,7 +108,7 @@ export function lower(main: A.SpecFile, imported: A.SpecFile[], bag: DiagnosticB
   ]);
   for (const name of blockNames.keys()) globals.set(name, { kind: "block", name });
 
-  const order = orderBlocks([...blockNames.values()], bag);
+  const order = orderBlocks([...blockNames.values()], defs, bag);
   const lowered = new Map<string, IrBlock>();
   const exits: IrExit[] = [];
   const classExprs = new Map<string, A.Expr>();
@@ -201,75 +202,4 @@ function readLabels(decl: A.LabelsDecl, r: SectionReader): string[] | undefined 
 function firstExitName(blocks: A.BlockDecl[]): string | undefined {
   for (const b of blocks) for (const s of b.body) if (s.kind === "exit" && s.name.name && s.classes.kind === "name" && s.classes.name === "all") return s.name.name;
   return undefined;
-}
-
-/** Topological order of blocks by `other.tensor` reads; a cycle is reported once and broken. */
-function orderBlocks(decls: A.BlockDecl[], bag: DiagnosticBag): A.BlockDecl[] {
-  const byName = new Map(decls.map((d) => [d.name.name, d]));
-  const deps = new Map<string, { name: string; span: Span }[]>();
-  for (const d of decls) {
-    const found: { name: string; span: Span }[] = [];
-    visitStatements(d.body, (e) => {
-      if (e.kind === "member" && e.object.kind === "name" && byName.has(e.object.name) && e.object.name !== d.name.name) found.push({ name: e.object.name, span: e.object.span });
-    });
-    deps.set(d.name.name, found);
-  }
-  const out: A.BlockDecl[] = [];
-  const state = new Map<string, "visiting" | "done">();
-  const visit = (d: A.BlockDecl, path: string[]): void => {
-    const st = state.get(d.name.name);
-    if (st === "done") return;
-    if (st === "visiting") return;
-    state.set(d.name.name, "visiting");
-    for (const dep of deps.get(d.name.name) ?? []) {
-      if (state.get(dep.name) === "visiting") {
-        const cycle = [...path.slice(path.indexOf(dep.name)), d.name.name, dep.name];
-        bag.error(Codes.BlockCycle, `blocks read each other in a cycle: ${cycle.join(" → ")}`, dep.span, { hint: "a block may read only blocks that do not read it back" });
-        continue;
-      }
-      visit(byName.get(dep.name)!, [...path, d.name.name]);
-    }
-    state.set(d.name.name, "done");
-    out.push(d);
-  };
-  for (const d of decls) visit(d, []);
-  return out;
-}
-
-function visitStatements(stmts: A.Statement[], f: (e: A.Expr) => void): void {
-  for (const s of stmts) {
-    if (s.kind === "assign") {
-      visitExpr(s.value, f);
-      if (s.repeat) visitExpr(s.repeat, f);
-    } else if (s.kind === "exit") visitExpr(s.value, f);
-    else if (s.kind === "return") visitExpr(s.value, f);
-    else {
-      visitExpr(s.condition, f);
-      visitStatements(s.then, f);
-      visitStatements(s.otherwise, f);
-    }
-  }
-}
-
-function visitExpr(e: A.Expr, f: (e: A.Expr) => void): void {
-  f(e);
-  switch (e.kind) {
-    case "list":
-      e.elements.forEach((x) => visitExpr(x, f));
-      break;
-    case "member":
-      visitExpr(e.object, f);
-      break;
-    case "call":
-      visitExpr(e.callee, f);
-      e.args.forEach((a) => visitExpr(a.value, f));
-      break;
-    case "unary":
-      visitExpr(e.operand, f);
-      break;
-    case "binary":
-      visitExpr(e.left, f);
-      visitExpr(e.right, f);
-      break;
-  }
 }
