@@ -7,7 +7,7 @@
  * both backends; the figure is the median wall time of the timed runs after a warm-up.
  * The wasm forward conv of the same geometry is timed too: `vsForward` (gradient time
  * over forward time) holds up better than raw times on a shared, loaded machine.
- * Kernels we register in place of the wasm backend's own (Conv2DBackpropInput) are also
+ * Kernels we register in place of the wasm backend's own (Conv2DBackpropInput, MaxPoolGrad) are also
  * timed with the built-in one put back, alternating run by run with ours so that load
  * changes hit both alike: `builtinOverOurs` is the speed-up of the replacement.
  * The last line under --json is one JSON object with every time and ratio.
@@ -114,6 +114,15 @@ const CASES: Case[] = [
     attrs: { strides: 2, pad: "same", dilations: 1, inputShape: [64, 28, 28, 16] },
     macs: 64 * 14 * 14 * 9 * 32,
     forward: depthwiseForward([64, 28, 28, 16], 2, [3, 3, 16, 2]),
+  },
+  {
+    name: "max pool grad x=[128,28,28,16] 2x2 s2",
+    kernel: tf.MaxPoolGrad,
+    shapes: { dy: [128, 14, 14, 16], input: [128, 28, 28, 16], output: [128, 14, 14, 16] },
+    attrs: { filterSize: 2, strides: 2, pad: "same" },
+    // Comparisons, not multiply-adds: one per input of every window.
+    macs: 128 * 14 * 14 * 16 * 4,
+    forward: { kernel: tf.MaxPool, shapes: { x: [128, 28, 28, 16] }, attrs: { filterSize: 2, strides: 2, pad: "same", dimRoundingMode: undefined } },
   },
 ];
 

@@ -3,6 +3,7 @@ import "@tensorflow/tfjs-backend-wasm";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   conv2dBackpropInputConfig,
+  maxPoolGradConfig,
   registerWasmGradientKernels,
   wasmGradientKernels,
   wasmKernelReplacements,
@@ -342,6 +343,36 @@ describe("Conv2DBackpropInput on wasm matches cpu", () => {
   }
 });
 
+describe("MaxPoolGrad on wasm matches cpu", () => {
+  it("is ours, not the backend's own", () => {
+    expect(tf.getKernel(tf.MaxPoolGrad, "wasm")).toBe(maxPoolGradConfig);
+  });
+
+  // Values of both signs (the backend's own kernel dropped the gradient of windows whose maximum
+  // is negative), after a relu (ties at zero: the first maximum gets it), and all negative.
+  const kinds = ["signed", "relu", "negative"] as const;
+  let seed = 5000;
+  for (const kind of kinds) {
+    for (const [filter, stride, pad] of [[2, 2, "same"], [2, 2, "valid"], [3, 2, "same"], [3, 1, "same"], [3, 2, "valid"], [2, 1, 1]] as const) {
+      const next = rng(seed++);
+      const shape = [1 + Math.floor(next() * 3), pick(next, [5, 7, 8, 14]), pick(next, [5, 6, 9]), pick(next, [1, 3, 8])];
+      it(`${kind} [${shape.join(",")}] ${filter}×${filter} s${stride} pad=${pad}`, async () => {
+        const values = randomData(next, size(shape)).map((v) => (kind === "relu" ? Math.max(v, 0) : kind === "negative" ? -Math.abs(v) : v));
+        const run = () => {
+          const x = tf.tensor4d(values, shape as [number, number, number, number]);
+          const y = tf.maxPool(x, filter, stride, pad);
+          const dy = tf.tensor(randomData(rng(seed * 3), y.size), y.shape);
+          return runKernel(tf.MaxPoolGrad, { dy, input: x, output: y }, { filterSize: filter, strides: stride, pad });
+        };
+        const actual = await on("wasm", run);
+        const expected = await on("cpu", run);
+        expect(expected.some((v) => v !== 0)).toBe(true);
+        expect(relativeError(actual, expected)).toBeLessThanOrEqual(1e-6);
+      });
+    }
+  }
+});
+
 describe("DepthwiseConv2dNative backprop kernels on wasm match cpu", () => {
   for (const c of depthwiseCases()) {
     it(c.label, async () => {
@@ -535,6 +566,8 @@ describe("memory", () => {
     const wide: Pad = [[0, 0], [4, 0], [0, 5], [0, 0]];
     const wideInfo = tf.backend_util.computeConv2DInfo(inShape as [number, number, number, number], [3, 3, c.inChannels, 5], 2, 1, wide);
     const croppedDy = tf.zeros([c.batch, wideInfo.outHeight, wideInfo.outWidth, 5]);
+    const pooled = tf.maxPool(x as tf.Tensor4D, 3, 2, "same");
+    const poolDy = tf.tensor(randomData(next, pooled.size), pooled.shape);
     const values = smallNetValues();
     const backend = tf.backend();
     const before = { tensors: tf.memory().numTensors, dataIds: backend.numDataIds() };
@@ -546,11 +579,12 @@ describe("memory", () => {
         runKernel(tf.Conv2DBackpropInput, { dy: convDy, filter: convW }, { strides: 2, pad: "valid", dataFormat: "NHWC", inputShape: inShape }),
         runKernel(tf.Conv2DBackpropInput, { dy: convDyNchw, filter: convW }, { strides: 2, pad: "valid", dataFormat: "NCHW", inputShape: toNchw(inShape) }),
         runKernel(tf.Conv2DBackpropInput, { dy: croppedDy, filter: convW }, { strides: 2, pad: wide, dataFormat: "NHWC", inputShape: inShape }),
+        runKernel(tf.MaxPoolGrad, { dy: poolDy, input: x, output: pooled }, { filterSize: 3, strides: 2, pad: "same" }),
       ]);
       tf.dispose(smallNetGradients(values));
     }
     expect({ tensors: tf.memory().numTensors, dataIds: backend.numDataIds() }).toEqual(before);
-    tf.dispose([x, dy, w, convDy, convDyNchw, convW, croppedDy]);
+    tf.dispose([x, dy, w, convDy, convDyNchw, convW, croppedDy, pooled, poolDy]);
   });
 });
 

@@ -3,8 +3,9 @@ import { conv2dBackpropFilterConfig } from "./conv2d_backprop_filter.js";
 import { conv2dBackpropInputConfig } from "./conv2d_backprop_input.js";
 import { depthwiseBackpropFilterConfig } from "./depthwise_backprop_filter.js";
 import { depthwiseBackpropInputConfig } from "./depthwise_backprop_input.js";
+import { maxPoolGradConfig } from "./max_pool_backprop.js";
 
-export { conv2dBackpropFilterConfig, conv2dBackpropInputConfig, depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig };
+export { conv2dBackpropFilterConfig, conv2dBackpropInputConfig, depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig, maxPoolGradConfig };
 
 /** The gradient kernels tfjs-backend-wasm 4.22 lacks, which training a CNN needs. */
 export const wasmGradientKernels: readonly tf.KernelConfig[] = [
@@ -15,9 +16,11 @@ export const wasmGradientKernels: readonly tf.KernelConfig[] = [
 
 /**
  * Kernels tfjs-backend-wasm 4.22 has, but too slow for training: its Conv2DBackpropInput
- * is a scalar loop, ~8× slower than the forward conv of the same shape.
+ * is a scalar loop, ~8× slower than the forward conv of the same shape; its MaxPoolGrad
+ * walks every input position over every window that covers it, ~5× slower than one pass
+ * over the windows.
  */
-export const wasmKernelReplacements: readonly tf.KernelConfig[] = [conv2dBackpropInputConfig];
+export const wasmKernelReplacements: readonly tf.KernelConfig[] = [conv2dBackpropInputConfig, maxPoolGradConfig];
 
 /**
  * Registers each of `wasmGradientKernels` for the 'wasm' backend unless a kernel of
