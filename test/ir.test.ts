@@ -140,6 +140,70 @@ block main on cloud {
   });
 });
 
+describe("layers that reach no exit (warning MN2024)", () => {
+  const route = "route {\n ext when argmax(main) in hard\n main otherwise\n}";
+  const warnings = (r: ReturnType<typeof compileText>) => r.diagnostics.filter((d) => d.severity === "warning");
+
+  it("are warned where their value is assigned, and still counted in the costs", () => {
+    const body = (extra: string) => withBlocks(`block main on edge {\n  x = relu(conv2d(image, 8))\n${extra}  exit main over all = dense(gap(x), num_classes)\n}`);
+    const r = compileText(body("  spare = conv2d(x, 64, kernel: 3)\n"));
+    expect(errorCodes(r)).toEqual([]);
+    expect(warnings(r)).toHaveLength(1);
+    const w = warnings(r)[0]!;
+    expect(w.code).toBe("MN2024");
+    expect(w.message).toBe("value `spare` is counted in the costs (1 layer) but reaches no exit");
+    expect(location(w.span!)).toMatchObject({ file: "spec.meanet", line: 6, column: 11 });
+    const without = compileText(body(""));
+    expect(without.diagnostics).toEqual([]);
+    const params = (x: typeof r) => summarize(x.ir!, x.results).blocks[0]!.params;
+    expect(params(r) - params(without)).toBe(3 * 3 * 8 * 64 + 64);
+  });
+
+  it("a tensor another block reads, or one that feeds an exit, is used", () => {
+    const r = compileText(
+      withBlocks(
+        `block main on edge {
+  features = relu(conv2d(image, 8))
+  side = conv2d(features, 4)
+  exit main over all = dense(gap(features), num_classes)
+}
+block adaptive on edge {
+  out = relu(conv2d(image, 4))
+}
+block ext on edge {
+  x = concat(main.side, adaptive.out)
+  exit ext over hard = dense(gap(x), num_hard)
+}`,
+        route,
+      ),
+    );
+    expect(r.diagnostics).toEqual([]);
+  });
+
+  it("a layer of another block that reads a tensor and reaches no exit is the one reported", () => {
+    const r = compileText(
+      withBlocks(
+        `block main on edge {
+  features = relu(conv2d(image, 8))
+  side = conv2d(features, 4)
+  exit main over all = dense(gap(features), num_classes)
+}
+block ext on edge {
+  wasted = conv2d(main.side, 4)
+  exit ext over hard = dense(gap(image), num_hard)
+}`,
+        route,
+      ),
+    );
+    expect(warnings(r).map((w) => [w.message, location(w.span!).line])).toEqual([["value `wasted` is counted in the costs (1 layer) but reaches no exit", 10]]);
+  });
+
+  it("are not looked for once an error is reported", () => {
+    const r = compileText(withBlocks(`block main on edge {\n  x = relu(conv2d(image, 8))\n  exit main over all = dense(gap(y), num_classes)\n}`));
+    expect(r.diagnostics.map((d) => d.code)).toEqual(["MN2001"]);
+  });
+});
+
 describe("cost, partition and routes", () => {
   const chain = (objective: string, budget: string) =>
     compileText(

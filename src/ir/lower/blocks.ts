@@ -35,7 +35,24 @@ interface Frame {
   scope: string;
   depth: number;
   inDef: boolean;
+  /** The def whose body runs, and the call in the block's own body that led there. */
+  def?: string;
+  callSite?: Span;
   returned?: Value;
+}
+
+/** A tensor bound by an assignment that made it: in a block's body or, for one call, in a def's. */
+export interface AssignedValue {
+  name: string;
+  block: string;
+  def: string | undefined;
+  callSite: Span | undefined;
+  /** The assigned expression. */
+  span: Span;
+  tensor: number;
+  /** The nodes made while evaluating it: ids firstNode … endNode - 1. */
+  firstNode: number;
+  endNode: number;
 }
 
 class Abort extends Error {}
@@ -50,6 +67,8 @@ export class BlockLowering {
   private defCounters = new Map<string, number>();
   /** Blocks lowered without a block they read (a cycle, already reported): their missing tensors are not news. */
   private incomplete = new Set<string>();
+  /** Every tensor an assignment made, in every block lowered so far, for the check of unused layers. */
+  readonly assigned: AssignedValue[] = [];
 
   constructor(
     private readonly bag: DiagnosticBag,
@@ -136,6 +155,7 @@ export class BlockLowering {
 
   private assign(s: AssignStmt, frame: Frame): void {
     if (!s.target.name) return;
+    const firstNode = this.store.nodes.length;
     let v: Value | undefined;
     if (s.repeat) {
       v = this.repeat(s, frame);
@@ -143,6 +163,9 @@ export class BlockLowering {
       v = this.expr(s.value, frame);
     }
     frame.vars.set(s.target.name, v ?? { kind: "poison" });
+    if (v?.kind === "tensor" && this.store.tensors[v.id]!.producer >= firstNode) {
+      this.assigned.push({ name: s.target.name, block: this.block.name, def: frame.def, callSite: frame.callSite, span: s.value.span, tensor: v.id, firstNode, endNode: this.store.nodes.length });
+    }
   }
 
   /** `f(x, …) x N`: applies f N times, feeding each output back as the first argument. */
@@ -385,7 +408,7 @@ export class BlockLowering {
         vars.set(a.key, a.value);
       }
     }
-    const inner: Frame = { vars, scope: "", depth: frame.depth + 1, inDef: true };
+    const inner: Frame = { vars, scope: "", depth: frame.depth + 1, inDef: true, def: def.name.name, callSite: frame.callSite ?? e.callee.span };
     for (const p of def.params) {
       if (vars.has(p.name.name)) continue;
       if (!p.default) {

@@ -9,6 +9,7 @@ import { lowerDevices } from "./devices.js";
 import { orderBlocks } from "./order.js";
 import { classSet, lowerRouting } from "./routing.js";
 import { lowerTraining } from "./training.js";
+import { warnUnusedLayers } from "./unusedLayers.js";
 import type { Value } from "./values.js";
 
 const DTYPES: Record<string, DType> = { u8: "uint8", uint8: "uint8", i8: "int8", int8: "int8", f16: "float16", float16: "float16", f32: "float32", float32: "float32" };
@@ -134,6 +135,8 @@ export function lower(main: A.SpecFile, imported: A.SpecFile[], bag: DiagnosticB
   // Keep declaration order in the IR, whatever order lowering needed.
   const blocks = blockDecls.filter((b) => blockNames.get(b.name.name) === b).map((b) => lowered.get(b.name.name)!).filter(Boolean);
   exits.sort((a, b) => blocks.findIndex((x) => x.name === a.block) - blocks.findIndex((x) => x.name === b.block));
+  // After an error a layer may look unused only because what would read it failed.
+  if (!bag.hasErrors) warnUnusedLayers(store, blocks, exits, lowering.assigned, bag);
 
   for (const x of exits) {
     const set = classSet(classExprs.get(x.name)!, labels, r);
