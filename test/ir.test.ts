@@ -251,6 +251,51 @@ block cloud on auto {
     expect(cuts.candidates.slice(1).every((c) => !c.feasible)).toBe(true);
   });
 
+  describe("the cut search holds the MAC budget to the costliest route's edge MACs, as MN4003 does", () => {
+    // `ext` runs on the edge but not on the route to `far`: all edge MACs exceed 800 K from the first
+    // layer of `far` on, while the costliest route stays within it up to the third.
+    const layers = ["conv2d(image, 16, kernel: 3)", "max_pool(%, kernel: 4)", "conv2d(%, 8, kernel: 3)", "conv2d(%, 64, kernel: 3)", "global_avg_pool(%)", "dense(%, num_classes)"];
+    const spec = (blocks: string) =>
+      withBlocks(
+        `block main on edge {
+  exit main over all = dense(gap(relu(conv2d(image, 4))), num_classes)
+}
+block ext on edge {
+  exit ext over hard = dense(gap(relu(conv2d(image, 24, kernel: 3))), num_hard)
+}
+${blocks}`,
+        "device edge: edge_int8_45nm { link: lte, macs: 800 K }\nroute {\n far when entropy(main) > 0.5\n ext when argmax(main) in hard\n main otherwise\n}",
+      );
+    const chain = (from: string, ls: string[], exit: boolean) =>
+      ls.map((l, i) => `  ${exit && i === ls.length - 1 ? "exit far over all" : `t${i}`} = ${l.replace("%", i === 0 ? from : `t${i - 1}`)}`).join("\n");
+    /** The same chain cut by hand after k layers: the first k in a block on the edge, the rest in one on the cloud. */
+    const cutAt = (k: number) => {
+      const edge = k > 0 ? `block near on edge {\n${chain("image", layers.slice(0, k), k === layers.length)}\n}\n` : "";
+      const cloud = k < layers.length ? `block far on cloud {\n${chain(k > 0 ? `near.t${k - 1}` : "image", layers.slice(k), true)}\n}` : "";
+      return compileText(spec(edge + cloud));
+    };
+    const auto = compileText(spec(`block far on auto {\n${chain("image", layers, true)}\n}`));
+
+    it("every cut fits the search exactly when the same cut made by hand passes MN4003", () => {
+      expect(auto.diagnostics).toEqual([]);
+      const candidates = auto.results.partition!.auto[0]!.candidates;
+      const byHand = candidates.map((_, k) => !errorCodes(cutAt(k)).includes("MN4003"));
+      expect(byHand).toEqual([true, true, true, true, false, false, false]);
+      expect(candidates.map((c) => c.feasible)).toEqual(byHand);
+      expect(candidates.filter((c) => !c.feasible).map((c) => c.reason)).toEqual(["edge MACs", "edge MACs", "edge MACs"]);
+    });
+
+    it("the chosen cut passes MN4003, and its route costs what the cut made by hand costs", () => {
+      const p = auto.results.partition!.auto[0]!;
+      expect(p.chosen).toBeGreaterThan(0);
+      const byHand = cutAt(p.candidates[p.chosen]!.edgeNodes);
+      expect(byHand.diagnostics).toEqual([]);
+      const macs = (r: typeof auto) => r.results.routes!.map(({ exit, edgeMacs, cloudMacs, bytesSent }) => ({ exit, edgeMacs, cloudMacs, bytesSent }));
+      expect(macs(auto)).toEqual(macs(byHand));
+      expect(Math.max(...macs(auto).map((r) => r.edgeMacs))).toBeLessThanOrEqual(800_000);
+    });
+  });
+
   it("route costs follow the routing rules", () => {
     const r = compileText(readFileSync("examples/fashion-mnist.meanet", "utf8"), "examples/fashion-mnist.meanet");
     expect(errorCodes(r)).toEqual([]);

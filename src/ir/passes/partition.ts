@@ -2,6 +2,7 @@ import { Codes } from "../../diagnostics/index.js";
 import { numElements, PRECISION_BYTES, type IrBlock, type IrGraph } from "../graph.js";
 import { elementBytes, escapingTensors, peakActivationBytes, sumCost } from "./cost.js";
 import type { AutoPartition, CutCandidate, LinkTensor, Pass, PassContext } from "./pass.js";
+import { planRoutes, routeMacs } from "./routes.js";
 
 /** Tensors produced on the edge (or the model input) and read by nodes on the cloud. */
 export function crossingTensors(ctx: PassContext, nodeDevice: ("edge" | "cloud")[], only?: Set<number>): LinkTensor[] {
@@ -56,6 +57,8 @@ function chooseCut(ctx: PassContext, block: IrBlock, fixed: ("edge" | "cloud")[]
   // Fixed edge load that every candidate shares.
   const fixedEdgeNodes = ir.nodes.filter((n) => n.block !== block.name && fixed[n.id] === "edge").map((n) => n.id);
   const fixedEdge = sumCost(costs, fixedEdgeNodes);
+  // The MAC budget holds for the costliest route, as MN4003 checks it after the partition.
+  const routes = planRoutes(ir);
   const candidates: CutCandidate[] = [];
   const escaping = escapingTensors(ir, block);
   for (let k = 0; k <= block.nodes.length; k++) {
@@ -74,7 +77,7 @@ function chooseCut(ctx: PassContext, block: IrBlock, fixed: ("edge" | "cloud")[]
     let reason: string | undefined;
     if (edge.weightMemoryBytes !== undefined && weights > edge.weightMemoryBytes) reason = "edge weight memory";
     else if (edge.activationMemoryBytes !== undefined && peak > edge.activationMemoryBytes) reason = "edge activation memory";
-    else if (edge.macsPerInference !== undefined && fixedEdge.macs + e.macs > edge.macsPerInference) reason = "edge MACs";
+    else if (edge.macsPerInference !== undefined && Math.max(0, ...routes.map((r) => routeMacs(ir, costs, nodeDevice, r).edgeMacs)) > edge.macsPerInference) reason = "edge MACs";
     const after = k === 0 ? "(input)" : ir.nodes[block.nodes[k - 1]!]!.name;
     candidates.push({ edgeNodes: k, after, edgeMacs: e.macs, cloudMacs: c.macs, bytesSent, energyJ, latencyS, feasible: reason === undefined, ...(reason ? { reason } : {}) });
   }

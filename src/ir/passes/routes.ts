@@ -1,4 +1,5 @@
 import type { Condition, IrGraph } from "../graph.js";
+import type { OpCost } from "../ops/index.js";
 import type { Pass, PassContext, RouteCost } from "./pass.js";
 
 function exitsIn(c: Condition | undefined, out: Set<string>): void {
@@ -36,10 +37,41 @@ export function requiredBlocks(ir: IrGraph, exits: Iterable<string>): string[] {
   return ir.blocks.filter((b) => need.has(b.name)).map((b) => b.name);
 }
 
+/** An input that leaves at `exit` runs `blocks`: those of the exits consulted on the way, and the blocks they read. */
+export interface RoutePlan {
+  exit: string;
+  blocks: string[];
+}
+
 /**
- * Cost of each route: an input reaching exit E has run every exit the routing rules consulted on the
- * way (rules are tried in order) and E itself. Cost = MACs on each side, bytes sent, edge energy, latency.
+ * The blocks of each route: an input reaching exit E has run every exit the routing rules consulted
+ * on the way (rules are tried in order) and E itself. Independent of where the nodes are placed.
  */
+export function planRoutes(ir: IrGraph): RoutePlan[] {
+  return ir.exits.map((x) => {
+    const consulted = new Set<string>([x.name]);
+    for (const rule of ir.routing) {
+      exitsIn(rule.when, consulted);
+      if (rule.target === x.name) break;
+    }
+    return { exit: x.name, blocks: requiredBlocks(ir, consulted) };
+  });
+}
+
+/** MACs a route runs on each device, with the nodes placed as `nodeDevice` says. */
+export function routeMacs(ir: IrGraph, costs: OpCost[], nodeDevice: readonly ("edge" | "cloud")[], route: RoutePlan): { edgeMacs: number; cloudMacs: number } {
+  let edgeMacs = 0;
+  let cloudMacs = 0;
+  for (const b of route.blocks) {
+    for (const n of ir.blocks.find((x) => x.name === b)!.nodes) {
+      if (nodeDevice[n] === "edge") edgeMacs += costs[n]!.macs;
+      else cloudMacs += costs[n]!.macs;
+    }
+  }
+  return { edgeMacs, cloudMacs };
+}
+
+/** Cost of each route: MACs on each side, bytes sent, edge energy, latency. */
 export const costRoutes: Pass = {
   name: "costRoutes",
   run(ctx: PassContext) {
@@ -49,26 +81,16 @@ export const costRoutes: Pass = {
     const edge = ir.devices.edge;
     const cloud = ir.devices.cloud;
     const routes: RouteCost[] = [];
-    for (const x of ir.exits) {
-      const consulted = new Set<string>([x.name]);
-      for (const rule of ir.routing) {
-        exitsIn(rule.when, consulted);
-        if (rule.target === x.name) break;
-      }
-      const blocks = requiredBlocks(ir, consulted);
+    for (const plan of planRoutes(ir)) {
+      const { blocks } = plan;
       const nodes = ir.nodes.filter((n) => blocks.includes(n.block));
-      let edgeMacs = 0;
-      let cloudMacs = 0;
-      for (const n of nodes) {
-        if (part.nodeDevice[n.id] === "edge") edgeMacs += costs[n.id]!.macs;
-        else cloudMacs += costs[n.id]!.macs;
-      }
+      const { edgeMacs, cloudMacs } = routeMacs(ir, costs, part.nodeDevice, plan);
       const ids = new Set(nodes.map((n) => n.id));
       const sent = part.crossing.filter((t) => nodes.some((n) => ids.has(n.id) && part.nodeDevice[n.id] === "cloud" && n.inputs.includes(t.tensor)));
       const bytesSent = sent.reduce((s, t) => s + t.bytes, 0);
       const bits = bytesSent * 8;
       routes.push({
-        exit: x.name,
+        exit: plan.exit,
         blocks,
         edgeMacs,
         cloudMacs,
