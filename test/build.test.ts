@@ -12,8 +12,9 @@ import { afterAll, describe, expect, it } from "vitest";
 import { STAGE_CODE, type BuildSummary, type StageStatus } from "../src/cli/build.js";
 import { buildFiles } from "../src/cli/buildFiles.js";
 import { modulesOf, toolKey } from "../src/cli/toolKey.js";
-import { hashOf, keyOf, stageRecord, trainingView, whyRun, type BuildState } from "../src/cli/buildStages.js";
+import { hashOf, keyOf, sha256Of, stageRecord, trainingView, whyRun, type BuildState } from "../src/cli/buildStages.js";
 import type { Manifest } from "../src/codegen/format/manifest.js";
+import { decodeModel, onnx } from "../src/codegen/onnx/proto.js";
 import { compileText } from "./helpers/compile.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "meanet-build-"));
@@ -164,6 +165,44 @@ describe("meanet build", () => {
     for (const s of Object.values(r.summary.stages)) expect(s.reason).toBe("--force");
     expect(r.err).toMatch(/main epoch 1\/1/);
     expect(r.err).not.toMatch(/resuming from checkpoint/);
+  });
+
+  it("exported outputs that differ from tfjs stop the build at verify, each named, and the next build checks again", () => {
+    const longer = replaced(SPEC_THRESHOLD, /(stage cloud \{[^}]*epochs: )1/, "$12");
+    // Every weight of edge/main.onnx scaled by 1.5, and the manifest made to agree with the file, so
+    // that export is reused and only verify can notice.
+    const path = join(dir, "edge/main.onnx");
+    const model = decodeModel(readFileSync(path));
+    let scaled = 0;
+    for (const t of model.graph!.initializer!) {
+      if (t.dataType !== 1 || !t.rawData?.length) continue;
+      const raw = Uint8Array.from(t.rawData);
+      const values = new Float32Array(raw.buffer, 0, raw.length / 4);
+      for (let i = 0; i < values.length; i++) values[i] *= 1.5;
+      t.rawData = raw;
+      scaled += values.length;
+    }
+    expect(scaled).toBeGreaterThan(1000);
+    const bytes = onnx.ModelProto.encode(model).finish();
+    writeFileSync(path, bytes);
+    const sha = sha256Of(bytes);
+    const m = manifest();
+    m.artifacts = m.artifacts.map((a) => (a.path === "edge/main.onnx" ? { ...a, sha256: sha } : a));
+    m.stages!.export!.outputs["edge/main.onnx"] = sha;
+    writeFileSync(join(dir, "manifest.json"), JSON.stringify(m, null, 2) + "\n");
+
+    const r = build(longer);
+    expect(r.status).toBe(1);
+    expect(r.statuses).toEqual({ compile: "reused", train: "reused", export: "reused", verify: "failed", eval: "skipped" });
+    expect(r.err).toMatch(/^error: edge\/main\.onnx output probs_main \((random|real) inputs, partition\) differs from tfjs by [\d.]+e[-+]\d+, above the tolerance 0\.0001$/m);
+    expect(r.summary.stages.verify.reason).toBe("changed: onnx");
+    expect(manifest().stages!.verify).toBeUndefined();
+    // Nothing was recorded for verify, so it runs again (and fails again) until the export is redone.
+    expect(build(longer).statuses.verify).toBe("failed");
+    rmSync(path);
+    const fixed = build(longer);
+    expect(fixed.status, fixed.err).toBe(0);
+    expect(fixed.statuses).toEqual({ compile: "reused", train: "reused", export: "ran", verify: "ran", eval: "reused" });
   });
 });
 
