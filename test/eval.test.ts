@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EvalReport } from "../src/codegen/format/eval.js";
+import { formatEvalSummary } from "../src/cli/eval.js";
 import { loadTestSamples, openRoutedClassifier } from "../src/runtime/infer/index.js";
 import { startEmbeddedCloud } from "../src/runtime/infer/embedded.js";
 
@@ -194,6 +195,20 @@ describe("meanet eval", () => {
     expect(r.status, r.err).toBe(0);
     expect(r.out).toContain("assert accuracy >= 0.999: failed");
     expect(r.err).toContain("MN4004");
+  });
+
+  it("words the share of the oracle's gain for a routed system above edge only, below it, and with no gain to recover", () => {
+    const report = JSON.parse(readFileSync(join(dir, "eval.json"), "utf8")) as EvalReport;
+    const line = (r: EvalReport) => formatEvalSummary(r).split("\n").find((l) => l.includes("oracle's") || l.startsWith("the oracle"))!;
+    const at = (routed: number, edge: number, oracle: number, gain: number | null): EvalReport => ({
+      ...report,
+      routed: { ...report.routed, accuracy: routed },
+      baselines: { ...report.baselines, edgeOnly: { ...report.baselines.edgeOnly, accuracy: edge }, oracle: { ...report.baselines.oracle, accuracy: oracle } },
+      oracleGainRecovered: gain,
+    });
+    expect(line(at(0.9, 0.88, 0.96, 0.25))).toBe("the routed system recovers 25.00% of the oracle's accuracy gain over edge only");
+    expect(line(at(0.882, 0.885, 0.915, -0.1))).toBe("the routed system is 0.30 points below edge only (-10.00% of the oracle's accuracy gain over edge only): it recovers none of it");
+    expect(line(at(0.88, 0.88, 0.88, null))).toBe("the oracle gains nothing over edge only, so there is no gain to recover");
   });
 
   it("says what is wrong with a build it cannot evaluate", () => {

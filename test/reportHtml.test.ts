@@ -216,6 +216,10 @@ describe("emitEvalReportHtml", () => {
     none.assertions = [];
     none.sweeps = [];
     expect(emitEvalReportHtml(none)).toContain("The spec has no evaluation assertions.");
+
+    const below = structuredClone(report);
+    below.oracleGainRecovered = -0.1;
+    expect(emitEvalReportHtml(below)).toContain("Oracle gain recovered: none; the routed system is less accurate than the edge alone (-10.0% by (routed − edge only) / (oracle − edge only)); routed ");
   });
 });
 

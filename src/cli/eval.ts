@@ -36,13 +36,24 @@ export function formatEvalSummary(r: EvalReport): string {
     "",
     table(["system", "accuracy", ...exits.map((x) => `at ${x}`), "edge energy", "latency", "cloud energy"], rows, [false, true, ...exits.map(() => true), true, true, true]),
     "",
-    `the routed system recovers ${r.oracleGainRecovered === null ? "— (the oracle gains nothing over edge only)" : pct(r.oracleGainRecovered)} of the oracle's accuracy gain over edge only`,
+    oracleLine(r),
   ];
   for (const c of r.calibration) {
     lines.push(`calibrated ${c.condition} = ${c.threshold} for ${c.target.metric} ${c.target.value}: ${c.validation.value} on ${c.validation.samples} validation images${c.met ? "" : " (target not reachable; closest taken)"}, ${c.test.value} on the test images`);
   }
   for (const a of r.assertions) lines.push(`assert ${a.text}: ${a.status}${a.value === null ? "" : ` (measured ${a.value})`}`);
   return lines.join("\n");
+}
+
+/** Which share of the oracle's gain over edge only the routed system recovers, in words when it is none. */
+function oracleLine(r: EvalReport): string {
+  const gain = r.oracleGainRecovered;
+  if (gain === null) return "the oracle gains nothing over edge only, so there is no gain to recover";
+  if (gain < 0) {
+    const below = (r.baselines.edgeOnly.accuracy - r.routed.accuracy) * 100;
+    return `the routed system is ${below.toFixed(2)} points below edge only (${pct(gain)} of the oracle's accuracy gain over edge only): it recovers none of it`;
+  }
+  return `the routed system recovers ${pct(gain)} of the oracle's accuracy gain over edge only`;
 }
 
 /** A failed assertion as a located diagnostic line; a warning when it does not fail the command. */

@@ -78,6 +78,7 @@ function oracleGainText(r: EvalReport): string {
   const { edgeOnly, oracle } = r.baselines;
   const figures = `routed ${percent(r.routed.accuracy)}, edge only ${percent(edgeOnly.accuracy)}, oracle ${percent(oracle.accuracy)}`;
   if (r.oracleGainRecovered === null) return `Oracle gain recovered: none to recover, the oracle router is no more accurate than the edge alone; ${figures}.`;
+  if (r.oracleGainRecovered < 0) return `Oracle gain recovered: none; the routed system is less accurate than the edge alone (${percent(r.oracleGainRecovered, 1)} by (routed − edge only) / (oracle − edge only)); ${figures}.`;
   return `Oracle gain recovered: ${percent(r.oracleGainRecovered, 1)} of the accuracy the oracle router adds over the edge alone, (routed − edge only) / (oracle − edge only); ${figures}.`;
 }
 
