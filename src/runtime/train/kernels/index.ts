@@ -17,7 +17,7 @@ export const wasmGradientKernels: readonly tf.KernelConfig[] = [
 /**
  * Kernels tfjs-backend-wasm 4.22 has, but too slow for training: its Conv2DBackpropInput
  * is a scalar loop, ~8× slower than the forward conv of the same shape; its MaxPoolGrad
- * walks every input position over every window that covers it, ~5× slower than one pass
+ * walks every input position over every window that covers it, 2.7× slower than one pass
  * over the windows.
  */
 export const wasmKernelReplacements: readonly tf.KernelConfig[] = [conv2dBackpropInputConfig, maxPoolGradConfig];
