@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { VERSION } from "./version.js";
@@ -13,9 +13,7 @@ const RELATIVE_IMPORT = /(?:\bfrom\s*|\bimport\s*\(\s*|^\s*import\s+)(["'])(\.{1
 /** The file a specifier names (from source, `./x.js` is `./x.ts`); none for text that only looks like an import. */
 function fileOf(from: string, specifier: string): string | undefined {
   const path = join(dirname(from), specifier);
-  if (existsSync(path)) return path;
-  const ts = path.replace(/\.js$/, ".ts");
-  return existsSync(ts) ? ts : undefined;
+  return [path, path.replace(/\.js$/, ".ts")].find((p) => statSync(p, { throwIfNoEntry: false })?.isFile());
 }
 
 /**
