@@ -1,8 +1,10 @@
 /**
  * The catalog of diagnostic codes. Codes are stable: tests and users match on them, never on text.
- * MN1xxx syntax · MN2xxx names and semantics · MN3xxx shapes · MN4xxx budgets · MN5xxx artifacts and runtime.
+ * MN0xxx the command line · MN1xxx syntax · MN2xxx names and semantics · MN3xxx shapes · MN4xxx budgets · MN5xxx artifacts and runtime.
  */
 export const Codes = {
+  Usage: "MN0001",
+
   UnexpectedCharacter: "MN1001",
   UnexpectedToken: "MN1002",
   ExpectedToken: "MN1003",

@@ -1,3 +1,4 @@
+import type { Code } from "./codes.js";
 import type { Span } from "./source.js";
 
 export type Severity = "error" | "warning" | "info";
@@ -9,7 +10,7 @@ export interface RelatedInfo {
 
 export interface Diagnostic {
   /** Stable code: MN1xxx syntax, MN2xxx names/semantics, MN3xxx shapes, MN4xxx budgets, MN5xxx artifacts. */
-  code: string;
+  code: Code;
   severity: Severity;
   message: string;
   span: Span | undefined;
@@ -25,11 +26,11 @@ export class DiagnosticBag {
     this.items.push(d);
   }
 
-  error(code: string, message: string, span: Span | undefined, extra: { hint?: string; related?: RelatedInfo[] } = {}): void {
+  error(code: Code, message: string, span: Span | undefined, extra: { hint?: string; related?: RelatedInfo[] } = {}): void {
     this.items.push({ code, severity: "error", message, span, ...extra });
   }
 
-  warning(code: string, message: string, span: Span | undefined, extra: { hint?: string; related?: RelatedInfo[] } = {}): void {
+  warning(code: Code, message: string, span: Span | undefined, extra: { hint?: string; related?: RelatedInfo[] } = {}): void {
     this.items.push({ code, severity: "warning", message, span, ...extra });
   }
 

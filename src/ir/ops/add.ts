@@ -1,3 +1,4 @@
+import { Codes } from "../../diagnostics/index.js";
 import { describe, NO_COST, type OpDef } from "./op.js";
 
 export const add: OpDef = {
@@ -11,7 +12,7 @@ export const add: OpDef = {
       const other = inputs[i]!;
       if (other.shape.join(",") !== first.shape.join(",")) {
         return {
-          code: "MN3001",
+          code: Codes.ShapeMismatch,
           message: `add of tensors with different shapes: ${describe(first)} and ${describe(other)}`,
           inputs: [0, i],
           hint: "a residual connection needs a projection (1×1 conv2d with the same stride) when the shape changes",

@@ -1,3 +1,4 @@
+import { Codes } from "../../diagnostics/index.js";
 import { describe, NO_COST, type OpDef } from "./op.js";
 
 export const concat: OpDef = {
@@ -12,7 +13,7 @@ export const concat: OpDef = {
       const same = other.shape.length === first.shape.length && other.shape.slice(0, -1).every((d, j) => d === first.shape[j]);
       if (!same) {
         return {
-          code: "MN3001",
+          code: Codes.ShapeMismatch,
           message: `concat of tensors whose non-channel dimensions differ: ${describe(first)} and ${describe(other)}`,
           inputs: [0, i],
           hint: "concat joins channels; the spatial sizes must match (check strides and pooling on both paths)",

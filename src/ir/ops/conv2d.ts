@@ -1,3 +1,4 @@
+import { Codes } from "../../diagnostics/index.js";
 import { type OpDef, requireRank, windowOutput, describe } from "./op.js";
 
 export const conv2d: OpDef = {
@@ -21,15 +22,15 @@ export const conv2d: OpDef = {
     const groups = a.groups as number;
     const filters = a.filters as number;
     if (c % groups !== 0 || filters % groups !== 0) {
-      return { code: "MN3005", message: `conv2d groups: ${groups} must divide both the ${c} input channels of ${describe(x!)} and the ${filters} filters`, inputs: [0], hint: `choose groups among the common divisors of ${c} and ${filters}` };
+      return { code: Codes.ChannelGroups, message: `conv2d groups: ${groups} must divide both the ${c} input channels of ${describe(x!)} and the ${filters} filters`, inputs: [0], hint: `choose groups among the common divisors of ${c} and ${filters}` };
     }
     if (a.stride !== 1 && a.dilation !== 1) {
-      return { code: "MN3005", message: "conv2d cannot combine stride > 1 with dilation > 1", hint: "use one of them per layer" };
+      return { code: Codes.ChannelGroups, message: "conv2d cannot combine stride > 1 with dilation > 1", hint: "use one of them per layer" };
     }
     const oh = windowOutput(h, k, a.stride as number, a.padding!, a.dilation as number);
     const ow = windowOutput(w, k, a.stride as number, a.padding!, a.dilation as number);
     if (oh < 1 || ow < 1) {
-      return { code: "MN3003", message: `conv2d with a ${k}×${k} kernel does not fit ${describe(x!)}: the output would be ${oh}×${ow}`, inputs: [0], hint: "use `padding: same` or a smaller kernel" };
+      return { code: Codes.EmptyOutput, message: `conv2d with a ${k}×${k} kernel does not fit ${describe(x!)}: the output would be ${oh}×${ow}`, inputs: [0], hint: "use `padding: same` or a smaller kernel" };
     }
     return [oh, ow, filters];
   },

@@ -1,3 +1,4 @@
+import { Codes } from "../../diagnostics/index.js";
 import { type OpDef, requireRank, windowOutput, describe } from "./op.js";
 
 export const depthwiseConv2d: OpDef = {
@@ -19,12 +20,12 @@ export const depthwiseConv2d: OpDef = {
     const [h, w, c] = x!.shape as [number, number, number];
     const k = a.kernel as number;
     if (a.stride !== 1 && a.dilation !== 1) {
-      return { code: "MN3005", message: "depthwise_conv2d cannot combine stride > 1 with dilation > 1", hint: "use one of them per layer" };
+      return { code: Codes.ChannelGroups, message: "depthwise_conv2d cannot combine stride > 1 with dilation > 1", hint: "use one of them per layer" };
     }
     const oh = windowOutput(h, k, a.stride as number, a.padding!, a.dilation as number);
     const ow = windowOutput(w, k, a.stride as number, a.padding!, a.dilation as number);
     if (oh < 1 || ow < 1) {
-      return { code: "MN3003", message: `depthwise_conv2d with a ${k}×${k} kernel does not fit ${describe(x!)}: the output would be ${oh}×${ow}`, inputs: [0], hint: "use `padding: same` or a smaller kernel" };
+      return { code: Codes.EmptyOutput, message: `depthwise_conv2d with a ${k}×${k} kernel does not fit ${describe(x!)}: the output would be ${oh}×${ow}`, inputs: [0], hint: "use `padding: same` or a smaller kernel" };
     }
     return [oh, ow, c * (a.multiplier as number)];
   },

@@ -1,3 +1,4 @@
+import { Codes, type Code } from "../../diagnostics/index.js";
 import type { AttrValue, Shape } from "../graph.js";
 import type { Span } from "../../diagnostics/index.js";
 
@@ -21,7 +22,7 @@ export interface ShapeInput {
 }
 
 export interface ShapeProblem {
-  code: string;
+  code: Code;
   message: string;
   hint?: string;
   /** Which inputs the message is about, so their definitions can be shown. */
@@ -71,7 +72,7 @@ export function requireRank(input: ShapeInput, rank: number, op: string, hint?: 
   if (input.shape.length === rank) return undefined;
   const what = rank === 3 ? "a feature map H×W×C" : rank === 1 ? "a vector" : `rank ${rank}`;
   return {
-    code: "MN3002",
+    code: Codes.RankMismatch,
     message: `${op} expects ${what}, but ${describe(input)} has rank ${input.shape.length}`,
     inputs: [0],
     ...(hint ? { hint } : {}),

@@ -1,3 +1,4 @@
+import { Codes } from "../../diagnostics/index.js";
 import { NO_COST, type OpDef, requireRank, windowOutput, describe } from "./op.js";
 
 function pool(name: string, doc: string): OpDef {
@@ -17,7 +18,7 @@ function pool(name: string, doc: string): OpDef {
       const s = (a.stride as number | undefined) ?? k;
       const oh = windowOutput(x!.shape[0]!, k, s, a.padding!);
       const ow = windowOutput(x!.shape[1]!, k, s, a.padding!);
-      if (oh < 1 || ow < 1) return { code: "MN3003", message: `${name} with a ${k}×${k} window does not fit ${describe(x!)}`, inputs: [0], hint: "use `padding: same` or a smaller window" };
+      if (oh < 1 || ow < 1) return { code: Codes.EmptyOutput, message: `${name} with a ${k}×${k} window does not fit ${describe(x!)}`, inputs: [0], hint: "use `padding: same` or a smaller window" };
       return [oh, ow, x!.shape[2]!];
     },
     cost: () => NO_COST,
