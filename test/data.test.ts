@@ -3,10 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
-import { Codes } from "../src/diagnostics/index.js";
+import { Codes, MeanetError } from "../src/diagnostics/index.js";
 import {
   classHistogram,
-  DataError,
   decodeIdxImages,
   EMBEDDED_FASHION_MNIST_DIR,
   encodeIdx,
@@ -43,15 +42,15 @@ import {
 const tmp = mkdtempSync(join(tmpdir(), "meanet-data-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-/** Runs f, expects a DataError, returns it. */
-function dataError(f: () => unknown): DataError {
+/** Runs f, expects a data problem (a MeanetError), returns it. */
+function dataError(f: () => unknown): MeanetError {
   try {
     f();
   } catch (e) {
-    expect(e).toBeInstanceOf(DataError);
-    return e as DataError;
+    expect(e).toBeInstanceOf(MeanetError);
+    return e as MeanetError;
   }
-  throw new Error("expected a DataError, nothing was thrown");
+  throw new Error("expected a data error, nothing was thrown");
 }
 
 /** A synthetic dataset whose image i starts with byte i % 256 and whose label is i % classes. */

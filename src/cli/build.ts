@@ -3,19 +3,15 @@ import { join } from "node:path";
 import type { AssertionOutcome, EvalReport } from "../codegen/format/eval.js";
 import type { BuildStage, Manifest, StageRecord } from "../codegen/format/manifest.js";
 import { emitEvalReportHtml } from "../codegen/reportHtml.js";
-import { Codes, type Diagnostic } from "../diagnostics/index.js";
+import { Codes, type Diagnostic, MeanetError } from "../diagnostics/index.js";
 import type { CompileResult } from "../ir/index.js";
 import { evaluateBuild } from "../runtime/eval/index.js";
-import { ArtifactError } from "../runtime/export/errors.js";
 import { exportBuild } from "../runtime/export/export.js";
 import { verifyBuild } from "../runtime/export/verify.js";
-import { RoutingError } from "../runtime/infer/rule.js";
 import { BACKEND_CHOICES, selectBackend } from "../runtime/train/backend.js";
 import { take } from "../runtime/train/data/dataset.js";
-import { DataError } from "../runtime/train/data/errors.js";
 import { datasetFor, loadSplit, locateDataset, type LocatedDataset } from "../runtime/train/data/locate.js";
 import { makeProgress } from "../runtime/train/progress.js";
-import { TrainingInterrupted } from "../runtime/train/recipe.js";
 import { DATASETS, runTraining, TRAIN_FLAGS, TrainFlagError, trainOptionsFromFlags, type TrainJob } from "../runtime/train/run.js";
 import { parseCommandArgs } from "./args.js";
 import { artifactOf, buildFiles, previousStages, writeBuild, type BuildFiles } from "./buildFiles.js";
@@ -78,9 +74,7 @@ const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
 
 /** Errors a stage reports as a located or coded message and fails on; anything else is a bug. */
 function knownFailure(e: unknown): string | undefined {
-  if (e instanceof ArtifactError || e instanceof DataError) return `error ${e.code}: ${e.message}`;
-  if (e instanceof RoutingError) return `error ${Codes.BuildInvalid}: ${e.message}`;
-  if (e instanceof TrainingInterrupted) return e.message;
+  if (e instanceof MeanetError) return e.render();
   return undefined;
 }
 

@@ -1,8 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ManifestArtifact } from "../codegen/index.js";
-import { Codes } from "../diagnostics/index.js";
-import { ArtifactError } from "../runtime/export/errors.js";
+import { Codes, MeanetError } from "../diagnostics/index.js";
 import { changedBlocks, fittingHardClasses, readTrainRecord } from "../runtime/export/trainReport.js";
 import { parseCommandArgs } from "./args.js";
 import { artifactOf, buildFiles, writeBuild, type BuildFiles } from "./buildFiles.js";
@@ -26,7 +25,7 @@ export function keptTraining(b: BuildFiles, io: Io): Trained | undefined {
   try {
     record = readTrainRecord(b.dir);
   } catch (e) {
-    if (!(e instanceof ArtifactError)) throw e;
+    if (!(e instanceof MeanetError)) throw e;
     io.err(`note: ${e.message}; the manifest lists no trained state`);
     return undefined;
   }

@@ -3,11 +3,8 @@ import { formatEnergy, formatSeconds, table } from "../codegen/index.js";
 import type { AssertionOutcome, EvalReport, SystemFigures } from "../codegen/format/eval.js";
 // Imported here rather than through codegen/index.js: the chart library loads only for `eval`.
 import { emitEvalReportHtml } from "../codegen/reportHtml.js";
-import { Codes } from "../diagnostics/index.js";
+import { Codes, MeanetError } from "../diagnostics/index.js";
 import { evaluateBuild } from "../runtime/eval/index.js";
-import { ArtifactError } from "../runtime/export/errors.js";
-import { RoutingError } from "../runtime/infer/rule.js";
-import { DataError } from "../runtime/train/data/errors.js";
 import { parseCommandArgs } from "./args.js";
 import { EXIT_ERRORS, EXIT_OK, UsageError, type Io } from "./io.js";
 
@@ -94,12 +91,8 @@ export async function evalCommand(argv: string[], io: Io): Promise<number> {
     for (const a of outcome.failed) io.err(assertionDiagnostic(a, values["report-only"] ? "warning" : "error"));
     return outcome.failed.length && !values["report-only"] ? EXIT_ERRORS : EXIT_OK;
   } catch (e) {
-    if (e instanceof ArtifactError || e instanceof DataError) {
-      io.err(`error ${e.code}: ${e.message}`);
-      return EXIT_ERRORS;
-    }
-    if (e instanceof RoutingError) {
-      io.err(`error ${Codes.BuildInvalid}: ${e.message}`);
+    if (e instanceof MeanetError) {
+      io.err(e.render());
       return EXIT_ERRORS;
     }
     throw e;

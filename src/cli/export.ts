@@ -1,12 +1,12 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { readBuild } from "../runtime/build.js";
-import { ArtifactError } from "../runtime/export/errors.js";
 import { exportBuild } from "../runtime/export/export.js";
 import { selectBackend } from "../runtime/train/backend.js";
 import { parseCommandArgs } from "./args.js";
 import { EXIT_ERRORS, EXIT_OK, UsageError, type Io } from "./io.js";
 import { VERSION } from "./version.js";
+import { MeanetError } from "../diagnostics/index.js";
 
 export const usage = "usage: meanet export DIR/<model> [--random-weights [--seed S]]";
 
@@ -57,7 +57,7 @@ export async function exportCommand(argv: string[], io: Io): Promise<number> {
     io.out(`weights: ${r.weights.kind === "random" ? `random initial weights, seed ${r.weights.seed}` : "trained"}; manifest.json lists every file with its sha256`);
     return EXIT_OK;
   } catch (e) {
-    if (e instanceof ArtifactError) {
+    if (e instanceof MeanetError) {
       io.err(`error ${e.code}: ${e.message}\nnothing written`);
       return EXIT_ERRORS;
     }

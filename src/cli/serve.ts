@@ -1,8 +1,8 @@
-import { ArtifactError } from "../runtime/export/errors.js";
-import { readTokenFile, SERVE_DEFAULTS, ServeError, startServer, type EngineThread, type RunningServer } from "../runtime/serve/index.js";
+import { readTokenFile, SERVE_DEFAULTS, startServer, type EngineThread, type RunningServer } from "../runtime/serve/index.js";
 import { parseCommandArgs } from "./args.js";
 import { EXIT_ERRORS, EXIT_OK, UsageError, type Io } from "./io.js";
 import { VERSION } from "./version.js";
+import { MeanetError } from "../diagnostics/index.js";
 
 export const usage = `usage: meanet serve DIR/<model> [--host H] [--port P] [--token-file F]
                     [--max-batch N] [--max-delay-ms T] [--max-body-bytes B] [--body-timeout-ms T]
@@ -107,7 +107,7 @@ export async function serve(argv: string[], io: Io): Promise<number> {
     const token = values["token-file"] !== undefined ? readTokenFile(values["token-file"]) : undefined;
     server = await startServer({ ...options, ...(token !== undefined ? { token } : {}) });
   } catch (e) {
-    if (e instanceof ArtifactError || e instanceof ServeError) {
+    if (e instanceof MeanetError) {
       io.err(`error ${e.code}: ${e.message}`);
       return EXIT_ERRORS;
     }

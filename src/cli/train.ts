@@ -1,14 +1,14 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { BACKEND_CHOICES } from "../runtime/train/backend.js";
-import { DataError } from "../runtime/train/data/errors.js";
 import { makeProgress } from "../runtime/train/progress.js";
-import { TrainingInterrupted, type TrainReport } from "../runtime/train/recipe.js";
+import type { TrainReport } from "../runtime/train/recipe.js";
 import { DATASETS, runTraining, TRAIN_FLAGS, TrainFlagError, trainOptionsFromFlags } from "../runtime/train/run.js";
 import { parseCommandArgs } from "./args.js";
 import { artifactOf, buildFiles, writeBuild } from "./buildFiles.js";
 import { EXIT_ERRORS, EXIT_OK, UsageError, type Io } from "./io.js";
 import { errorsOf, loadSpec, renderDiagnostics, summary } from "./load.js";
+import { MeanetError } from "../diagnostics/index.js";
 
 export const usage = `usage: meanet train FILE -o DIR [--data DIR] [--dataset ${DATASETS.join("|")}]
                     [--epochs N] [--limit-train N] [--limit-test N] [--seed S] [--backend ${BACKEND_CHOICES.join("|")}]`;
@@ -41,12 +41,8 @@ export async function train(argv: string[], io: Io): Promise<number> {
   try {
     report = await runTraining({ buildDir: b.dir, progress, ...job });
   } catch (e) {
-    if (e instanceof DataError) {
-      io.err(`error ${e.code}: ${e.message}`);
-      return EXIT_ERRORS;
-    }
-    if (e instanceof TrainingInterrupted) {
-      io.err(e.message);
+    if (e instanceof MeanetError) {
+      io.err(e.render());
       return EXIT_ERRORS;
     }
     throw e;

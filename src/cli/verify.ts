@@ -1,14 +1,14 @@
 import { table } from "../codegen/index.js";
-import { ArtifactError } from "../runtime/export/errors.js";
 import { verifyBuild, type OutputCheck } from "../runtime/export/verify.js";
 import { BACKEND_CHOICES, selectBackend, type BackendRequest } from "../runtime/train/backend.js";
-import { DataError } from "../runtime/train/data/errors.js";
 import { take } from "../runtime/train/data/dataset.js";
 import { loadSplit, locateDataset } from "../runtime/train/data/locate.js";
 import { readBuild } from "../runtime/build.js";
 import { datasetFor } from "../runtime/train/run.js";
 import { parseCommandArgs } from "./args.js";
 import { EXIT_ERRORS, EXIT_OK, UsageError, type Io } from "./io.js";
+import { MeanetError } from "../diagnostics/index.js";
+import { isDataError } from "../runtime/train/data/errors.js";
 
 export const usage = `usage: meanet verify DIR/<model> [--samples N] [--real N] [--data DIR] [--seed S] [--tolerance T]
                      [--backend ${BACKEND_CHOICES.join("|")}] [--json]`;
@@ -35,7 +35,7 @@ function realSamples(dir: string, count: number, data: string | undefined, io: I
     const test = take(loadSplit(locateDataset(kind, data), "test"), count);
     return { values: test.images, count: test.count, source: kind };
   } catch (e) {
-    if (e instanceof DataError && !data) {
+    if (isDataError(e) && !data) {
       io.err(`note: ${kind} test data not found (${e.message}); checking seeded random inputs only`);
       return undefined;
     }
@@ -89,7 +89,7 @@ export async function verify(argv: string[], io: Io): Promise<number> {
     }
     return r.ok ? EXIT_OK : EXIT_ERRORS;
   } catch (e) {
-    if (e instanceof ArtifactError || e instanceof DataError) {
+    if (e instanceof MeanetError) {
       io.err(`error ${e.code}: ${e.message}`);
       return EXIT_ERRORS;
     }

@@ -60,6 +60,7 @@ export const Codes = {
   WeightsMissing: "MN5006",
   WeightsMismatch: "MN5007",
   CloudUnavailable: "MN5008",
+  TrainingStopped: "MN5009",
 } as const;
 
 export type Code = (typeof Codes)[keyof typeof Codes];

@@ -14,17 +14,23 @@ export const EXIT_USAGE = 2;
 export class MeanetError extends Error {
   override readonly name = "MeanetError";
 
+  /** The file the problem is in, when there is one (the message names it too). */
+  readonly file: string | undefined;
+  readonly notes: readonly string[];
+
   constructor(
     readonly code: Code,
     message: string,
-    readonly notes: readonly string[] = [],
+    where: { file?: string; notes?: readonly string[] } = {},
   ) {
     super(message);
+    this.file = where.file;
+    this.notes = where.notes ?? [];
   }
 
   /** The same failure with one more note (a command says what it did not do). */
   withNote(note: string): MeanetError {
-    const e = new MeanetError(this.code, this.message, [...this.notes, note]);
+    const e = new MeanetError(this.code, this.message, { ...(this.file !== undefined ? { file: this.file } : {}), notes: [...this.notes, note] });
     e.stack = this.stack;
     return e;
   }

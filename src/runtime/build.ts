@@ -3,8 +3,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { IrJson } from "../codegen/format/ir.js";
 import type { Manifest } from "../codegen/format/manifest.js";
-import { Codes } from "../diagnostics/index.js";
-import { ArtifactError } from "./export/errors.js";
+import { Codes, MeanetError } from "../diagnostics/index.js";
 
 export interface Build {
   dir: string;
@@ -18,15 +17,15 @@ function readJson<T>(dir: string, file: string, format: string): T {
   try {
     text = readFileSync(path, "utf8");
   } catch {
-    throw new ArtifactError(Codes.BuildInvalid, `${path} is missing; is ${dir} a build directory written by \`meanet compile\` or \`meanet train\`?`);
+    throw new MeanetError(Codes.BuildInvalid, `${path} is missing; is ${dir} a build directory written by \`meanet compile\` or \`meanet train\`?`);
   }
   let value: { format?: unknown; version?: unknown };
   try {
     value = JSON.parse(text) as typeof value;
   } catch (e) {
-    throw new ArtifactError(Codes.BuildInvalid, `${path} is not valid JSON (${jsonProblem(e)}); run \`meanet compile\` again`);
+    throw new MeanetError(Codes.BuildInvalid, `${path} is not valid JSON (${jsonProblem(e)}); run \`meanet compile\` again`);
   }
-  if (value?.format !== format || value.version !== 1) throw new ArtifactError(Codes.BuildInvalid, `${path} is not a ${format} file of version 1; run \`meanet compile\` again`);
+  if (value?.format !== format || value.version !== 1) throw new MeanetError(Codes.BuildInvalid, `${path} is not a ${format} file of version 1; run \`meanet compile\` again`);
   return value as T;
 }
 
@@ -37,10 +36,10 @@ export function jsonProblem(e: unknown): string {
 
 export function readBuild(dir: string): Build {
   const pass = "pass the model's folder inside the build directory (e.g. build/fashion_mnist)";
-  if (!existsSync(dir)) throw new ArtifactError(Codes.BuildInvalid, `build directory ${dir} not found; ${pass}`);
-  if (!statSync(dir).isDirectory()) throw new ArtifactError(Codes.BuildInvalid, `${dir} is a file, not a build directory; ${pass}`);
+  if (!existsSync(dir)) throw new MeanetError(Codes.BuildInvalid, `build directory ${dir} not found; ${pass}`);
+  if (!statSync(dir).isDirectory()) throw new MeanetError(Codes.BuildInvalid, `${dir} is a file, not a build directory; ${pass}`);
   const ir = readJson<IrJson>(dir, "ir.json", "meanet-ir");
   const manifest = readJson<Manifest>(dir, "manifest.json", "meanet-manifest");
-  if (manifest.model !== ir.model) throw new ArtifactError(Codes.BuildInvalid, `${join(dir, "manifest.json")} is for model \`${manifest.model}\` but ir.json is for \`${ir.model}\``);
+  if (manifest.model !== ir.model) throw new MeanetError(Codes.BuildInvalid, `${join(dir, "manifest.json")} is for model \`${manifest.model}\` but ir.json is for \`${ir.model}\``);
   return { dir, ir, manifest };
 }

@@ -8,10 +8,9 @@ import { join } from "node:path";
 import type { Calibration, EvalReport, Sweep, SweepPoint, SystemFigures } from "../../codegen/format/eval.js";
 import type { Manifest } from "../../codegen/format/manifest.js";
 import { thresholdValue, type RecordedThreshold } from "../../codegen/routing.js";
-import { Codes } from "../../diagnostics/index.js";
+import { Codes, MeanetError } from "../../diagnostics/index.js";
 import { DEVICE_PRESETS, LINK_PRESETS } from "../../ir/presets.js";
 import { readBuild, type Build } from "../build.js";
-import { ArtifactError } from "../export/errors.js";
 import { loadTestSamples } from "../infer/run.js";
 import { measureOf } from "../infer/measures.js";
 import { rulesFromManifest } from "../infer/rule.js";
@@ -132,7 +131,7 @@ export async function evaluate(o: EvaluateOptions): Promise<Evaluation> {
   const note = o.onProgress ?? (() => {});
   const build = readBuild(o.buildDir);
   const { ir, manifest } = build;
-  if (!manifest.export) throw new ArtifactError(Codes.BuildInvalid, `${join(o.buildDir, "manifest.json")} lists no ONNX export; run \`meanet export ${o.buildDir}\` first`);
+  if (!manifest.export) throw new MeanetError(Codes.BuildInvalid, `${join(o.buildDir, "manifest.json")} lists no ONNX export; run \`meanet export ${o.buildDir}\` first`);
   const devices: Devices = manifest.devices;
 
   const test = loadTestSamples(manifest, o.data, o.limit);
@@ -165,7 +164,7 @@ export async function evaluate(o: EvaluateOptions): Promise<Evaluation> {
   const edgeList = routedAnswers(out, rules, cloudExits);
   const edgeExit = fullExit(out, "edge");
   const cloudExit = fullExit(out, "cloud");
-  if (!edgeExit || !cloudExit) throw new ArtifactError(Codes.BuildInvalid, "the baselines need an edge exit and a cloud exit over all classes; this build has " + [...out.exits.values()].map((x) => `${x.name} (${x.device}, ${x.classes.kind})`).join(", "));
+  if (!edgeExit || !cloudExit) throw new MeanetError(Codes.BuildInvalid, "the baselines need an edge exit and a cloud exit over all classes; this build has " + [...out.exits.values()].map((x) => `${x.name} (${x.device}, ${x.classes.kind})`).join(", "));
   const ranked = byEntropy(out, edgeExit);
   const sent = routedList.filter((a) => cloudExits.has(a.exit)).length;
   const entropyAt = entropyExitAnswers(out, edgeExit, cloudExit, ranked, sent);

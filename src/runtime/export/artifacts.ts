@@ -7,8 +7,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Manifest } from "../../codegen/format/manifest.js";
 import { sha256 } from "../../codegen/manifest.js";
-import { Codes } from "../../diagnostics/index.js";
-import { ArtifactError } from "./errors.js";
+import { Codes, MeanetError } from "../../diagnostics/index.js";
 
 /** The bytes of an exported file (`path` inside the build), refused (MN5005) when missing or not the file manifest.json lists. */
 export function readExportedFile(build: { dir: string; manifest: Pick<Manifest, "artifacts"> }, path: string): Buffer {
@@ -19,12 +18,12 @@ export function readExportedFile(build: { dir: string; manifest: Pick<Manifest, 
     bytes = readFileSync(file);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new ArtifactError(Codes.BuildInvalid, code === "ENOENT" ? `${file} is missing; ${again}` : `cannot read ${file} (${code ?? (e as Error).message}); ${again}`);
+    throw new MeanetError(Codes.BuildInvalid, code === "ENOENT" ? `${file} is missing; ${again}` : `cannot read ${file} (${code ?? (e as Error).message}); ${again}`);
   }
   const listed = build.manifest.artifacts.find((a) => a.path === path);
-  if (!listed) throw new ArtifactError(Codes.BuildInvalid, `${file} is not listed in manifest.json's artifacts; ${again}`);
+  if (!listed) throw new MeanetError(Codes.BuildInvalid, `${file} is not listed in manifest.json's artifacts; ${again}`);
   if (sha256(bytes) !== listed.sha256) {
-    throw new ArtifactError(Codes.BuildInvalid, `${file} does not match the sha256 in manifest.json: it changed since the export; ${again}`);
+    throw new MeanetError(Codes.BuildInvalid, `${file} does not match the sha256 in manifest.json: it changed since the export; ${again}`);
   }
   return bytes;
 }

@@ -9,10 +9,9 @@ import type { Manifest, ManifestArtifact, PartitionPlan, WeightsOrigin } from ".
 import { emitManifestWithExport, sha256 } from "../../codegen/manifest.js";
 import { emitOnnx, IR_VERSION, OPSET, planPartitions, type OnnxModelInfo } from "../../codegen/onnx/index.js";
 import { tritonModelPath } from "../../codegen/triton.js";
-import { Codes } from "../../diagnostics/index.js";
+import { Codes, MeanetError } from "../../diagnostics/index.js";
 import { readBuild, type Build } from "../build.js";
 import { writeAtomic } from "../files.js";
-import { ArtifactError } from "./errors.js";
 import { randomWeights } from "./random.js";
 import { changedBlocks, fittingHardClasses, readTrainRecord, type TrainRecord } from "./trainReport.js";
 import { lookupIn, readBlockWeights, type WeightStore } from "./weights.js";
@@ -41,7 +40,7 @@ function trainedWeights(build: Build): { store: WeightStore; origin: WeightsOrig
   const changed = record ? changedBlocks(record, ir) : [];
   for (const b of ir.blocks) {
     if (changed.includes(b.name)) {
-      throw new ArtifactError(Codes.WeightsMismatch, `block \`${b.name}\` changed since its weights were trained (weights/${b.name} fits another version of the spec); run meanet train again`);
+      throw new MeanetError(Codes.WeightsMismatch, `block \`${b.name}\` changed since its weights were trained (weights/${b.name} fits another version of the spec); run meanet train again`);
     }
     readBlockWeights(dir, ir, b.name, store);
   }
@@ -59,7 +58,7 @@ function trainedHardClasses(build: Build, record: TrainRecord | undefined): stri
   if (ir.hardClasses.kind === "labels") {
     const spec = ir.hardClasses.labels!;
     if (reported && [...reported].sort().join("\u0000") !== [...spec].sort().join("\u0000")) {
-      throw new ArtifactError(Codes.WeightsMismatch, `the spec's hard classes (${spec.join(", ")}) differ from those the weights were trained on (${reported.join(", ")}, in ${record!.path}); run meanet train again`);
+      throw new MeanetError(Codes.WeightsMismatch, `the spec's hard classes (${spec.join(", ")}) differ from those the weights were trained on (${reported.join(", ")}, in ${record!.path}); run meanet train again`);
     }
     return reported ?? spec;
   }
@@ -74,7 +73,7 @@ function trainedHardClasses(build: Build, record: TrainRecord | undefined): stri
       : h.length !== ir.hardClasses.count
         ? `${record.path} lists ${h.length} hard classes where the spec selects ${ir.hardClasses.count}`
         : `${record.path} lists hard classes that are not the spec's labels, or one twice (${h.join(", ")})`;
-  throw new ArtifactError(
+  throw new MeanetError(
     Codes.BuildInvalid,
     `cannot tell which ${ir.hardClasses.count} hard classes the trained weights were trained on: ${why}, and ${join(dir, "manifest.json")} lists none; run meanet train again, or export with --random-weights`,
   );

@@ -9,9 +9,8 @@ import { join } from "node:path";
 import type { IrJson } from "../../codegen/format/ir.js";
 import { sha256 } from "../../codegen/manifest.js";
 import { blockSignature } from "../../codegen/signature.js";
-import { Codes } from "../../diagnostics/index.js";
+import { Codes, MeanetError } from "../../diagnostics/index.js";
 import { jsonProblem } from "../build.js";
-import { ArtifactError } from "./errors.js";
 
 export interface TrainRecord {
   path: string;
@@ -31,7 +30,7 @@ export function readTrainRecord(buildDir: string): TrainRecord | undefined {
   try {
     report = JSON.parse(bytes.toString("utf8")) as typeof report;
   } catch (e) {
-    throw new ArtifactError(Codes.BuildInvalid, `${path} is not valid JSON (${jsonProblem(e)}); run meanet train again`);
+    throw new MeanetError(Codes.BuildInvalid, `${path} is not valid JSON (${jsonProblem(e)}); run meanet train again`);
   }
   const blocks = report && typeof report.blocks === "object" && report.blocks !== null ? (report.blocks as Record<string, string>) : {};
   const labels = report?.hardClasses?.labels;

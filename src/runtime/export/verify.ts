@@ -7,7 +7,7 @@
  */
 import { join } from "node:path";
 import type { PartitionPlan } from "../../codegen/format/manifest.js";
-import { Codes } from "../../diagnostics/index.js";
+import { Codes, MeanetError } from "../../diagnostics/index.js";
 import { readBuild, type Build } from "../build.js";
 import { feedTensor, openSession, type InferenceSession } from "../infer/onnx.js";
 import { buildBlockModel, type BlockModel } from "../train/builder.js";
@@ -15,7 +15,6 @@ import { mulberry32 } from "../train/data/rng.js";
 import { runBlocks, topoBlocks } from "../train/forward.js";
 import { tf, type Tensor } from "../train/tf.js";
 import { readExportedFile } from "./artifacts.js";
-import { ArtifactError } from "./errors.js";
 import { readBlockWeights, type WeightStore } from "./weights.js";
 
 export interface VerifyOptions {
@@ -53,7 +52,7 @@ export interface VerifyReport {
 /** The exported files, checked against the hashes the manifest lists. */
 function exportedPartitions(build: Build): Omit<PartitionPlan, "nodes">[] {
   const exp = build.manifest.export;
-  if (!exp) throw new ArtifactError(Codes.BuildInvalid, `${join(build.dir, "manifest.json")} lists no ONNX export; run \`meanet export ${build.dir}\` first`);
+  if (!exp) throw new MeanetError(Codes.BuildInvalid, `${join(build.dir, "manifest.json")} lists no ONNX export; run \`meanet export ${build.dir}\` first`);
   for (const p of exp.partitions) readExportedFile(build, p.path);
   return exp.partitions;
 }
@@ -70,7 +69,7 @@ function referenceModels(build: Build): Map<string, BlockModel> {
       readBlockWeights(build.dir, ir, b.name, store);
       const values = bm.model.weights.map((v) => {
         const w = store.get(v.originalName);
-        if (!w) throw new ArtifactError(Codes.WeightsMismatch, `block \`${b.name}\`: no weight ${v.originalName} in weights/${b.name}`);
+        if (!w) throw new MeanetError(Codes.WeightsMismatch, `block \`${b.name}\`: no weight ${v.originalName} in weights/${b.name}`);
         return tf.tensor(w.data, w.shape);
       });
       bm.model.setWeights(values);
@@ -95,7 +94,7 @@ function randomInputs(dtype: string, count: number, size: number, seed: number):
     case "float32":
       return Float32Array.from({ length: n }, () => rng() * 255);
     default:
-      throw new ArtifactError(Codes.BuildInvalid, `verify cannot feed inputs of type ${dtype} yet`);
+      throw new MeanetError(Codes.BuildInvalid, `verify cannot feed inputs of type ${dtype} yet`);
   }
 }
 

@@ -7,10 +7,9 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { IrJson, IrJsonNode } from "../../codegen/format/ir.js";
 import type { WeightLookup, WeightTensor } from "../../codegen/onnx/index.js";
-import { Codes } from "../../diagnostics/index.js";
+import { Codes, MeanetError } from "../../diagnostics/index.js";
 import { jsonProblem } from "../build.js";
 import { layerName } from "../train/names.js";
-import { ArtifactError } from "./errors.js";
 
 /** Weights of every node, by tfjs weight name (`main/conv2d_1/kernel`). */
 export type WeightStore = Map<string, WeightTensor>;
@@ -65,7 +64,7 @@ export function readBlockWeights(buildDir: string, ir: IrJson, block: string, st
   const expected = nodes.flatMap((n) => expectedWeights(ir, n).map(([kind, shape]) => ({ node: n, name: weightName(n, kind), shape })));
   if (!expected.length) return;
   if (!existsSync(where("model.json"))) {
-    throw new ArtifactError(Codes.WeightsMissing, `block \`${block}\`: ${where("model.json")} is missing; train the model first (meanet train), or export with --random-weights`);
+    throw new MeanetError(Codes.WeightsMissing, `block \`${block}\`: ${where("model.json")} is missing; train the model first (meanet train), or export with --random-weights`);
   }
   let entries: ManifestEntry[];
   try {
@@ -82,25 +81,25 @@ export function readBlockWeights(buildDir: string, ir: IrJson, block: string, st
     entries = json.weightsManifest[0].weights;
     if (entries.some((e) => typeof e?.name !== "string" || !Array.isArray(e.shape))) throw new Error("its weightsManifest is not a list of {name, shape, dtype}");
   } catch (e) {
-    throw new ArtifactError(Codes.WeightsMissing, `block \`${block}\`: cannot read ${where("model.json")}: ${(e as Error).message}`);
+    throw new MeanetError(Codes.WeightsMissing, `block \`${block}\`: cannot read ${where("model.json")}: ${(e as Error).message}`);
   }
   let bin: Buffer;
   try {
     bin = readFileSync(where("weights.bin"));
   } catch (e) {
     const why = (e as NodeJS.ErrnoException).code === "ENOENT" ? "the file is missing" : (e as Error).message;
-    throw new ArtifactError(Codes.WeightsMissing, `block \`${block}\`: cannot read ${where("weights.bin")}: ${why}`);
+    throw new MeanetError(Codes.WeightsMissing, `block \`${block}\`: cannot read ${where("weights.bin")}: ${why}`);
   }
   const described = entries.reduce((s, e) => s + e.shape.reduce((a, b) => a * b, 1) * 4, 0);
   if (bin.byteLength !== described) {
-    throw new ArtifactError(Codes.WeightsMismatch, `block \`${block}\`: ${where("weights.bin")} has ${bin.byteLength} bytes but model.json describes ${described}; the file is truncated or from another training run`);
+    throw new MeanetError(Codes.WeightsMismatch, `block \`${block}\`: ${where("weights.bin")} has ${bin.byteLength} bytes but model.json describes ${described}; the file is truncated or from another training run`);
   }
   const stale = "the spec changed since training; run meanet train again";
   const found = new Map<string, WeightTensor>();
   let offset = 0;
   for (const e of entries) {
     const count = e.shape.reduce((a, b) => a * b, 1);
-    if (e.dtype !== "float32") throw new ArtifactError(Codes.WeightsMismatch, `block \`${block}\`: weight ${e.name} in ${where("model.json")} is ${e.dtype}; only float32 weights are supported`);
+    if (e.dtype !== "float32") throw new MeanetError(Codes.WeightsMismatch, `block \`${block}\`: weight ${e.name} in ${where("model.json")} is ${e.dtype}; only float32 weights are supported`);
     const data = new Float32Array(count);
     for (let i = 0; i < count; i++) data[i] = bin.readFloatLE(offset + i * 4);
     offset += count * 4;
@@ -109,14 +108,14 @@ export function readBlockWeights(buildDir: string, ir: IrJson, block: string, st
   for (const x of expected) {
     const w = found.get(x.name);
     const at = x.node.loc ? ` (${x.node.loc})` : "";
-    if (!w) throw new ArtifactError(Codes.WeightsMismatch, `block \`${block}\`: ${where("model.json")} has no weight ${x.name} for ${x.node.op} \`${x.node.name}\`${at}; ${stale}`);
+    if (!w) throw new MeanetError(Codes.WeightsMismatch, `block \`${block}\`: ${where("model.json")} has no weight ${x.name} for ${x.node.op} \`${x.node.name}\`${at}; ${stale}`);
     if (w.shape.join() !== x.shape.join()) {
-      throw new ArtifactError(Codes.WeightsMismatch, `block \`${block}\`: weight ${x.name} is ${dims(w.shape)} in ${dir} but ${x.node.op} \`${x.node.name}\`${at} needs ${dims(x.shape)}; ${stale}`);
+      throw new MeanetError(Codes.WeightsMismatch, `block \`${block}\`: weight ${x.name} is ${dims(w.shape)} in ${dir} but ${x.node.op} \`${x.node.name}\`${at} needs ${dims(x.shape)}; ${stale}`);
     }
     const bad = w.data.findIndex((v) => !Number.isFinite(v));
-    if (bad >= 0) throw new ArtifactError(Codes.WeightsMismatch, `block \`${block}\`: weight ${x.name} in ${dir} holds ${w.data[bad]} at index ${bad}; training diverged, so these weights cannot be exported`);
+    if (bad >= 0) throw new MeanetError(Codes.WeightsMismatch, `block \`${block}\`: weight ${x.name} in ${dir} holds ${w.data[bad]} at index ${bad}; training diverged, so these weights cannot be exported`);
     store.set(x.name, w);
   }
   const extra = [...found.keys()].filter((n) => !expected.some((x) => x.name === n));
-  if (extra.length) throw new ArtifactError(Codes.WeightsMismatch, `block \`${block}\`: ${dir} holds weights the spec has no layer for (${extra.slice(0, 3).join(", ")}${extra.length > 3 ? ", …" : ""}); ${stale}`);
+  if (extra.length) throw new MeanetError(Codes.WeightsMismatch, `block \`${block}\`: ${dir} holds weights the spec has no layer for (${extra.slice(0, 3).join(", ")}${extra.length > 3 ? ", …" : ""}); ${stale}`);
 }

@@ -1,7 +1,6 @@
 /** onnxruntime-node sessions over exported files: loading with clear errors, and NHWC feeds from plain arrays. */
 import * as ort from "onnxruntime-node";
-import { Codes } from "../../diagnostics/index.js";
-import { ArtifactError } from "../export/errors.js";
+import { Codes, MeanetError } from "../../diagnostics/index.js";
 
 export type { InferenceSession } from "onnxruntime-node";
 export { ort };
@@ -25,7 +24,7 @@ export async function openSession(path: string, options: SessionOptions = {}, by
   try {
     return await (bytes ? ort.InferenceSession.create(bytes, o) : ort.InferenceSession.create(path, o));
   } catch (e) {
-    throw new ArtifactError(Codes.BuildInvalid, `cannot load ONNX model ${path}: ${(e as Error).message.split("\n")[0]}`);
+    throw new MeanetError(Codes.BuildInvalid, `cannot load ONNX model ${path}: ${(e as Error).message.split("\n")[0]}`);
   }
 }
 

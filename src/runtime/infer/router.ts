@@ -11,9 +11,8 @@ import type { Manifest, PartitionIo, PartitionPlan } from "../../codegen/format/
 import { planPartitions } from "../../codegen/onnx/plan.js";
 import type { ClassSet, Measure } from "../../ir/index.js";
 import { readBuild } from "../build.js";
-import { Codes } from "../../diagnostics/index.js";
+import { Codes, MeanetError } from "../../diagnostics/index.js";
 import { readExportedFile } from "../export/artifacts.js";
-import { ArtifactError } from "../export/errors.js";
 import { CloudError, type CloudClient, type InferInput } from "./client.js";
 import { argmax, measureOf } from "./measures.js";
 import { feedTensor, openSession, type FeedData, type InferenceSession } from "./onnx.js";
@@ -121,7 +120,7 @@ export class Router {
 
   static async open(o: RouterOptions): Promise<Router> {
     const build = readBuild(o.buildDir);
-    if (!build.manifest.export) throw new ArtifactError(Codes.BuildInvalid, `${join(o.buildDir, "manifest.json")} lists no ONNX export; run \`meanet export ${o.buildDir}\` first`);
+    if (!build.manifest.export) throw new MeanetError(Codes.BuildInvalid, `${join(o.buildDir, "manifest.json")} lists no ONNX export; run \`meanet export ${o.buildDir}\` first`);
     const rules = o.rules ?? rulesFromManifest(build.manifest);
     const sessions = new Map<string, InferenceSession>();
     for (const p of build.manifest.export.partitions) {
@@ -201,7 +200,7 @@ export class Router {
       for (const r of pending) {
         try {
           const t = decide(this.rules, this.view(st, r, skip), skip);
-          if (t === undefined) throw new ArtifactError(Codes.BuildInvalid, "no routing rule holds and there is no `otherwise` rule");
+          if (t === undefined) throw new MeanetError(Codes.BuildInvalid, "no routing rule holds and there is no `otherwise` rule");
           target.set(r, t);
         } catch (e) {
           // A condition read a cloud exit the cloud did not give: the input falls back to the edge.
@@ -225,7 +224,7 @@ export class Router {
   private view(st: BatchState, row: number, skip: ReadonlySet<string> | undefined): ExitView {
     const probs = (exit: string) => {
       const info = this.exits.get(exit);
-      if (!info) throw new ArtifactError(Codes.BuildInvalid, `the routing rules read exit \`${exit}\`, which no exported file gives`);
+      if (!info) throw new MeanetError(Codes.BuildInvalid, `the routing rules read exit \`${exit}\`, which no exported file gives`);
       const v = st.values.get(info.output.name);
       if (!v?.have[row]) {
         if (skip?.has(exit) || (info.file.device === "cloud" && st.cloudFailed[row])) throw new ExitUnavailable(exit);
@@ -257,7 +256,7 @@ export class Router {
 
   private async computeExit(st: BatchState, exit: string, rows: number[], onCloud: (ms: number) => void): Promise<void> {
     const info = this.exits.get(exit);
-    if (!info) throw new ArtifactError(Codes.BuildInvalid, `the routing rules name exit \`${exit}\`, which no exported file gives`);
+    if (!info) throw new MeanetError(Codes.BuildInvalid, `the routing rules name exit \`${exit}\`, which no exported file gives`);
     await this.runFile(st, info.file, rows, onCloud);
   }
 

@@ -7,6 +7,7 @@ import type { Manifest } from "../../codegen/format/manifest.js";
 import { routingThresholds, thresholdValue } from "../../codegen/routing.js";
 import type { ClassSet, Condition, Measure } from "../../ir/index.js";
 import { holds } from "../../ir/passes/assertions.js";
+import { Codes, MeanetError } from "../../diagnostics/index.js";
 
 /** The exits of one sample as routing conditions read them. */
 export interface ExitView {
@@ -30,15 +31,13 @@ export class ExitUnavailable {
   constructor(readonly exit: string) {}
 }
 
-export class RoutingError extends Error {}
-
 /** The manifest's thresholds as numbers, in the order of routingThresholds; a threshold not yet calibrated is an error. */
 export function thresholdsOf(manifest: Pick<Manifest, "routing">): number[] {
   const rules = manifest.routing as { when: Condition | null }[];
   return routingThresholds(rules).map((t, i) => {
     const v = thresholdValue(t);
     if (typeof v === "number") return v;
-    throw new RoutingError(`routing threshold ${i + 1}: ${v.missing}; run \`meanet eval\` on the build to calibrate it on the validation split, or give the rule a number`);
+    throw new MeanetError(Codes.BuildInvalid, `routing threshold ${i + 1}: ${v.missing}; run \`meanet eval\` on the build to calibrate it on the validation split, or give the rule a number`);
   });
 }
 

@@ -5,18 +5,15 @@
 import { parseArgs } from "node:util";
 import type { Manifest } from "../../codegen/format/manifest.js";
 import { ROUTER_PROGRAM_OPTIONS } from "../../codegen/routerOptions.js";
-import { Codes } from "../../diagnostics/index.js";
+import { Codes, MeanetError } from "../../diagnostics/index.js";
 import { joinNegativeValues } from "../argv.js";
 import { readBuild } from "../build.js";
-import { ArtifactError } from "../export/errors.js";
 import { readTokenFile } from "../serve/auth.js";
-import { ServeError } from "../serve/errors.js";
 import { take } from "../train/data/dataset.js";
-import { DataError } from "../train/data/errors.js";
 import { datasetFor, loadSplit, locateDataset } from "../train/data/locate.js";
 import { CloudClient } from "./client.js";
 import { Router, type Classification } from "./router.js";
-import { RoutingError, thresholdsOf, type Rule } from "./rule.js";
+import { thresholdsOf, type Rule } from "./rule.js";
 
 export interface RoutedClassifierOptions {
   /** Base URL of an Open Inference Protocol server; without one, inputs routed to the cloud are answered by the edge (degraded). */
@@ -248,13 +245,13 @@ export function runOptionsFromFlags(values: Partial<Record<keyof typeof RUN_FLAG
 }
 
 /** The line a run error is reported as. */
-export function runErrorLine(e: ArtifactError | DataError | RoutingError | ServeError): string {
+export function runErrorLine(e: MeanetError): string {
   return `error${"code" in e ? ` ${e.code}` : ""}: ${e.message}`;
 }
 
 /** The errors a run reports to its user as one line (exit 1): a bad build, data, rules, token file, or an embedded cloud that cannot start. */
-export function isRunError(e: unknown): e is ArtifactError | DataError | RoutingError | ServeError {
-  return e instanceof ArtifactError || e instanceof DataError || e instanceof RoutingError || e instanceof ServeError;
+export function isRunError(e: unknown): e is MeanetError {
+  return e instanceof MeanetError;
 }
 
 const PROGRAM_USAGE = `usage: router.ts ${ROUTER_PROGRAM_OPTIONS} [--help]

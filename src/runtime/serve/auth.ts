@@ -5,8 +5,7 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { Codes } from "../../diagnostics/index.js";
-import { ServeError } from "./errors.js";
+import { Codes, MeanetError } from "../../diagnostics/index.js";
 
 const digest = (text: string) => createHash("sha256").update(text, "utf8").digest();
 
@@ -27,11 +26,11 @@ export function readTokenFile(path: string): string {
     text = readFileSync(path, "utf8");
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new ServeError(Codes.FileUnreadable, `token file ${path} ${(code && UNREADABLE[code]) ?? `cannot be read: ${(e as Error).message}`}`);
+    throw new MeanetError(Codes.FileUnreadable, `token file ${path} ${(code && UNREADABLE[code]) ?? `cannot be read: ${(e as Error).message}`}`);
   }
   const token = text.trim();
-  if (!token) throw new ServeError(Codes.FileUnreadable, `token file ${path} is empty; put the bearer token clients must send in it`);
-  if (/\s/.test(token)) throw new ServeError(Codes.FileUnreadable, `token file ${path} holds more than one word; a bearer token has no spaces or line breaks`);
+  if (!token) throw new MeanetError(Codes.FileUnreadable, `token file ${path} is empty; put the bearer token clients must send in it`);
+  if (/\s/.test(token)) throw new MeanetError(Codes.FileUnreadable, `token file ${path} holds more than one word; a bearer token has no spaces or line breaks`);
   return token;
 }
 

@@ -10,8 +10,7 @@
  */
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
-import { Codes } from "../../diagnostics/index.js";
-import { ArtifactError } from "../export/errors.js";
+import { Codes, MeanetError } from "../../diagnostics/index.js";
 import { ort, type InferenceSession } from "../infer/onnx.js";
 import type { BatchRunner } from "./batcher.js";
 import type { ElementArray } from "./datatypes.js";
@@ -48,7 +47,7 @@ async function mainThreadEngine(model: ServedModel, intraOpThreads: number | und
   try {
     session = await ort.InferenceSession.create(model.path, sessionOptions(intraOpThreads));
   } catch (e) {
-    throw new ArtifactError(Codes.BuildInvalid, `cannot load ONNX model ${model.path}: ${(e as Error).message.split("\n")[0]}`);
+    throw new MeanetError(Codes.BuildInvalid, `cannot load ONNX model ${model.path}: ${(e as Error).message.split("\n")[0]}`);
   }
   try {
     checkSession(session, model);
@@ -142,7 +141,7 @@ async function workerEngine(model: ServedModel, intraOpThreads: number | undefin
   });
   if (first.type !== "ready") {
     await worker.terminate();
-    throw new ArtifactError(Codes.BuildInvalid, `cannot load ONNX model ${model.path}: ${first.type === "failed" ? first.message : "unexpected message"}`);
+    throw new MeanetError(Codes.BuildInvalid, `cannot load ONNX model ${model.path}: ${first.type === "failed" ? first.message : "unexpected message"}`);
   }
   try {
     checkSession(first, model);

@@ -6,10 +6,9 @@
  */
 import { join } from "node:path";
 import type { PartitionIo } from "../../codegen/format/manifest.js";
-import { Codes } from "../../diagnostics/index.js";
+import { Codes, MeanetError } from "../../diagnostics/index.js";
 import { readBuild } from "../build.js";
 import { readExportedFile } from "../export/artifacts.js";
-import { ArtifactError } from "../export/errors.js";
 import type { InferenceSession } from "../infer/onnx.js";
 import { datatypeOf, SUPPORTED_DTYPES, type Datatype } from "./datatypes.js";
 
@@ -38,7 +37,7 @@ export interface ServedModel {
 function specOf(io: PartitionIo, where: string): TensorSpec {
   const datatype = datatypeOf(io.dtype);
   if (!datatype) {
-    throw new ArtifactError(Codes.BuildInvalid, `${where} \`${io.name}\` has element type ${io.dtype}; the server supports ${SUPPORTED_DTYPES.join(", ")}`);
+    throw new MeanetError(Codes.BuildInvalid, `${where} \`${io.name}\` has element type ${io.dtype}; the server supports ${SUPPORTED_DTYPES.join(", ")}`);
   }
   return { name: io.name, datatype, shape: [...io.shape], size: io.shape.reduce((a, b) => a * b, 1) };
 }
@@ -48,15 +47,15 @@ function checkTensors(metadata: readonly InferenceSession.ValueMetadata[], specs
   const names = metadata.map((m) => m.name);
   const expected = specs.map((s) => s.name);
   if (names.join("\u0000") !== expected.join("\u0000")) {
-    throw new ArtifactError(Codes.BuildInvalid, `${path} has ${kind}s (${names.join(", ")}) but manifest.json lists (${expected.join(", ")}); run \`meanet export\` again`);
+    throw new MeanetError(Codes.BuildInvalid, `${path} has ${kind}s (${names.join(", ")}) but manifest.json lists (${expected.join(", ")}); run \`meanet export\` again`);
   }
   for (const [i, m] of metadata.entries()) {
     const s = specs[i]!;
-    if (!m.isTensor) throw new ArtifactError(Codes.BuildInvalid, `${path}: ${kind} \`${m.name}\` is not a tensor`);
+    if (!m.isTensor) throw new MeanetError(Codes.BuildInvalid, `${path}: ${kind} \`${m.name}\` is not a tensor`);
     const dims = m.shape.slice(1);
     const fixed = dims.every((d, k) => typeof d !== "number" || d === s.shape[k]);
     if (m.type !== s.datatype.dtype || dims.length !== s.shape.length || !fixed) {
-      throw new ArtifactError(
+      throw new MeanetError(
         Codes.BuildInvalid,
         `${path}: ${kind} \`${m.name}\` is ${m.type}[${m.shape.join(", ")}] but manifest.json says ${s.datatype.dtype}[N, ${s.shape.join(", ")}]; run \`meanet export\` again`,
       );
@@ -74,10 +73,10 @@ export function checkSession(metadata: Pick<InferenceSession, "inputMetadata" | 
 export function describeServedModel(buildDir: string): ServedModel {
   const { manifest } = readBuild(buildDir);
   if (!manifest.export) {
-    throw new ArtifactError(Codes.BuildInvalid, `${buildDir} has not been exported; run \`meanet export ${buildDir}\` first`);
+    throw new MeanetError(Codes.BuildInvalid, `${buildDir} has not been exported; run \`meanet export ${buildDir}\` first`);
   }
   const partition = manifest.export.partitions.find((p) => p.device === "cloud");
-  if (!partition) throw new ArtifactError(Codes.BuildInvalid, `${buildDir} has no cloud partition: every block of \`${manifest.model}\` runs on the edge`);
+  if (!partition) throw new MeanetError(Codes.BuildInvalid, `${buildDir} has no cloud partition: every block of \`${manifest.model}\` runs on the edge`);
   const path = join(buildDir, partition.path);
   // Missing, or changed since the export: refused by name before anything is loaded.
   readExportedFile({ dir: buildDir, manifest }, partition.path);

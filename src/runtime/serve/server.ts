@@ -9,11 +9,10 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { Codes } from "../../diagnostics/index.js";
+import { Codes, MeanetError } from "../../diagnostics/index.js";
 import { jsonProblem } from "../build.js";
 import { BearerAuth } from "./auth.js";
 import { Batcher } from "./batcher.js";
-import { ServeError } from "./errors.js";
 import { BodyTooLarge, discardRest, readBody, sendBody, sendEmpty, sendError, sendJson, splitBinaryBody } from "./http.js";
 import { ServerMetrics, type Endpoint } from "./metrics.js";
 import { openEngine, type EngineThread } from "./engine.js";
@@ -312,7 +311,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     await engine.release();
     const err = e as NodeJS.ErrnoException;
     const why = err.code === "EADDRINUSE" ? "the address is already in use; pick another --port or stop the other server" : err.code === "EACCES" ? "permission denied" : err.message;
-    throw new ServeError(Codes.OutputFailed, `cannot listen on ${urlOf(host, options.port ?? SERVE_DEFAULTS.port)}: ${why}`);
+    throw new MeanetError(Codes.OutputFailed, `cannot listen on ${urlOf(host, options.port ?? SERVE_DEFAULTS.port)}: ${why}`);
   }
   // After startup, a server-level error (say, too many open files on accept) is logged, not fatal.
   server.on("error", (e) => log?.(`${new Date().toISOString()} server error: ${e.message}`));

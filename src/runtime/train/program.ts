@@ -1,10 +1,9 @@
 import { parseArgs } from "node:util";
 import type { TrainStage } from "../../ir/index.js";
 import { BACKEND_CHOICES } from "./backend.js";
-import { DataError } from "./data/errors.js";
 import { makeProgress } from "./progress.js";
-import { TrainingInterrupted } from "./recipe.js";
 import { DATASETS, runTraining, TRAIN_FLAGS, trainOptionsFromFlags, type TrainJob } from "./run.js";
+import { exitCodeOf, MeanetError } from "../../diagnostics/index.js";
 
 const USAGE = `usage: train.ts [--help] [--data DIR] [--dataset ${DATASETS.join("|")}] [--epochs N] [--limit-train N] [--limit-test N] [--seed S] [--backend ${BACKEND_CHOICES.join("|")}]`;
 
@@ -31,9 +30,9 @@ export async function runTrainingProgram(buildDir: string, stages: TrainStage[],
     process.stdout.write(`hard classes: ${report.hardClasses.labels.join(", ")}\n`);
     return 0;
   } catch (e) {
-    if (e instanceof DataError || e instanceof TrainingInterrupted) {
-      process.stderr.write(`${e instanceof DataError ? `error ${e.code}: ` : ""}${e.message}\n`);
-      return 1;
+    if (e instanceof MeanetError) {
+      process.stderr.write(`${e.render()}\n`);
+      return exitCodeOf(e);
     }
     throw e;
   }

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import type { IrJson, IrJsonExit } from "../../codegen/format/ir.js";
 import { blockSignature } from "../../codegen/signature.js";
 import type { TrainStage } from "../../ir/index.js";
+import { Codes, MeanetError } from "../../diagnostics/index.js";
 import { buildBlockModel, type BlockModel } from "./builder.js";
 import { exitLabelMap, lowestAccuracy } from "./classes.js";
 import { randomCropFlip } from "./data/augment.js";
@@ -223,9 +224,10 @@ export async function trainModel(o: TrainOptions): Promise<TrainReport> {
   }
 }
 
-export class TrainingInterrupted extends Error {
+/** Training stopped after the epochs it was asked to stop after; its checkpoint is kept, so a new run resumes. */
+export class TrainingInterrupted extends MeanetError {
   constructor() {
-    super("training stopped early as requested; run again to resume");
+    super(Codes.TrainingStopped, "training stopped early as requested; run again to resume");
   }
 }
 

@@ -3,9 +3,9 @@ import { join } from "node:path";
 import type { IrJson } from "../../codegen/format/ir.js";
 import type { TrainStage } from "../../ir/index.js";
 import { Codes } from "../../diagnostics/codes.js";
+import { dataError } from "./data/errors.js";
 import { BACKEND_CHOICES, selectBackend, type BackendRequest } from "./backend.js";
 import { take, type Dataset } from "./data/dataset.js";
-import { DataError } from "./data/errors.js";
 import { datasetFor, labelNames, loadSplit, locateDataset, type DatasetKind } from "./data/locate.js";
 
 export { datasetFor };
@@ -73,7 +73,7 @@ export function loadTrainingData(ir: IrJson, job: Pick<TrainJob, "data" | "datas
   const located = locateDataset(datasetFor(ir, job.dataset), job.data);
   const names = labelNames(located);
   if (names.length !== ir.labels.length) {
-    throw new DataError(Codes.DataCorrupt, located.dir, `the data set has ${names.length} classes but the spec declares ${ir.labels.length} labels`);
+    throw dataError(Codes.DataCorrupt, located.dir, `the data set has ${names.length} classes but the spec declares ${ir.labels.length} labels`);
   }
   let train = loadSplit(located, "train");
   let test = loadSplit(located, "test");

@@ -1,32 +1,28 @@
-import { Codes } from "../../../diagnostics/index.js";
-
-/** The codes a data file problem can carry: it does not hold its format, it is not there, it cannot be read. */
-export type DataErrorCode = typeof Codes.DataCorrupt | typeof Codes.DataMissing | typeof Codes.FileUnreadable;
+import { Codes, MeanetError, type Code } from "../../../diagnostics/index.js";
 
 /**
  * A data file that is missing or does not hold what its format promises. The message names the
  * file and says what was expected and what was found, so the CLI can print it as is.
  */
-export class DataError extends Error {
-  override readonly name = "DataError";
-
-  constructor(
-    readonly code: DataErrorCode,
-    readonly file: string,
-    problem: string,
-  ) {
-    super(`${file}: ${problem}`);
-  }
+export function dataError(code: Code, file: string, problem: string): MeanetError {
+  return new MeanetError(code, `${file}: ${problem}`, { file });
 }
 
-export function corrupt(file: string, problem: string): DataError {
-  return new DataError(Codes.DataCorrupt, file, problem);
+/** The codes of data problems: the file does not hold its format, is not there, or cannot be read. */
+export const DATA_CODES: readonly Code[] = [Codes.DataCorrupt, Codes.DataMissing, Codes.FileUnreadable];
+
+export function isDataError(e: unknown): e is MeanetError {
+  return e instanceof MeanetError && DATA_CODES.includes(e.code);
 }
 
-export function missing(file: string, problem = "file not found"): DataError {
-  return new DataError(Codes.DataMissing, file, problem);
+export function corrupt(file: string, problem: string): MeanetError {
+  return dataError(Codes.DataCorrupt, file, problem);
 }
 
-export function unreadable(file: string, problem: string): DataError {
-  return new DataError(Codes.FileUnreadable, file, problem);
+export function missing(file: string, problem = "file not found"): MeanetError {
+  return dataError(Codes.DataMissing, file, problem);
+}
+
+export function unreadable(file: string, problem: string): MeanetError {
+  return dataError(Codes.FileUnreadable, file, problem);
 }

@@ -1,5 +1,5 @@
 /** The data layer of training: loaders for IDX and CIFAR files, dataset location, transforms, augmentation. */
-export { DataError, type DataErrorCode } from "./errors.js";
+export { dataError, isDataError, DATA_CODES } from "./errors.js";
 export { readDataFile, isGzip } from "./files.js";
 export { decodeIdxImages, decodeIdxLabels, encodeIdx, loadIdxDataset, loadIdxImages, loadIdxLabels, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, type IdxImages } from "./idx.js";
 export { decodeCifar, loadCifar, cifarClasses, type CifarOptions, type CifarVariant } from "./cifar.js";

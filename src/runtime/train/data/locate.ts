@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { Codes } from "../../../diagnostics/index.js";
 import { cifarClasses, loadCifar, type CifarOptions } from "./cifar.js";
 import type { Dataset } from "./dataset.js";
-import { DataError, missing } from "./errors.js";
+import { dataError, missing } from "./errors.js";
 import { loadIdxDataset } from "./idx.js";
 
 /** Two levels above src/ or dist/, which sit two levels above this folder (runtime/train/data). */
@@ -190,5 +190,5 @@ export function datasetFor(ir: { input: { shape: number[] }; labels: string[] },
   if (h === 28 && w === 28 && c === 1 && ir.labels.length === 10) return "fashion-mnist";
   if (h === 32 && w === 32 && c === 3 && ir.labels.length === 10) return "cifar10";
   if (h === 32 && w === 32 && c === 3 && ir.labels.length === 100) return "cifar100";
-  throw new DataError(Codes.DataMissing, "--dataset", `no known data set fits input ${ir.input.shape.join("×")} with ${ir.labels.length} classes; pass --dataset and --data`);
+  throw dataError(Codes.DataMissing, "--dataset", `no known data set fits input ${ir.input.shape.join("×")} with ${ir.labels.length} classes; pass --dataset and --data`);
 }
