@@ -13,7 +13,7 @@ import { STAGE_CODE, type BuildSummary, type StageStatus } from "../src/cli/buil
 import { buildFiles } from "../src/cli/buildFiles.js";
 import { modulesOf, toolKey } from "../src/cli/toolKey.js";
 import { hashOf, keyOf, sha256Of, stageRecord, trainingView, whyRun, type BuildState } from "../src/cli/buildStages.js";
-import type { Manifest } from "../src/codegen/format/manifest.js";
+import type { Manifest } from "../src/format/manifest.js";
 import { decodeModel, onnx } from "../src/codegen/onnx/proto.js";
 import { compileText } from "./helpers/compile.js";
 

@@ -9,7 +9,7 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { EvalReport } from "../src/codegen/format/eval.js";
+import type { EvalReport } from "../src/format/eval.js";
 import { formatEvalSummary } from "../src/cli/eval.js";
 import { loadTestSamples, openRoutedClassifier } from "../src/runtime/infer/index.js";
 import { startEmbeddedCloud } from "../src/runtime/infer/embedded.js";

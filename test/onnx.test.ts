@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import * as ort from "onnxruntime-node";
 import { beforeAll, describe, expect, it } from "vitest";
 import { emitIrJson, type IrJson } from "../src/codegen/index.js";
-import type { PartitionPlan } from "../src/codegen/format/manifest.js";
+import type { PartitionPlan } from "../src/format/manifest.js";
 import { decodeModel, emitOnnx, planPartitions, type OnnxModelInfo, type WeightLookup } from "../src/codegen/onnx/index.js";
 import { LOWERINGS } from "../src/codegen/onnx/ops/index.js";
 import { expectedWeights, lookupIn, weightName, type WeightStore } from "../src/runtime/export/weights.js";

@@ -12,7 +12,7 @@ import { pathToFileURL } from "node:url";
 import { inflateSync } from "node:zlib";
 import * as vega from "vega";
 import { afterAll, describe, expect, it } from "vitest";
-import type { EvalReport } from "../src/codegen/format/eval.js";
+import type { EvalReport } from "../src/format/eval.js";
 import { emitEvalReportHtml } from "../src/codegen/reportHtml.js";
 import { chartSpec, SYSTEM_COLORS, SYSTEMS } from "../src/codegen/reportHtml/charts.js";
 import { compileChart, renderChartSvg } from "../src/codegen/reportHtml/vegaSvg.js";

@@ -13,7 +13,7 @@ import * as ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openRoutedClassifier, runSamples, loadTestSamples, type Classification, type RunReport } from "../src/runtime/infer/index.js";
 import { cloudFailureNotice, RUN_FLAGS } from "../src/runtime/infer/run.js";
-import { entropy } from "../src/runtime/infer/measures.js";
+import { entropy } from "../src/format/measures.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "meanet-route-"));
 const out = join(tmp, "build");

@@ -1,12 +1,12 @@
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import type { AssertionOutcome, EvalReport } from "../codegen/format/eval.js";
-import type { BuildStage, Manifest, StageRecord } from "../codegen/format/manifest.js";
+import type { AssertionOutcome, EvalReport } from "../format/eval.js";
+import type { BuildStage, Manifest, StageRecord } from "../format/manifest.js";
 import { emitEvalReportHtml } from "../codegen/reportHtml.js";
 import { Codes, type Diagnostic, MeanetError } from "../diagnostics/index.js";
 import type { CompileResult } from "../ir/index.js";
 import { evaluateBuild } from "../runtime/eval/index.js";
-import { exportBuild } from "../runtime/export/export.js";
+import { exportBuild } from "../toolchain/export.js";
 import { verifyBuild } from "../runtime/export/verify.js";
 import { BACKEND_CHOICES, selectBackend } from "../runtime/train/backend.js";
 import { take } from "../runtime/train/data/dataset.js";
@@ -215,7 +215,7 @@ function readEvalReport(dir: string): EvalReport | undefined {
 export const STAGE_CODE: Record<BuildStage, readonly string[]> = {
   compile: ["cli/load.js", "cli/buildFiles.js", "cli/compile.js"],
   train: ["runtime/train/run.js"],
-  export: ["runtime/export/export.js"],
+  export: ["toolchain/export.js"],
   verify: ["runtime/export/verify.js"],
   eval: ["runtime/eval/index.js", "codegen/reportHtml.js"],
 };

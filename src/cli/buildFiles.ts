@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { emitIrJson, emitKServeManifest, emitManifest, emitReport, emitRouterProgram, emitTrainProgram, emitTritonConfig, onnx, placeholderStorageUri, sha256, summarize, TRITON_DEFAULTS, tritonConfigPath, type IrJson, type ManifestArtifact } from "../codegen/index.js";
-import type { Manifest } from "../codegen/format/manifest.js";
+import type { Manifest } from "../format/manifest.js";
 import type { CompileResult } from "../ir/index.js";
 import { VERSION } from "./version.js";
 import { writeAtomic } from "./write.js";

@@ -10,8 +10,8 @@
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { IrJson } from "../codegen/format/ir.js";
-import type { BuildStage, Manifest, StageRecord } from "../codegen/format/manifest.js";
+import type { IrJson } from "../format/ir.js";
+import type { BuildStage, Manifest, StageRecord } from "../format/manifest.js";
 import type { LocatedDataset, Split } from "../runtime/train/data/locate.js";
 
 export const STAGES: readonly BuildStage[] = ["compile", "train", "export", "verify", "eval"];

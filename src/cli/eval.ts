@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { formatEnergy, formatSeconds, table } from "../codegen/index.js";
-import type { AssertionOutcome, EvalReport, SystemFigures } from "../codegen/format/eval.js";
+import type { AssertionOutcome, EvalReport, SystemFigures } from "../format/eval.js";
 // Imported here rather than through codegen/index.js: the chart library loads only for `eval`.
 import { emitEvalReportHtml } from "../codegen/reportHtml.js";
 import { Codes, MeanetError } from "../diagnostics/index.js";

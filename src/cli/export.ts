@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { readBuild } from "../runtime/build.js";
-import { exportBuild } from "../runtime/export/export.js";
+import { readBuild } from "../format/build.js";
+import { exportBuild } from "../toolchain/export.js";
 import { selectBackend } from "../runtime/train/backend.js";
 import { parseCommandArgs } from "./args.js";
 import { EXIT_ERRORS, EXIT_OK, UsageError, type Io } from "./io.js";

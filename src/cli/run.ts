@@ -1,4 +1,4 @@
-import { ROUTER_PROGRAM_OPTIONS } from "../codegen/routerOptions.js";
+import { ROUTER_PROGRAM_OPTIONS } from "../format/routerOptions.js";
 import { startEmbeddedCloud } from "../runtime/infer/embedded.js";
 import { cloudFailureNotice, formatRunReport, isRunError, routedRun, RUN_FLAGS, RunFlagError, runErrorLine, runOptionsFromFlags } from "../runtime/infer/run.js";
 import { parseCommandArgs } from "./args.js";

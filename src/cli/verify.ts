@@ -3,7 +3,7 @@ import { verifyBuild, type OutputCheck } from "../runtime/export/verify.js";
 import { BACKEND_CHOICES, selectBackend, type BackendRequest } from "../runtime/train/backend.js";
 import { take } from "../runtime/train/data/dataset.js";
 import { loadSplit, locateDataset } from "../runtime/train/data/locate.js";
-import { readBuild } from "../runtime/build.js";
+import { readBuild } from "../format/build.js";
 import { datasetFor } from "../runtime/train/run.js";
 import { parseCommandArgs } from "./args.js";
 import { EXIT_ERRORS, EXIT_OK, UsageError, type Io } from "./io.js";

@@ -1,6 +1,6 @@
 import { location, type Span } from "../diagnostics/index.js";
 import type { IrGraph, PassResults, Shape } from "../ir/index.js";
-import type { IrJson } from "./format/ir.js";
+import type { IrJson } from "../format/ir.js";
 
 /** `file:line:col` of a span, as stored in ir.json. */
 function loc(span: Span | undefined): string | null {

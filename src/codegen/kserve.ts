@@ -4,7 +4,7 @@
  * edge needs only the new URL. YAML is written by hand, every value on its own line in a fixed
  * order, so the same IR gives the same bytes without a YAML library.
  */
-import type { IrJson } from "./format/ir.js";
+import type { IrJson } from "../format/ir.js";
 import { TRITON_REPOSITORY } from "./triton.js";
 
 export interface KServeOptions {

@@ -1,11 +1,9 @@
-import { createHash } from "node:crypto";
 import type { IrGraph } from "../ir/index.js";
-import type { Manifest, ManifestArtifact } from "./format/manifest.js";
+import type { Manifest, ManifestArtifact } from "../format/manifest.js";
 import { deviceJson } from "./irJson.js";
+import { sha256 } from "../format/hash.js";
 
-export function sha256(data: string | Uint8Array): string {
-  return createHash("sha256").update(data).digest("hex");
-}
+export { sha256 };
 
 export interface SpecHashes {
   file: string;

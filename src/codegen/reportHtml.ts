@@ -5,7 +5,7 @@
  * report, same bytes.
  */
 import { formatCount } from "../ir/index.js";
-import type { AssertionOutcome, Calibration, EvalReport, SystemFigures } from "./format/eval.js";
+import type { AssertionOutcome, Calibration, EvalReport, SystemFigures } from "../format/eval.js";
 import { chartSpec, cloudFraction, sweepLabels, systemFigures, type ChartKind } from "./reportHtml/charts.js";
 import { renderPage, STYLE, type PageModel } from "./reportHtml/page.js";
 import { renderChartSvg } from "./reportHtml/vegaSvg.js";

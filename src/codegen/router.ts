@@ -1,27 +1,9 @@
 import { Project, VariableDeclarationKind } from "ts-morph";
-import type { Condition, Threshold } from "../ir/index.js";
-import type { IrJson } from "./format/ir.js";
-import { ROUTER_PROGRAM_OPTIONS } from "./routerOptions.js";
+import type { Condition } from "../ir/index.js";
+import { conditionText } from "../format/routing.js";
+import type { IrJson } from "../format/ir.js";
+import { ROUTER_PROGRAM_OPTIONS } from "../format/routerOptions.js";
 import { addRuntimeImports, addRuntimeLoader } from "./runtimeLoader.js";
-
-/** A condition as the spec writes it, for comments. */
-export function conditionText(c: Condition): string {
-  const t = (x: Threshold) => (x.kind === "value" ? String(x.value) : `calibrate(${x.metric}: ${x.value})`);
-  const set = (s: Extract<Condition, { kind: "argmax_in" }>["set"]) => (s.kind === "labels" ? `[${s.labels.map((l) => JSON.stringify(l)).join(", ")}]` : s.kind);
-  switch (c.kind) {
-    case "threshold":
-      return `${c.measure.measure}(${c.measure.exit}) ${c.op} ${t(c.threshold)}`;
-    case "versus":
-      return `${c.left.measure}(${c.left.exit}) ${c.op} ${c.right.measure}(${c.right.exit})`;
-    case "argmax_in":
-      return `argmax(${c.exit}) in ${set(c.set)}`;
-    case "and":
-    case "or":
-      return `(${conditionText(c.left)} ${c.kind} ${conditionText(c.right)})`;
-    case "not":
-      return `not ${conditionText(c.operand)}`;
-  }
-}
 
 /** A condition as a TypeScript expression over an ExitView `x`; thresholds are `thresholds[i]` in routingThresholds order. */
 function conditionCode(c: Condition, next: { i: number }): string {

@@ -1,6 +1,6 @@
 import { Project, VariableDeclarationKind, type SourceFile } from "ts-morph";
 import type { TrainStage } from "../ir/index.js";
-import type { IrJson } from "./format/ir.js";
+import type { IrJson } from "../format/ir.js";
 import { addRuntimeImports, addRuntimeLoader } from "./runtimeLoader.js";
 
 /** A stage as a TypeScript object literal, keys in a fixed order. */

@@ -5,8 +5,8 @@
  * types and shapes. Triton adds the batch dimension itself when `max_batch_size` > 0, so `dims`
  * leave it out, exactly as the ONNX file's dynamic first dimension `N` does.
  */
-import type { IrJson } from "./format/ir.js";
-import type { PartitionIo, PartitionPlan } from "./format/manifest.js";
+import type { IrJson } from "../format/ir.js";
+import type { PartitionIo, PartitionPlan } from "../format/manifest.js";
 
 export interface TritonOptions {
   /** Largest batch the dynamic batcher forms; the ONNX batch dimension is dynamic, so any size ≥ 1 works. */

@@ -1,14 +1,12 @@
 import type { Span } from "../diagnostics/index.js";
+import type { AttrValue, DeviceRole, DType, HardClassSelection, OptimizerSpec, Placement, Precision, ScheduleSpec, TrainingPlan, TrainStage } from "../format/ir.js";
+import type { ClassSet, Condition, Measure, MeasureRef, Threshold } from "../format/routing.js";
+
+/** The vocabulary the build directory shares with the runtime is defined by the on-disk contract (src/format). */
+export type { AttrValue, DeviceRole, DType, HardClassSelection, OptimizerSpec, Placement, Precision, ScheduleSpec, TrainingPlan, TrainStage, ClassSet, Condition, Measure, MeasureRef, Threshold };
 
 /** A tensor shape without the batch dimension: [H, W, C] for feature maps, [N] for vectors (NHWC layout). */
 export type Shape = number[];
-
-export type DeviceRole = "edge" | "cloud";
-export type Placement = DeviceRole | "auto";
-export type Precision = "int8" | "fp16" | "fp32";
-export type DType = "uint8" | "int8" | "float16" | "float32";
-
-export type AttrValue = number | string | boolean | number[];
 
 export interface IrTensor {
   id: number;
@@ -50,8 +48,6 @@ export interface IrBlock {
   span: Span;
 }
 
-export type ClassSet = { kind: "all" } | { kind: "hard" } | { kind: "easy" } | { kind: "labels"; labels: string[] };
-
 export interface IrExit {
   name: string;
   block: string;
@@ -78,59 +74,10 @@ export interface DeviceSpec {
   span: Span | undefined;
 }
 
-export type Measure = "entropy" | "normalized_entropy" | "max_prob" | "margin" | "hard_mass";
-
-export interface MeasureRef {
-  measure: Measure;
-  exit: string;
-}
-
-export type Threshold = { kind: "value"; value: number } | { kind: "calibrate"; metric: string; value: number };
-
-export type Condition =
-  | { kind: "threshold"; measure: MeasureRef; op: "<" | "<=" | ">" | ">="; threshold: Threshold }
-  | { kind: "versus"; left: MeasureRef; op: "<" | "<=" | ">" | ">="; right: MeasureRef }
-  | { kind: "argmax_in"; exit: string; set: ClassSet }
-  | { kind: "and" | "or"; left: Condition; right: Condition }
-  | { kind: "not"; operand: Condition };
-
 export interface RouteRuleIr {
   target: string;
   when: Condition | undefined;
   span: Span;
-}
-
-export interface HardClassSelection {
-  /** How the hard classes are chosen: lowest per-class accuracy of an exit, or a fixed list. */
-  kind: "lowest_accuracy" | "labels";
-  exit?: string;
-  count: number;
-  labels?: string[];
-}
-
-export type OptimizerSpec = { kind: "sgd"; lr: number; momentum: number; weightDecay: number; nesterov: boolean } | { kind: "adam"; lr: number; weightDecay: number };
-export type ScheduleSpec = { kind: "constant" } | { kind: "cosine" } | { kind: "step"; every: number; gamma: number };
-
-export interface TrainStage {
-  name: string;
-  train: string[];
-  freeze: string[];
-  data: "all" | "hard" | "easy";
-  epochs: number;
-  batch: number;
-  optimizer: OptimizerSpec;
-  schedule: ScheduleSpec;
-  seed: number;
-  /** Joint training: weight per exit; absent for stage-wise training of one exit per block set. */
-  lossWeights: Record<string, number> | undefined;
-  augment: "none" | "crop_flip";
-}
-
-export interface TrainingPlan {
-  mode: "stagewise" | "joint";
-  seed: number;
-  validationSplit: number;
-  stages: TrainStage[];
 }
 
 export interface AssertionIr {

@@ -1,5 +1,5 @@
 /** The runtime library: what generated programs and embedding applications import as `meanet/runtime`. */
-export type { TrainStage, TrainingPlan, OptimizerSpec, ScheduleSpec } from "../ir/index.js";
+export type { TrainStage, TrainingPlan, OptimizerSpec, ScheduleSpec } from "../format/ir.js";
 export { runTrainingProgram } from "./train/program.js";
 export { runTraining, loadTrainingData, datasetFor, type TrainJob } from "./train/run.js";
 export { trainModel, type TrainReport, type StageReport } from "./train/recipe.js";

@@ -4,8 +4,8 @@
  * layout ONNX convolutions take. Batch norms that directly follow a convolution are folded into it.
  * Pure: the same IR, plan, weights and metadata give the same bytes.
  */
-import type { IrJson, IrJsonNode } from "../format/ir.js";
-import type { PartitionIo, PartitionPlan } from "../format/manifest.js";
+import type { IrJson, IrJsonNode } from "../../format/ir.js";
+import type { PartitionIo, PartitionPlan } from "../../format/manifest.js";
 import { OnnxGraph, toExternal, toInternal, type FoldedNorm, type LowerContext, type Value, type WeightLookup } from "./graph.js";
 import { LOWERINGS } from "./ops/index.js";
 import { DataType, encodeModel, IR_VERSION, OPSET, valueInfo, type DataTypeCode } from "./proto.js";

@@ -1,5 +1,5 @@
 /** An ONNX graph under construction: nodes in order, initializers, and unique names. */
-import type { IrJsonNode } from "../format/ir.js";
+import type { IrJsonNode } from "../../format/ir.js";
 import { attributes, floatTensor, int64Tensor, type AttrInput, type NodeProto, type TensorProto } from "./proto.js";
 
 /** A value in the graph. Feature maps are NCHW inside a file; `shape` is the IR's NHWC shape without the batch. */

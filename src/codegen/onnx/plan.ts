@@ -6,8 +6,8 @@
  * block cut in two puts its edge half in the file of the exit it leads to.
  */
 import type { Condition } from "../../ir/index.js";
-import type { IrJson } from "../format/ir.js";
-import type { PartitionIo, PartitionPlan } from "../format/manifest.js";
+import type { IrJson } from "../../format/ir.js";
+import type { PartitionIo, PartitionPlan } from "../../format/manifest.js";
 
 /** Exits in the order a router evaluates them. */
 export function exitOrder(ir: IrJson): string[] {

@@ -8,7 +8,7 @@
  * reader of the SVG finds a series. Names come from fixed identifiers, never from the report's text.
  */
 import type { TopLevelSpec } from "vega-lite";
-import type { EvalReport, Sweep, SystemFigures } from "../format/eval.js";
+import type { EvalReport, Sweep, SystemFigures } from "../../format/eval.js";
 import { placeLabels, type Plot } from "./labels.js";
 
 /** The systems drawn as operating points, in the order their labels are placed. */

@@ -1,7 +1,7 @@
 import { Codes, didYouMean } from "../../diagnostics/index.js";
 import type { DeviceDecl } from "../../parser/index.js";
 import type { DeviceRole, DeviceSpec, Precision } from "../graph.js";
-import { DEFAULT_CLOUD_PRESET, DEFAULT_EDGE_PRESET, DEFAULT_LINK_PRESET, DEVICE_PRESETS, LINK_PRESETS, MAC_ENERGY_J } from "../presets.js";
+import { DEFAULT_CLOUD_PRESET, DEFAULT_EDGE_PRESET, DEFAULT_LINK_PRESET, DEVICE_PRESETS, LINK_PRESETS, MAC_ENERGY_J } from "../../format/presets.js";
 import type { SectionReader } from "./context.js";
 
 const ROLES: readonly DeviceRole[] = ["edge", "cloud"];

@@ -2,6 +2,9 @@ import { Codes } from "../../diagnostics/index.js";
 import type { AssertionIr } from "../graph.js";
 import { formatBytes, formatCount } from "./budgets.js";
 import type { Pass, PassContext } from "./pass.js";
+import { holds } from "../../format/routing.js";
+
+export { holds };
 
 /** The value of a compile-time metric such as `edge.weights` or `main.macs`. */
 export function compileMetric(ctx: PassContext, metric: string): number | undefined {
@@ -22,22 +25,6 @@ export function compileMetric(ctx: PassContext, metric: string): number | undefi
   return undefined;
 }
 
-export function holds(op: AssertionIr["op"], a: number, b: number): boolean {
-  switch (op) {
-    case "<":
-      return a < b;
-    case "<=":
-      return a <= b;
-    case ">":
-      return a > b;
-    case ">=":
-      return a >= b;
-    case "==":
-      return a === b;
-    case "!=":
-      return a !== b;
-  }
-}
 
 /** Checks cost assertions now; accuracy and fraction assertions wait for `meanet eval`. */
 export const checkAssertions: Pass = {

@@ -4,9 +4,9 @@
  * inputs the routed system answers at an exit, and `EXIT.accuracy` of an exit on every input of its
  * classes (what `meanet train` reports for the exit).
  */
-import type { AssertionOutcome, SystemFigures } from "../../codegen/format/eval.js";
-import type { IrJson } from "../../codegen/format/ir.js";
-import { holds } from "../../ir/passes/assertions.js";
+import type { AssertionOutcome, SystemFigures } from "../../format/eval.js";
+import type { IrJson } from "../../format/ir.js";
+import { holds } from "../../format/routing.js";
 import { metricOf } from "./calibrate.js";
 
 export function evalMetric(metric: string, routed: SystemFigures, standalone: ReadonlyMap<string, number>, cloudExits: ReadonlySet<string>): number | null {

@@ -4,7 +4,7 @@
  * much of the budget as it can without exceeding it — the most accurate choice within budget — and
  * an accuracy target takes the cheapest threshold that reaches it.
  */
-import type { SystemFigures } from "../../codegen/format/eval.js";
+import type { SystemFigures } from "../../format/eval.js";
 
 export type CalibrationMetric = "cloud_fraction" | "accuracy" | "energy" | "latency";
 

@@ -5,15 +5,15 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Calibration, EvalReport, Sweep, SweepPoint, SystemFigures } from "../../codegen/format/eval.js";
-import type { Manifest } from "../../codegen/format/manifest.js";
-import { thresholdValue, type RecordedThreshold } from "../../codegen/routing.js";
+import type { Calibration, EvalReport, Sweep, SweepPoint, SystemFigures } from "../../format/eval.js";
+import type { Manifest } from "../../format/manifest.js";
+import { thresholdValue, type RecordedThreshold } from "../../format/routing.js";
 import { Codes, MeanetError } from "../../diagnostics/index.js";
-import { DEVICE_PRESETS, LINK_PRESETS } from "../../ir/presets.js";
-import { readBuild, type Build } from "../build.js";
+import { DEVICE_PRESETS, LINK_PRESETS } from "../../format/presets.js";
+import { readBuild, type Build } from "../../format/build.js";
 import { loadTestSamples } from "../infer/run.js";
-import { measureOf } from "../infer/measures.js";
-import { rulesFromManifest } from "../infer/rule.js";
+import { measureOf } from "../../format/measures.js";
+import { rulesFromManifest } from "../../format/rule.js";
 import { splitValidation, take } from "../train/data/dataset.js";
 import { datasetFor, loadSplit, locateDataset } from "../train/data/locate.js";
 import { checkEvalAssertions } from "./assertions.js";

@@ -5,9 +5,9 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { AssertionOutcome, EvalReport } from "../../codegen/format/eval.js";
-import type { Manifest, ManifestArtifact } from "../../codegen/format/manifest.js";
-import { sha256 } from "../../codegen/manifest.js";
+import type { AssertionOutcome, EvalReport } from "../../format/eval.js";
+import type { Manifest, ManifestArtifact } from "../../format/manifest.js";
+import { sha256 } from "../../format/hash.js";
 import { writeAtomic } from "../files.js";
 import { evaluate, type EvaluateOptions } from "./evaluate.js";
 

@@ -6,24 +6,19 @@
  * exactly the same model outputs.
  */
 import { join } from "node:path";
-import type { IrJson } from "../../codegen/format/ir.js";
-import type { Manifest, PartitionIo, PartitionPlan } from "../../codegen/format/manifest.js";
-import { planPartitions } from "../../codegen/onnx/plan.js";
-import type { ClassSet, Measure } from "../../ir/index.js";
+import { exitInfos, exitView, exportedPartitions, hardClassIds, ioBytes, partitionMacs, producerOf, unknownExit, type ExitInfo, type ExportedPartition } from "../../format/exits.js";
+import type { IrJson } from "../../format/ir.js";
+import type { Manifest } from "../../format/manifest.js";
+import { argmax } from "../../format/measures.js";
+import type { ClassSet } from "../../format/routing.js";
+import { ExitUnavailable, type ExitView } from "../../format/rule.js";
 import { readExportedFile } from "../export/artifacts.js";
-import { argmax, measureOf } from "../infer/measures.js";
 import { feedTensor, openSession, type FeedData, type InferenceSession } from "../infer/onnx.js";
-import { classIdsOf } from "../infer/router.js";
-import { ExitUnavailable, type ExitView } from "../infer/rule.js";
 
-export interface ExitTable {
-  name: string;
+/** An exit's outputs over the whole split, with what the routing view knows of it. */
+export interface ExitTable extends ExitInfo {
   device: "edge" | "cloud";
   classes: ClassSet;
-  /** Output index → class id among the spec's labels; → is a hard class. */
-  classIds: number[];
-  hard: boolean[];
-  k: number;
   /** n × k probabilities. */
   probs: Float32Array;
   /** Bit mask of the files (in plan order) this exit needs. */
@@ -41,7 +36,7 @@ export interface ExitOutputs {
   n: number;
   labels: ArrayLike<number>;
   exits: Map<string, ExitTable>;
-  files: PartitionPlan[];
+  files: ExportedPartition[];
   fileCosts: FileCost[];
   hardIds: ReadonlySet<number>;
   /** Class labels of the spec. */
@@ -49,35 +44,30 @@ export interface ExitOutputs {
 }
 
 const elements = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
-const bytesOf = (io: PartitionIo) => elements(io.shape) * (io.dtype === "float32" ? 4 : 1);
 
 /** Runs every exported file over `count` inputs (NHWC, one after another) in batches. */
 export async function computeExitOutputs(build: { dir: string; ir: IrJson; manifest: Manifest }, images: FeedData, labels: ArrayLike<number>, count: number, batch = 500, onBatch?: (done: number) => void): Promise<ExitOutputs> {
   const { ir, manifest } = build;
-  const files = planPartitions(ir);
-  const hard = manifest.export!.hardClasses.map((l) => manifest.labels.indexOf(l));
-  const producerOf = (io: PartitionIo) => files.findIndex((f) => f.outputs.some((o) => o.name === io.name && !o.exit));
+  const files = exportedPartitions(manifest);
+  const hard = hardClassIds(manifest);
   // Which files each file needs (itself and the producers of its inputs, transitively).
   const fileNeeds: number[] = [];
   files.forEach((f, i) => {
     let mask = 1 << i;
-    for (const io of f.inputs) if (io.tensor !== ir.input.tensor) mask |= fileNeeds[producerOf(io)]!;
+    for (const io of f.inputs) if (io.tensor !== ir.input.tensor) mask |= fileNeeds[files.indexOf(producerOf(files, io)!)]!;
     fileNeeds.push(mask);
   });
+  const macs = partitionMacs(ir, files);
   const fileCosts: FileCost[] = files.map((f) => ({
     device: f.device,
-    macs: f.nodes.reduce((s, n) => s + ir.nodes[n]!.macs, 0),
-    bytesIn: f.device === "cloud" ? f.inputs.reduce((s, io) => s + bytesOf(io), 0) : 0,
+    macs: macs.get(f.path)!,
+    bytesIn: f.device === "cloud" ? f.inputs.reduce((s, io) => s + ioBytes(io), 0) : 0,
   }));
   const exits = new Map<string, ExitTable>();
-  files.forEach((f, i) => {
-    for (const o of f.outputs) {
-      if (!o.exit) continue;
-      const exit = ir.exits.find((x) => x.name === o.exit)!;
-      const classIds = classIdsOf(manifest.labels, exit.classes, hard);
-      exits.set(o.exit, { name: o.exit, device: f.device, classes: exit.classes, classIds, hard: classIds.map((c) => hard.includes(c)), k: o.shape[0]!, probs: new Float32Array(count * o.shape[0]!), needs: fileNeeds[i]! });
-    }
-  });
+  for (const info of exitInfos(manifest).values()) {
+    const classes = manifest.exits.find((x) => x.name === info.name)!.classes as ClassSet;
+    exits.set(info.name, { ...info, device: info.file.device, classes, probs: new Float32Array(count * info.k), needs: fileNeeds[files.indexOf(info.file)]! });
+  }
 
   const sessions: InferenceSession[] = [];
   try {
@@ -117,30 +107,12 @@ export function predictionOf(x: ExitTable, row: number): number {
  * router's fallback when the cloud cannot answer.
  */
 export function viewOf(out: ExitOutputs, row: number, read: Set<string>, skip?: ReadonlySet<string>): ExitView {
-  const table = (exit: string) => {
+  const probs = (exit: string) => {
     if (skip?.has(exit)) throw new ExitUnavailable(exit);
     const x = out.exits.get(exit);
-    if (!x) throw new Error(`the routing rules read exit \`${exit}\`, which no exported file gives`);
+    if (!x) throw unknownExit(exit);
     read.add(exit);
-    return x;
+    return { info: x, data: x.probs, offset: row * x.k };
   };
-  return {
-    measure: (m: Measure, exit: string) => {
-      const x = table(exit);
-      return measureOf(m, x.probs, row * x.k, x.k, x.hard);
-    },
-    argmaxIn: (exit: string, set: ClassSet) => {
-      const c = predictionOf(table(exit), row);
-      switch (set.kind) {
-        case "all":
-          return true;
-        case "hard":
-          return out.hardIds.has(c);
-        case "easy":
-          return !out.hardIds.has(c);
-        case "labels":
-          return set.labels.includes(out.labelNames[c]!);
-      }
-    },
-  };
+  return exitView(probs, out.hardIds, out.labelNames);
 }

@@ -4,10 +4,10 @@
  * no cloud, cloud only, a class-unaware entropy early exit, and the oracle router. Each is a list
  * of answers (exit and the files run per input), scored by `figuresOf` with the device model.
  */
-import type { IrJsonDevice } from "../../codegen/format/ir.js";
-import type { SystemFigures } from "../../codegen/format/eval.js";
-import { entropy } from "../infer/measures.js";
-import { decide, type Rule } from "../infer/rule.js";
+import type { IrJsonDevice } from "../../format/ir.js";
+import type { SystemFigures } from "../../format/eval.js";
+import { entropy } from "../../format/measures.js";
+import { decide, type Rule } from "../../format/rule.js";
 import { predictionOf, viewOf, type ExitOutputs, type ExitTable } from "./outputs.js";
 
 export interface Answer {

@@ -2,12 +2,12 @@
  * The routing thresholds as places in the rule: which condition each belongs to, so that one can be
  * swept or calibrated while the others keep their values. Numbered like routingThresholds.
  */
-import type { Manifest } from "../../codegen/format/manifest.js";
-import type { RecordedThreshold } from "../../codegen/routing.js";
-import { conditionText } from "../../codegen/router.js";
-import type { Condition } from "../../ir/index.js";
-import type { Rule } from "../infer/rule.js";
-import { rulesFromManifest } from "../infer/rule.js";
+import type { Manifest } from "../../format/manifest.js";
+import type { RecordedThreshold } from "../../format/routing.js";
+import { conditionText } from "../../format/routing.js";
+import type { Condition } from "../../format/routing.js";
+import type { Rule } from "../../format/rule.js";
+import { rulesFromManifest } from "../../format/rule.js";
 import { routedAnswers, type Answer } from "./systems.js";
 import type { ExitOutputs } from "./outputs.js";
 

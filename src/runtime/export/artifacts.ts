@@ -5,8 +5,8 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Manifest } from "../../codegen/format/manifest.js";
-import { sha256 } from "../../codegen/manifest.js";
+import type { Manifest } from "../../format/manifest.js";
+import { sha256 } from "../../format/hash.js";
 import { Codes, MeanetError } from "../../diagnostics/index.js";
 
 /** The bytes of an exported file (`path` inside the build), refused (MN5005) when missing or not the file manifest.json lists. */

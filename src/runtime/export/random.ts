@@ -1,4 +1,4 @@
-import type { IrJson } from "../../codegen/format/ir.js";
+import type { IrJson } from "../../format/ir.js";
 import { buildBlockModel } from "../train/builder.js";
 import type { WeightStore } from "./weights.js";
 

@@ -6,11 +6,11 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { IrJson } from "../../codegen/format/ir.js";
-import { sha256 } from "../../codegen/manifest.js";
-import { blockSignature } from "../../codegen/signature.js";
+import type { IrJson } from "../../format/ir.js";
+import { sha256 } from "../../format/hash.js";
+import { blockSignature } from "../../format/signature.js";
 import { Codes, MeanetError } from "../../diagnostics/index.js";
-import { jsonProblem } from "../build.js";
+import { jsonProblem } from "../../format/build.js";
 
 export interface TrainRecord {
   path: string;

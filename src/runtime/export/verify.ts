@@ -6,9 +6,9 @@
  * partitions together reproduce the unpartitioned model.
  */
 import { join } from "node:path";
-import type { PartitionPlan } from "../../codegen/format/manifest.js";
+import type { PartitionPlan } from "../../format/manifest.js";
 import { Codes, MeanetError } from "../../diagnostics/index.js";
-import { readBuild, type Build } from "../build.js";
+import { readBuild, type Build } from "../../format/build.js";
 import { feedTensor, openSession, type InferenceSession } from "../infer/onnx.js";
 import { buildBlockModel, type BlockModel } from "../train/builder.js";
 import { mulberry32 } from "../train/data/rng.js";

@@ -5,11 +5,16 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { IrJson, IrJsonNode } from "../../codegen/format/ir.js";
-import type { WeightLookup, WeightTensor } from "../../codegen/onnx/index.js";
+import type { IrJson, IrJsonNode } from "../../format/ir.js";
 import { Codes, MeanetError } from "../../diagnostics/index.js";
-import { jsonProblem } from "../build.js";
+import { jsonProblem } from "../../format/build.js";
 import { layerName } from "../train/names.js";
+
+/** One weight as the ONNX emitter takes it: a shape and float32 values. */
+export interface WeightTensor {
+  shape: number[];
+  data: Float32Array;
+}
 
 /** Weights of every node, by tfjs weight name (`main/conv2d_1/kernel`). */
 export type WeightStore = Map<string, WeightTensor>;
@@ -44,7 +49,8 @@ export function weightName(node: IrJsonNode, kind: string): string {
   return `${layerName(node.name)}/${kind}`;
 }
 
-export function lookupIn(store: WeightStore): WeightLookup {
+/** A node's weight of one kind (`kernel`, `bias`, `gamma`, …), as the ONNX emitter looks it up. */
+export function lookupIn(store: WeightStore): (node: IrJsonNode, kind: string) => WeightTensor | undefined {
   return (node, kind) => store.get(weightName(node, kind));
 }
 

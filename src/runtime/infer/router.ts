@@ -6,17 +6,16 @@
  * edge's own answer: the rules again without cloud targets, marked `degraded`. No input is dropped.
  */
 import { join } from "node:path";
-import type { IrJson } from "../../codegen/format/ir.js";
-import type { Manifest, PartitionIo, PartitionPlan } from "../../codegen/format/manifest.js";
-import { planPartitions } from "../../codegen/onnx/plan.js";
-import type { ClassSet, Measure } from "../../ir/index.js";
-import { readBuild } from "../build.js";
 import { Codes, MeanetError } from "../../diagnostics/index.js";
+import { readBuild } from "../../format/build.js";
+import { exitInfos, exitView, exportedPartitions, hardClassIds, ioBytes, partitionMacs, producerOf, unknownExit, type ExitInfo, type ExportedPartition } from "../../format/exits.js";
+import type { IrJson } from "../../format/ir.js";
+import type { Manifest, PartitionIo } from "../../format/manifest.js";
+import { argmax } from "../../format/measures.js";
+import { decide, ExitUnavailable, NeedExit, rulesFromManifest, type ExitView, type Rule } from "../../format/rule.js";
 import { readExportedFile } from "../export/artifacts.js";
 import { CloudError, type CloudClient, type InferInput } from "./client.js";
-import { argmax, measureOf } from "./measures.js";
 import { feedTensor, openSession, type FeedData, type InferenceSession } from "./onnx.js";
-import { decide, ExitUnavailable, NeedExit, rulesFromManifest, type ExitView, type Rule } from "./rule.js";
 
 export interface Classification {
   /** The predicted class: its label and index among the spec's labels. */
@@ -47,17 +46,6 @@ export interface RouterOptions {
   intraOpThreads?: number;
 }
 
-interface ExitInfo {
-  name: string;
-  file: PartitionPlan;
-  output: PartitionIo;
-  /** Output index → class id among the spec's labels. */
-  classIds: number[];
-  /** Output index → is a hard class. */
-  hard: boolean[];
-  k: number;
-}
-
 /** Per-batch state: every file output computed so far, by row, and which rows have it. */
 interface BatchState {
   n: number;
@@ -69,28 +57,13 @@ interface BatchState {
   cloudFailed: Uint8Array;
 }
 
-/** An exit's output index → class id among the spec's labels. */
-export function classIdsOf(labels: readonly string[], classes: ClassSet, hardIds: number[]): number[] {
-  const all = labels.map((_, i) => i);
-  switch (classes.kind) {
-    case "all":
-      return all;
-    case "hard":
-      return hardIds;
-    case "easy":
-      return all.filter((c) => !hardIds.includes(c));
-    case "labels":
-      return classes.labels.map((l) => labels.indexOf(l));
-  }
-}
-
 export class Router {
   readonly manifest: Manifest;
   readonly ir: IrJson;
-  private readonly files: PartitionPlan[];
-  private readonly exits = new Map<string, ExitInfo>();
+  private readonly files: ExportedPartition[];
+  private readonly exits: Map<string, ExitInfo>;
   private readonly hardIds: Set<number>;
-  private readonly fileMacs = new Map<string, number>();
+  private readonly fileMacs: Map<string, number>;
   private readonly inputSize: number;
   private readonly cloudExitSet: ReadonlySet<string>;
 
@@ -102,18 +75,10 @@ export class Router {
   ) {
     this.ir = build.ir;
     this.manifest = build.manifest;
-    this.files = planPartitions(build.ir);
-    const hard = build.manifest.export!.hardClasses.map((l) => build.manifest.labels.indexOf(l));
-    this.hardIds = new Set(hard);
-    for (const f of this.files) {
-      this.fileMacs.set(f.path, f.nodes.reduce((s, n) => s + build.ir.nodes[n]!.macs, 0));
-      for (const o of f.outputs) {
-        if (!o.exit) continue;
-        const exit = build.ir.exits.find((x) => x.name === o.exit)!;
-        const classIds = classIdsOf(build.manifest.labels, exit.classes, hard);
-        this.exits.set(o.exit, { name: o.exit, file: f, output: o, classIds, hard: classIds.map((c) => this.hardIds.has(c)), k: o.shape[0]! });
-      }
-    }
+    this.files = exportedPartitions(build.manifest);
+    this.hardIds = new Set(hardClassIds(build.manifest));
+    this.exits = exitInfos(build.manifest);
+    this.fileMacs = partitionMacs(build.ir, this.files);
     this.inputSize = build.ir.input.shape.reduce((a, b) => a * b, 1);
     this.cloudExitSet = new Set([...this.exits.values()].filter((e) => e.file.device === "cloud").map((e) => e.name));
   }
@@ -221,37 +186,19 @@ export class Router {
     return rows.map((r) => target.get(r)!);
   }
 
+  /** Row `row`'s view: an exit not computed yet for it is asked for (NeedExit), one that cannot be had does not hold. */
   private view(st: BatchState, row: number, skip: ReadonlySet<string> | undefined): ExitView {
     const probs = (exit: string) => {
       const info = this.exits.get(exit);
-      if (!info) throw new MeanetError(Codes.BuildInvalid, `the routing rules read exit \`${exit}\`, which no exported file gives`);
+      if (!info) throw unknownExit(exit);
       const v = st.values.get(info.output.name);
       if (!v?.have[row]) {
         if (skip?.has(exit) || (info.file.device === "cloud" && st.cloudFailed[row])) throw new ExitUnavailable(exit);
         throw new NeedExit(exit);
       }
-      return { info, data: v.data };
+      return { info, data: v.data, offset: row * info.k };
     };
-    return {
-      measure: (m: Measure, exit: string) => {
-        const { info, data } = probs(exit);
-        return measureOf(m, data, row * info.k, info.k, info.hard);
-      },
-      argmaxIn: (exit: string, set: ClassSet) => {
-        const { info, data } = probs(exit);
-        const c = info.classIds[argmax(data, row * info.k, info.k)]!;
-        switch (set.kind) {
-          case "all":
-            return true;
-          case "hard":
-            return this.hardIds.has(c);
-          case "easy":
-            return !this.hardIds.has(c);
-          case "labels":
-            return set.labels.includes(this.manifest.labels[c]!);
-        }
-      },
-    };
+    return exitView(probs, this.hardIds, this.manifest.labels);
   }
 
   private async computeExit(st: BatchState, exit: string, rows: number[], onCloud: (ms: number) => void): Promise<void> {
@@ -261,13 +208,13 @@ export class Router {
   }
 
   /** Runs a file for the rows that lack its outputs, after the files its inputs come from. */
-  private async runFile(st: BatchState, file: PartitionPlan, rows: number[], onCloud: (ms: number) => void): Promise<void> {
+  private async runFile(st: BatchState, file: ExportedPartition, rows: number[], onCloud: (ms: number) => void): Promise<void> {
     const first = st.values.get(file.outputs[0]!.name);
     const todo = rows.filter((r) => !first?.have[r] && !(file.device === "cloud" && st.cloudFailed[r]));
     if (!todo.length) return;
     for (const io of file.inputs) {
       if (io.tensor === this.ir.input.tensor) continue;
-      const producer = this.files.find((f) => f.outputs.some((o) => o.name === io.name && !o.exit))!;
+      const producer = producerOf(this.files, io)!;
       await this.runFile(st, producer, todo, onCloud);
     }
     const ready = todo.filter((r) => file.inputs.every((io) => io.tensor === this.ir.input.tensor || st.values.get(io.name)?.have[r]));
@@ -302,7 +249,7 @@ export class Router {
         for (const r of ready) st.cloudMs[r] = ms;
       }
       onCloud(performance.now() - t0);
-      const bytes = gathered.reduce((s, { io }) => s + io.shape.reduce((a, b) => a * b, 1) * (io.dtype === "float32" ? 4 : 1), 0);
+      const bytes = gathered.reduce((s, { io }) => s + ioBytes(io), 0);
       for (const r of ready) st.bytesSent[r] += bytes;
     }
     for (const o of file.outputs) this.scatter(st, o, ready, outputs[o.name]!);

@@ -3,17 +3,17 @@
  * `meanet run` and by the generated `edge/router.ts` when run as a program.
  */
 import { parseArgs } from "node:util";
-import type { Manifest } from "../../codegen/format/manifest.js";
-import { ROUTER_PROGRAM_OPTIONS } from "../../codegen/routerOptions.js";
+import type { Manifest } from "../../format/manifest.js";
+import { ROUTER_PROGRAM_OPTIONS } from "../../format/routerOptions.js";
 import { Codes, MeanetError } from "../../diagnostics/index.js";
 import { joinNegativeValues } from "../argv.js";
-import { readBuild } from "../build.js";
+import { readBuild } from "../../format/build.js";
 import { readTokenFile } from "../serve/auth.js";
 import { take } from "../train/data/dataset.js";
 import { datasetFor, loadSplit, locateDataset } from "../train/data/locate.js";
 import { CloudClient } from "./client.js";
 import { Router, type Classification } from "./router.js";
-import { thresholdsOf, type Rule } from "./rule.js";
+import { thresholdsOf, type Rule } from "../../format/rule.js";
 
 export interface RoutedClassifierOptions {
   /** Base URL of an Open Inference Protocol server; without one, inputs routed to the cloud are answered by the edge (degraded). */

@@ -5,9 +5,9 @@
  * rather than as a 500 on the first request.
  */
 import { join } from "node:path";
-import type { PartitionIo } from "../../codegen/format/manifest.js";
+import type { PartitionIo } from "../../format/manifest.js";
 import { Codes, MeanetError } from "../../diagnostics/index.js";
-import { readBuild } from "../build.js";
+import { readBuild } from "../../format/build.js";
 import { readExportedFile } from "../export/artifacts.js";
 import type { InferenceSession } from "../infer/onnx.js";
 import { datatypeOf, SUPPORTED_DTYPES, type Datatype } from "./datatypes.js";

@@ -10,7 +10,7 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { Codes, MeanetError } from "../../diagnostics/index.js";
-import { jsonProblem } from "../build.js";
+import { jsonProblem } from "../../format/build.js";
 import { BearerAuth } from "./auth.js";
 import { Batcher } from "./batcher.js";
 import { BodyTooLarge, discardRest, readBody, sendBody, sendEmpty, sendError, sendJson, splitBinaryBody } from "./http.js";

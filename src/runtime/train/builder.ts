@@ -1,4 +1,4 @@
-import type { IrJson, IrJsonBlock, IrJsonNode } from "../../codegen/format/ir.js";
+import type { IrJson, IrJsonBlock, IrJsonNode } from "../../format/ir.js";
 import { BatchNorm, DilatedDepthwiseConv2D, GroupedConv2D, Pad2D, registerCustomLayers, SeededDropout } from "./layers.js";
 import { layerName } from "./names.js";
 import { tf, type LayersModel, type SymbolicTensor } from "./tf.js";

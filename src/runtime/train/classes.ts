@@ -1,4 +1,4 @@
-import type { IrJson, IrJsonExit } from "../../codegen/format/ir.js";
+import type { IrJson, IrJsonExit } from "../../format/ir.js";
 
 /** For each dataset label, its index among an exit's classes, or −1 when the exit does not cover it. */
 export function exitLabelMap(ir: IrJson, exit: IrJsonExit, hard: number[]): Int32Array {

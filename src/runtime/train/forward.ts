@@ -1,4 +1,4 @@
-import type { IrJson } from "../../codegen/format/ir.js";
+import type { IrJson } from "../../format/ir.js";
 import type { BlockModel } from "./builder.js";
 import { stopGradient } from "./layers.js";
 import { tf, type Tensor } from "./tf.js";

@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import type { TrainStage } from "../../ir/index.js";
+import type { TrainStage } from "../../format/ir.js";
 import { BACKEND_CHOICES } from "./backend.js";
 import { makeProgress } from "./progress.js";
 import { DATASETS, runTraining, TRAIN_FLAGS, trainOptionsFromFlags, type TrainJob } from "./run.js";

@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { IrJson, IrJsonExit } from "../../codegen/format/ir.js";
-import { blockSignature } from "../../codegen/signature.js";
-import type { TrainStage } from "../../ir/index.js";
+import type { IrJson, IrJsonExit } from "../../format/ir.js";
+import { blockSignature } from "../../format/signature.js";
+import type { TrainStage } from "../../format/ir.js";
 import { Codes, MeanetError } from "../../diagnostics/index.js";
 import { buildBlockModel, type BlockModel } from "./builder.js";
 import { exitLabelMap, lowestAccuracy } from "./classes.js";

@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
-import type { IrJson } from "../../codegen/format/ir.js";
-import type { TrainStage } from "../../ir/index.js";
+import type { IrJson } from "../../format/ir.js";
+import type { TrainStage } from "../../format/ir.js";
 import { Codes } from "../../diagnostics/codes.js";
 import { dataError } from "./data/errors.js";
 import { BACKEND_CHOICES, selectBackend, type BackendRequest } from "./backend.js";

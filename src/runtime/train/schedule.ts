@@ -1,4 +1,4 @@
-import type { OptimizerSpec, ScheduleSpec } from "../../ir/index.js";
+import type { OptimizerSpec, ScheduleSpec } from "../../format/ir.js";
 import { tf } from "./tf.js";
 
 /** Learning rate for epoch e (0-based) of E. */

@@ -3,11 +3,9 @@
  * The generated `edge/router.ts` spells the spec's rules out as code; `rulesFromManifest` builds the
  * same rules from manifest.json. Both read their thresholds from the manifest.
  */
-import type { Manifest } from "../../codegen/format/manifest.js";
-import { routingThresholds, thresholdValue } from "../../codegen/routing.js";
-import type { ClassSet, Condition, Measure } from "../../ir/index.js";
-import { holds } from "../../ir/passes/assertions.js";
-import { Codes, MeanetError } from "../../diagnostics/index.js";
+import type { Manifest } from "./manifest.js";
+import { holds, routingThresholds, thresholdValue, type ClassSet, type Condition, type Measure } from "./routing.js";
+import { Codes, MeanetError } from "../diagnostics/index.js";
 
 /** The exits of one sample as routing conditions read them. */
 export interface ExitView {

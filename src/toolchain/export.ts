@@ -5,16 +5,16 @@
  */
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import type { Manifest, ManifestArtifact, PartitionPlan, WeightsOrigin } from "../../codegen/format/manifest.js";
-import { emitManifestWithExport, sha256 } from "../../codegen/manifest.js";
-import { emitOnnx, IR_VERSION, OPSET, planPartitions, type OnnxModelInfo } from "../../codegen/onnx/index.js";
-import { tritonModelPath } from "../../codegen/triton.js";
-import { Codes, MeanetError } from "../../diagnostics/index.js";
-import { readBuild, type Build } from "../build.js";
-import { writeAtomic } from "../files.js";
-import { randomWeights } from "./random.js";
-import { changedBlocks, fittingHardClasses, readTrainRecord, type TrainRecord } from "./trainReport.js";
-import { lookupIn, readBlockWeights, type WeightStore } from "./weights.js";
+import type { Manifest, ManifestArtifact, PartitionPlan, WeightsOrigin } from "../format/manifest.js";
+import { emitManifestWithExport, sha256 } from "../codegen/manifest.js";
+import { emitOnnx, IR_VERSION, OPSET, planPartitions, type OnnxModelInfo } from "../codegen/onnx/index.js";
+import { tritonModelPath } from "../codegen/triton.js";
+import { Codes, MeanetError } from "../diagnostics/index.js";
+import { readBuild, type Build } from "../format/build.js";
+import { writeAtomic } from "../runtime/files.js";
+import { randomWeights } from "../runtime/export/random.js";
+import { changedBlocks, fittingHardClasses, readTrainRecord, type TrainRecord } from "../runtime/export/trainReport.js";
+import { lookupIn, readBlockWeights, type WeightStore } from "../runtime/export/weights.js";
 
 export const LAYOUT_NOTE = "inputs and outputs are NHWC like the spec's shapes, with a dynamic batch N; the model input is taken as stored (e.g. uint8 pixels) and scaled by 1/255 inside; feature maps are NCHW inside each file; exits give softmax probabilities";
 

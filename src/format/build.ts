@@ -1,8 +1,8 @@
 /** A build directory as the runtime stages read it: ir.json and manifest.json, checked for what they claim to be. */
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import type { IrJson } from "../codegen/format/ir.js";
-import type { Manifest } from "../codegen/format/manifest.js";
+import type { IrJson } from "./ir.js";
+import type { Manifest } from "./manifest.js";
 import { Codes, MeanetError } from "../diagnostics/index.js";
 
 export interface Build {

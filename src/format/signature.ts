@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { IrJson } from "./format/ir.js";
+import type { IrJson } from "./ir.js";
 
 /**
  * A fingerprint of one block's architecture: its nodes' names, ops, attributes and input shapes.

@@ -1,4 +1,4 @@
-import type { Precision } from "./graph.js";
+import type { Precision } from "./ir.js";
 
 /**
  * Named device and link presets. Every constant carries its source; where no published figure

@@ -1,5 +1,45 @@
 /** The typed format of ir.json: the serialised IR that runtime stages (training, export) read. */
-import type { AttrValue, ClassSet, DeviceRole, DType, HardClassSelection, Placement, Precision, RouteRuleIr, TrainingPlan } from "../../ir/index.js";
+import type { ClassSet, Condition } from "./routing.js";
+
+export type DeviceRole = "edge" | "cloud";
+export type Placement = DeviceRole | "auto";
+export type Precision = "int8" | "fp16" | "fp32";
+export type DType = "uint8" | "int8" | "float16" | "float32";
+
+export type AttrValue = number | string | boolean | number[];
+
+export interface HardClassSelection {
+  /** How the hard classes are chosen: lowest per-class accuracy of an exit, or a fixed list. */
+  kind: "lowest_accuracy" | "labels";
+  exit?: string;
+  count: number;
+  labels?: string[];
+}
+
+export type OptimizerSpec = { kind: "sgd"; lr: number; momentum: number; weightDecay: number; nesterov: boolean } | { kind: "adam"; lr: number; weightDecay: number };
+export type ScheduleSpec = { kind: "constant" } | { kind: "cosine" } | { kind: "step"; every: number; gamma: number };
+
+export interface TrainStage {
+  name: string;
+  train: string[];
+  freeze: string[];
+  data: "all" | "hard" | "easy";
+  epochs: number;
+  batch: number;
+  optimizer: OptimizerSpec;
+  schedule: ScheduleSpec;
+  seed: number;
+  /** Joint training: weight per exit; absent for stage-wise training of one exit per block set. */
+  lossWeights: Record<string, number> | undefined;
+  augment: "none" | "crop_flip";
+}
+
+export interface TrainingPlan {
+  mode: "stagewise" | "joint";
+  seed: number;
+  validationSplit: number;
+  stages: TrainStage[];
+}
 
 export interface IrJsonTensor {
   id: number;
@@ -67,7 +107,7 @@ export interface IrJson {
   blocks: IrJsonBlock[];
   exits: IrJsonExit[];
   hardClasses: HardClassSelection;
-  routing: (Omit<RouteRuleIr, "span" | "when"> & { when: RouteRuleIr["when"] | null; loc: string | null })[];
+  routing: { target: string; when: Condition | null; loc: string | null }[];
   devices: Record<DeviceRole, IrJsonDevice>;
   training: TrainingPlan;
   assertions: { metric: string; op: string; value: number; when: "compile" | "eval"; text: string; loc: string | null }[];
