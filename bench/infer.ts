@@ -24,7 +24,7 @@ import * as ort from "onnxruntime-node";
 import { compile } from "../src/cli/compile.js";
 import { exportCommand } from "../src/cli/export.js";
 import type { Io } from "../src/cli/io.js";
-import type { IrJson } from "../src/codegen/format/ir.js";
+import type { IrJson } from "../src/format/ir.js";
 import { selectBackend } from "../src/runtime/train/backend.js";
 import { buildBlockModel } from "../src/runtime/train/builder.js";
 import { inputTensor } from "../src/runtime/train/forward.js";

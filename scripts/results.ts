@@ -16,7 +16,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } fr
 import { cpus, totalmem, type as osType, release } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import type { EvalReport, SystemFigures } from "../src/codegen/format/eval.js";
+import type { EvalReport, SystemFigures } from "../src/format/eval.js";
 
 const { values } = parseArgs({ options: { data: { type: "string" }, out: { type: "string" }, results: { type: "string" }, quick: { type: "boolean" } } });
 const resultsFile = values.results ?? "RESULTS.md";
