@@ -2,7 +2,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ManifestArtifact } from "../codegen/index.js";
 import { Codes, MeanetError } from "../diagnostics/index.js";
-import { changedBlocks, fittingHardClasses, readTrainRecord } from "../runtime/export/trainReport.js";
+import { fittingHardClasses } from "../format/hardClasses.js";
+import { changedBlocks, readTrainRecord } from "../format/trainReport.js";
 import { parseCommandArgs } from "./args.js";
 import { artifactOf, buildFiles, writeBuild, type BuildFiles } from "./buildFiles.js";
 import { EXIT_ERRORS, EXIT_OK, UsageError, type Io } from "./io.js";
@@ -31,7 +32,7 @@ export function keptTraining(b: BuildFiles, io: Io): Trained | undefined {
   }
   if (!record) return undefined;
   const changed = changedBlocks(record, b.irJson);
-  const hardClasses = fittingHardClasses(record, b.irJson);
+  const hardClasses = fittingHardClasses(record.hardClasses, b.irJson);
   const files = b.irJson.blocks.flatMap((block) => ["model.json", "weights.bin"].map((f) => `weights/${block.name}/${f}`));
   const missing = files.filter((f) => !existsSync(join(b.dir, f)));
   if (changed.length || !hardClasses || missing.length) {

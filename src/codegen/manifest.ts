@@ -1,6 +1,7 @@
 import type { IrGraph } from "../ir/index.js";
 import type { Manifest, ManifestArtifact } from "../format/manifest.js";
 import { deviceJson } from "./irJson.js";
+import { manifestHardClasses } from "../format/hardClasses.js";
 import { sha256 } from "../format/hash.js";
 
 export { sha256 };
@@ -27,7 +28,7 @@ export function emitManifest(ir: IrGraph, spec: SpecHashes, toolVersion: string,
     hardClasses: {
       selection: sel.kind === "labels" ? "labels" : `lowest_accuracy(${sel.exit}, count: ${sel.count})`,
       count: sel.count,
-      labels: sel.kind === "labels" ? sel.labels! : (trained?.hardClasses ?? null),
+      labels: manifestHardClasses(sel, trained?.hardClasses),
     },
     routing: ir.routing.map((r) => ({ target: r.target, when: r.when ?? null })),
     exits: ir.exits.map((x) => ({ name: x.name, block: x.block, classes: x.classes })),

@@ -5,6 +5,7 @@
  * ir.json as export wrote them; nothing is planned again here.
  */
 import { Codes, MeanetError } from "../diagnostics/index.js";
+import { hardClassIds } from "./hardClasses.js";
 import type { IrJson } from "./ir.js";
 import type { Manifest, PartitionIo, PartitionPlan } from "./manifest.js";
 import { argmax, measureOf } from "./measures.js";
@@ -25,11 +26,6 @@ export interface ExitInfo {
   hard: boolean[];
   /** Number of outputs. */
   k: number;
-}
-
-/** The label ids of the hard classes the exported files were made for, in the hard exits' output order. */
-export function hardClassIds(manifest: Pick<Manifest, "labels" | "export">): number[] {
-  return exportOf(manifest).hardClasses.map((l) => manifest.labels.indexOf(l));
 }
 
 /** An exit's output index → class id among the spec's labels. */

@@ -5,7 +5,7 @@
  */
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import type { Manifest, ManifestArtifact, PartitionPlan, WeightsOrigin } from "../format/manifest.js";
+import type { ManifestArtifact, PartitionPlan, WeightsOrigin } from "../format/manifest.js";
 import { emitManifestWithExport, sha256 } from "../codegen/manifest.js";
 import { emitOnnx, IR_VERSION, OPSET, planPartitions, type OnnxModelInfo } from "../codegen/onnx/index.js";
 import { tritonModelPath } from "../codegen/triton.js";
@@ -13,7 +13,8 @@ import { Codes, MeanetError } from "../diagnostics/index.js";
 import { readBuild, type Build } from "../format/build.js";
 import { writeAtomic } from "../runtime/files.js";
 import { randomWeights } from "../runtime/export/random.js";
-import { changedBlocks, fittingHardClasses, readTrainRecord, type TrainRecord } from "../runtime/export/trainReport.js";
+import { initialHardClasses, trainedHardClasses } from "../format/hardClasses.js";
+import { changedBlocks, readTrainRecord } from "../format/trainReport.js";
 import { lookupIn, readBlockWeights, type WeightStore } from "../runtime/export/weights.js";
 
 export const LAYOUT_NOTE = "inputs and outputs are NHWC like the spec's shapes, with a dynamic batch N; the model input is taken as stored (e.g. uint8 pixels) and scaled by 1/255 inside; feature maps are NCHW inside each file; exits give softmax probabilities";
@@ -45,43 +46,6 @@ function trainedWeights(build: Build): { store: WeightStore; origin: WeightsOrig
     readBlockWeights(dir, ir, b.name, store);
   }
   return { store, origin: { kind: "trained", trainReportSha256: record?.sha256 ?? null }, hard: trainedHardClasses(build, record) };
-}
-
-/**
- * The hard classes trained weights were trained on, in the extension's output order: those
- * train-report.json records (manifest.json loses them when the spec is compiled again), else the
- * manifest's. Guessing would pair the extension's outputs with the wrong labels, so neither is an error.
- */
-function trainedHardClasses(build: Build, record: TrainRecord | undefined): string[] {
-  const { ir, manifest, dir } = build;
-  const reported = record ? fittingHardClasses(record, ir) : undefined;
-  if (ir.hardClasses.kind === "labels") {
-    const spec = ir.hardClasses.labels!;
-    if (reported && [...reported].sort().join("\u0000") !== [...spec].sort().join("\u0000")) {
-      throw new MeanetError(Codes.WeightsMismatch, `the spec's hard classes (${spec.join(", ")}) differ from those the weights were trained on (${reported.join(", ")}, in ${record!.path}); run meanet train again`);
-    }
-    return reported ?? spec;
-  }
-  if (reported) return reported;
-  const listed = manifest.hardClasses.labels;
-  if (listed && listed.length === ir.hardClasses.count && listed.every((l) => ir.labels.includes(l))) return listed;
-  const h = record?.hardClasses;
-  const why = !record
-    ? `${join(dir, "train-report.json")} is missing`
-    : !h
-      ? `${record.path} records no hard classes`
-      : h.length !== ir.hardClasses.count
-        ? `${record.path} lists ${h.length} hard classes where the spec selects ${ir.hardClasses.count}`
-        : `${record.path} lists hard classes that are not the spec's labels, or one twice (${h.join(", ")})`;
-  throw new MeanetError(
-    Codes.BuildInvalid,
-    `cannot tell which ${ir.hardClasses.count} hard classes the trained weights were trained on: ${why}, and ${join(dir, "manifest.json")} lists none; run meanet train again, or export with --random-weights`,
-  );
-}
-
-/** Hard classes for seeded initial weights: the manifest's, else (a ranked selection never trained) the first labels. */
-function initialHardClasses(manifest: Manifest): string[] {
-  return manifest.hardClasses.labels ?? manifest.labels.slice(0, manifest.hardClasses.count);
 }
 
 function modelInfo(build: Build, plan: PartitionPlan, origin: WeightsOrigin, hard: string[], toolVersion: string): OnnxModelInfo {

@@ -6,7 +6,8 @@
  * exactly the same model outputs.
  */
 import { join } from "node:path";
-import { exitInfos, exitView, exportedPartitions, hardClassIds, ioBytes, partitionMacs, producerOf, unknownExit, type ExitInfo, type ExportedPartition } from "../../format/exits.js";
+import { exitInfos, exitView, exportedPartitions, ioBytes, partitionMacs, producerOf, unknownExit, type ExitInfo, type ExportedPartition } from "../../format/exits.js";
+import { hardClassIds } from "../../format/hardClasses.js";
 import type { IrJson } from "../../format/ir.js";
 import type { Manifest } from "../../format/manifest.js";
 import { argmax } from "../../format/measures.js";

@@ -8,7 +8,8 @@
 import { join } from "node:path";
 import { Codes, MeanetError } from "../../diagnostics/index.js";
 import { readBuild } from "../../format/build.js";
-import { exitInfos, exitView, exportedPartitions, hardClassIds, ioBytes, partitionMacs, producerOf, unknownExit, type ExitInfo, type ExportedPartition } from "../../format/exits.js";
+import { exitInfos, exitView, exportedPartitions, ioBytes, partitionMacs, producerOf, unknownExit, type ExitInfo, type ExportedPartition } from "../../format/exits.js";
+import { hardClassIds } from "../../format/hardClasses.js";
 import type { IrJson } from "../../format/ir.js";
 import type { Manifest, PartitionIo } from "../../format/manifest.js";
 import { argmax } from "../../format/measures.js";

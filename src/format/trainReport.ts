@@ -6,11 +6,11 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { IrJson } from "../../format/ir.js";
-import { sha256 } from "../../format/hash.js";
-import { blockSignature } from "../../format/signature.js";
-import { Codes, MeanetError } from "../../diagnostics/index.js";
-import { jsonProblem } from "../../format/build.js";
+import { Codes, MeanetError } from "../diagnostics/index.js";
+import { jsonProblem } from "./build.js";
+import { sha256 } from "./hash.js";
+import type { IrJson } from "./ir.js";
+import { blockSignature } from "./signature.js";
 
 export interface TrainRecord {
   path: string;
@@ -36,13 +36,6 @@ export function readTrainRecord(buildDir: string): TrainRecord | undefined {
   const labels = report?.hardClasses?.labels;
   const hardClasses = Array.isArray(labels) && labels.every((l) => typeof l === "string") ? (labels as string[]) : undefined;
   return { path, sha256: sha256(bytes), blocks, hardClasses };
-}
-
-/** The hard classes of a report when they fit the IR's selection: as many as it asks for, each a label, none twice. */
-export function fittingHardClasses(record: TrainRecord, ir: Pick<IrJson, "labels" | "hardClasses">): string[] | undefined {
-  const h = record.hardClasses;
-  if (!h || h.length !== ir.hardClasses.count || new Set(h).size !== h.length || !h.every((l) => ir.labels.includes(l))) return undefined;
-  return h;
 }
 
 /** Blocks whose architecture differs from the one their weights were trained for. */
