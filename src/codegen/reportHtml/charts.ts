@@ -159,24 +159,24 @@ export function systemFigures(report: EvalReport): [SystemName, SystemFigures][]
   return SYSTEMS.map((s) => [s, s === "routed" ? report.routed : report.baselines[s]]);
 }
 
-export function chartSpec(report: EvalReport, kind: ChartKind): TopLevelSpec {
-  const sweeps = namedSweeps(report).map((s) => ({ ...s, points: sweepPoints(s.sweep, kind) }));
-  const operating = systemFigures(report)
-    .map(([system, f]) => ({ system, x: kind === "cloudFraction" ? cloudFraction(report, f) : f.energyJ, y: f.accuracy }))
-    .filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y));
+/** A position channel of the chart: the field and its scale and axis. */
+type Channel = ReturnType<typeof channels>["x"] | ReturnType<typeof channels>["y"];
 
-  const xs = [...sweeps.flatMap((s) => s.points.map((p) => p.x)), ...operating.map((p) => p.x)];
-  const ys = [...sweeps.flatMap((s) => s.points.map((p) => p.y)), ...operating.map((p) => p.y)];
-  const xAxis = kind === "cloudFraction" ? cloudFractionAxis() : energyAxis(xs);
-  const yAxis = accuracyAxis(ys);
-
+/** The x and y channels of a chart from its axis models. */
+function channels(xAxis: AxisModel, yAxis: AxisModel) {
   const x = { field: "x", type: "quantitative" as const, title: xAxis.title, scale: xAxis.type === "log" ? { type: "log" as const, domain: xAxis.domain, nice: false } : { type: "linear" as const, domain: xAxis.domain, nice: false, zero: false }, axis: { values: xAxis.values, format: xAxis.format, grid: true, ...(xAxis.labelExpr ? { labelExpr: xAxis.labelExpr } : {}) } };
   const y = { field: "y", type: "quantitative" as const, title: yAxis.title, scale: { type: yAxis.type, domain: yAxis.domain, nice: false, zero: false }, axis: { values: yAxis.values, format: yAxis.format, grid: true } };
-  const xText = (v: number) => (kind === "cloudFraction" ? `cloud fraction ${percent(v, 2)}` : `edge energy ${energyText(v)}`);
+  return { x, y };
+}
 
+type NamedSweep = ReturnType<typeof namedSweeps>[number] & { points: ChartPoint[] };
+type OperatingPoint = { system: SystemName; x: number; y: number };
+
+/** Each sweep as a line and its points, coloured like the system it sweeps. */
+function sweepLayers(report: EvalReport, sweeps: NamedSweep[], x: Channel, y: Channel, xText: (v: number) => string) {
   const sweepDomain = sweepLabels(report);
   const sweepRange = sweeps.map((s) => SYSTEM_COLORS[s.system]);
-  const sweepLayers = sweeps.flatMap(({ key, system, sweep, points }, k) => {
+  return sweeps.flatMap(({ key, system, sweep, points }, k) => {
     const values = points.map((p, i) => ({
       x: p.x,
       y: p.y,
@@ -200,7 +200,10 @@ export function chartSpec(report: EvalReport, kind: ChartKind): TopLevelSpec {
       },
     ];
   });
+}
 
+/** The operating points' names, placed where they overlap neither a point nor a sweep line. */
+function labelLayers(operating: OperatingPoint[], sweeps: NamedSweep[], xAxis: AxisModel, yAxis: AxisModel, x: Channel, y: Channel) {
   const plot: Plot = { width: PLOT.width, height: PLOT.height };
   const px = (p: ChartPoint) => ({ x: toPixel(xAxis, p.x, PLOT.width), y: PLOT.height - toPixel(yAxis, p.y, PLOT.height) });
   const labels = placeLabels(
@@ -209,7 +212,7 @@ export function chartSpec(report: EvalReport, kind: ChartKind): TopLevelSpec {
     sweeps.flatMap((s) => alongLine(s.points.map(px))),
   );
   const labelValues = labels.map((l) => ({ x: fromPixel(xAxis, l.x, PLOT.width), y: fromPixel(yAxis, PLOT.height - l.y, PLOT.height), text: l.text, align: l.align }));
-  const labelLayers = (["left", "center", "right"] as const)
+  return (["left", "center", "right"] as const)
     .map((align) => ({ align, values: labelValues.filter((l) => l.align === align) }))
     .filter((g) => g.values.length > 0)
     .map(({ align, values }) => ({
@@ -218,14 +221,17 @@ export function chartSpec(report: EvalReport, kind: ChartKind): TopLevelSpec {
       mark: { type: "text" as const, align, baseline: "middle" as const, fontSize: 11, color: "#222222" },
       encoding: { x, y, text: { field: "text", type: "nominal" as const }, description: { field: "text" } },
     }));
+}
 
+/** Every system's operating point, filled and shaped by system. */
+function operatingLayer(operating: OperatingPoint[], x: Channel, y: Channel, xText: (v: number) => string) {
   const pointValues = operating.map((p) => ({
     x: p.x,
     y: p.y,
     system: p.system,
     desc: `${p.system}: ${xText(p.x)}, accuracy ${percent(p.y, 2)}`,
   }));
-  const pointLayer = {
+  return {
     name: "operating_points",
     data: { values: pointValues },
     mark: { type: "point" as const, filled: true, size: 110, opacity: 1, stroke: "#ffffff", strokeWidth: 1 },
@@ -237,6 +243,27 @@ export function chartSpec(report: EvalReport, kind: ChartKind): TopLevelSpec {
       description: { field: "desc" },
     },
   };
+}
+
+const CHART_CONFIG = {
+  font: "sans-serif",
+  view: { stroke: "#cccccc" },
+  axis: { labelFontSize: 11, titleFontSize: 12, titleFontWeight: "normal", gridColor: "#e8e8e8", domainColor: "#888888", tickColor: "#888888" },
+  legend: { labelFontSize: 11, titleFontSize: 12, titleFontWeight: "normal", labelLimit: 320, orient: "right" },
+};
+
+export function chartSpec(report: EvalReport, kind: ChartKind): TopLevelSpec {
+  const sweeps: NamedSweep[] = namedSweeps(report).map((s) => ({ ...s, points: sweepPoints(s.sweep, kind) }));
+  const operating: OperatingPoint[] = systemFigures(report)
+    .map(([system, f]) => ({ system, x: kind === "cloudFraction" ? cloudFraction(report, f) : f.energyJ, y: f.accuracy }))
+    .filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y));
+
+  const xs = [...sweeps.flatMap((s) => s.points.map((p) => p.x)), ...operating.map((p) => p.x)];
+  const ys = [...sweeps.flatMap((s) => s.points.map((p) => p.y)), ...operating.map((p) => p.y)];
+  const xAxis = kind === "cloudFraction" ? cloudFractionAxis() : energyAxis(xs);
+  const yAxis = accuracyAxis(ys);
+  const { x, y } = channels(xAxis, yAxis);
+  const xText = (v: number) => (kind === "cloudFraction" ? `cloud fraction ${percent(v, 2)}` : `edge energy ${energyText(v)}`);
 
   return {
     description: kind === "cloudFraction" ? "accuracy against the fraction of inputs sent to the cloud" : "accuracy against edge energy per input",
@@ -245,13 +272,8 @@ export function chartSpec(report: EvalReport, kind: ChartKind): TopLevelSpec {
     padding: 8,
     background: "#ffffff",
     autosize: { type: "pad" },
-    config: {
-      font: "sans-serif",
-      view: { stroke: "#cccccc" },
-      axis: { labelFontSize: 11, titleFontSize: 12, titleFontWeight: "normal", gridColor: "#e8e8e8", domainColor: "#888888", tickColor: "#888888" },
-      legend: { labelFontSize: 11, titleFontSize: 12, titleFontWeight: "normal", labelLimit: 320, orient: "right" },
-    },
-    layer: [...sweepLayers, pointLayer, ...labelLayers],
+    config: CHART_CONFIG,
+    layer: [...sweepLayers(report, sweeps, x, y, xText), operatingLayer(operating, x, y, xText), ...labelLayers(operating, sweeps, xAxis, yAxis, x, y)],
   } as TopLevelSpec;
 }
 

@@ -18,7 +18,7 @@ import { splitValidation, take } from "../train/data/dataset.js";
 import { datasetFor, loadSplit, locateDataset } from "../train/data/locate.js";
 import { checkEvalAssertions } from "./assertions.js";
 import { chooseThreshold, cloudFractionOf, metricOf, type CalibrationMetric, type Candidate } from "./calibrate.js";
-import { computeExitOutputs, predictionOf, type ExitOutputs } from "./outputs.js";
+import { computeExitOutputs, predictionOf, type ExitOutputs, type ExitTable } from "./outputs.js";
 import { byEntropy, entropyExitAnswers, everyInputAt, figuresOf, fullExit, oracleAnswers, routedAnswers, type Answer, type Devices } from "./systems.js";
 import { answersWith, candidateThresholds, ruleText, siteText, thresholdSites, type ThresholdSite } from "./thresholds.js";
 
@@ -126,50 +126,39 @@ function recordCalibration(routing: Manifest["routing"], chosen: readonly { inde
   return copy;
 }
 
-export async function evaluate(o: EvaluateOptions): Promise<Evaluation> {
-  const started = performance.now();
-  const note = o.onProgress ?? (() => {});
-  const build = readBuild(o.buildDir);
-  const { ir, manifest } = build;
-  if (!manifest.export) throw new MeanetError(Codes.BuildInvalid, `${join(o.buildDir, "manifest.json")} lists no ONNX export; run \`meanet export ${o.buildDir}\` first`);
+/** The thresholds the rules run with: the spec's numbers, and `calibrate(…)` targets chosen on the validation split. */
+async function calibratedRouting(build: Build, o: EvaluateOptions, out: ExitOutputs, cloudExits: ReadonlySet<string>, note: (s: string) => void): Promise<{ routing: Manifest["routing"]; thresholds: number[]; calibration: Calibration[] }> {
+  const { manifest } = build;
   const devices: Devices = manifest.devices;
-
-  const test = loadTestSamples(manifest, o.data, o.limit);
-  note(`evaluating ${manifest.model} on ${test.count} test images of ${test.source}`);
-  const out = await computeExitOutputs(build, test.images, test.labels, test.count);
-  const cloudExits = new Set([...out.exits.values()].filter((x) => x.device === "cloud").map((x) => x.name));
-
   const sites = thresholdSites(manifest.routing);
-  let routing = manifest.routing;
-  let thresholds: number[];
-  const calibration: Calibration[] = [];
-  if (sites.some((s) => s.threshold.kind === "calibrate")) {
-    const v = loadValidation(build, o.data, note);
-    note(`calibrating ${sites.filter((s) => s.threshold.kind === "calibrate").length} threshold(s) on ${v.count} validation images`);
-    const validation = await computeExitOutputs(build, v.images, v.labels, v.count);
-    const c = calibrate(validation, routing, sites, devices, cloudExits);
-    routing = recordCalibration(routing, c.chosen);
-    thresholds = c.values;
-    const testFigures = figuresOf(out, routedAnswers(out, rulesFromManifest({ routing }, thresholds)), devices);
-    for (const x of c.chosen) {
-      calibration.push({ ...x, test: { value: metricOf(x.target.metric, testFigures, cloudExits) } });
-    }
-  } else {
-    thresholds = sites.map((s) => thresholdValue(s.threshold) as number);
+  if (!sites.some((s) => s.threshold.kind === "calibrate")) {
+    return { routing: manifest.routing, thresholds: sites.map((s) => thresholdValue(s.threshold) as number), calibration: [] };
   }
-  const rules = rulesFromManifest({ routing }, thresholds);
+  const v = loadValidation(build, o.data, note);
+  note(`calibrating ${sites.filter((s) => s.threshold.kind === "calibrate").length} threshold(s) on ${v.count} validation images`);
+  const validation = await computeExitOutputs(build, v.images, v.labels, v.count);
+  const c = calibrate(validation, manifest.routing, sites, devices, cloudExits);
+  const routing = recordCalibration(manifest.routing, c.chosen);
+  const testFigures = figuresOf(out, routedAnswers(out, rulesFromManifest({ routing }, c.values)), devices);
+  const calibration = c.chosen.map((x) => ({ ...x, test: { value: metricOf(x.target.metric, testFigures, cloudExits) } }));
+  return { routing, thresholds: c.values, calibration };
+}
 
-  const routedList = routedAnswers(out, rules);
-  const routed = figuresOf(out, routedList, devices);
-  const edgeList = routedAnswers(out, rules, cloudExits);
+/** The exit every input would end at on the edge alone, and the one of the cloud alone: both over all classes. */
+function baselineExits(out: ExitOutputs): { edgeExit: ExitTable; cloudExit: ExitTable } {
   const edgeExit = fullExit(out, "edge");
   const cloudExit = fullExit(out, "cloud");
   if (!edgeExit || !cloudExit) throw new MeanetError(Codes.BuildInvalid, "the baselines need an edge exit and a cloud exit over all classes; this build has " + [...out.exits.values()].map((x) => `${x.name} (${x.device}, ${x.classes.kind})`).join(", "));
-  const ranked = byEntropy(out, edgeExit);
+  return { edgeExit, cloudExit };
+}
+
+/** Edge only, edge + extension, cloud only, the entropy exit at the routed system's cloud fraction, and the oracle. */
+function baselinesOf(out: ExitOutputs, routedList: Answer[], edgeList: Answer[], exits: { edgeExit: ExitTable; cloudExit: ExitTable }, ranked: ReturnType<typeof byEntropy>, devices: Devices, cloudExits: ReadonlySet<string>): EvalReport["baselines"] {
+  const { edgeExit, cloudExit } = exits;
   const sent = routedList.filter((a) => cloudExits.has(a.exit)).length;
   const entropyAt = entropyExitAnswers(out, edgeExit, cloudExit, ranked, sent);
   const described = (f: SystemFigures, description: string) => ({ ...f, description });
-  const baselines: EvalReport["baselines"] = {
+  return {
     edgeOnly: described(figuresOf(out, everyInputAt(out, edgeExit), devices), `every input answered at the ${edgeExit.name} exit`),
     edgeWithExtension: described(figuresOf(out, edgeList, devices), "the spec's rule with the cloud taken away: inputs it sends to the cloud get the edge's own answer"),
     cloudOnly: described(figuresOf(out, everyInputAt(out, cloudExit), devices), `every input sent to the ${cloudExit.name} exit`),
@@ -179,13 +168,14 @@ export async function evaluate(o: EvaluateOptions): Promise<Evaluation> {
     ),
     oracle: described(figuresOf(out, oracleAnswers(out, edgeList, cloudExit), devices), "the edge's own answer, and the cloud for exactly the inputs the edge gets wrong: the upper bound of any router"),
   };
-  const gain = baselines.oracle.accuracy - baselines.edgeOnly.accuracy;
-  const oracleGainRecovered = gain > 0 ? Number(((routed.accuracy - baselines.edgeOnly.accuracy) / gain).toFixed(4)) : null;
+}
 
-  // Sweeps: the threshold of the first rule that sends inputs to the cloud, and the entropy exit.
+/** Sweeps: the threshold of the first rule that sends inputs to the cloud, and the entropy exit. */
+function sweepsOf(out: ExitOutputs, routing: Manifest["routing"], thresholds: number[], exits: { edgeExit: ExitTable; cloudExit: ExitTable }, ranked: ReturnType<typeof byEntropy>, devices: Devices, cloudExits: ReadonlySet<string>, steps: number): Sweep[] {
+  const { edgeExit, cloudExit } = exits;
+  const sites = thresholdSites(routing);
   const sweeps: Sweep[] = [];
   const swept = sites.find((s) => cloudExits.has(s.target)) ?? sites[0];
-  const steps = o.sweepSteps ?? 40;
   if (swept) {
     const points = candidateThresholds(out, siteMeasure(out, swept), steps).map((t) => pointOf(figuresOf(out, answersWith(out, routing, thresholds, swept, t), devices), t, cloudExits));
     sweeps.push({ system: "routed", condition: siteText(swept), points: dedupe(points) });
@@ -200,28 +190,62 @@ export async function evaluate(o: EvaluateOptions): Promise<Evaluation> {
       }),
     ),
   });
+  return sweeps;
+}
 
-  const perClass = manifest.labels.map((label, c) => {
+/** The routed system's accuracy on each class's test images. */
+function perClassAccuracy(out: ExitOutputs, routedList: Answer[], labels: ArrayLike<number>, names: string[]): EvalReport["perClass"] {
+  return names.map((label, c) => {
     let samples = 0;
     let right = 0;
     routedList.forEach((a, r) => {
-      if (test.labels[r] !== c) return;
+      if (labels[r] !== c) return;
       samples++;
       if (predictionOf(out.exits.get(a.exit)!, r) === c) right++;
     });
     return { label, hard: out.hardIds.has(c), samples, accuracy: samples ? Number((right / samples).toFixed(4)) : 0 };
   });
-  const exitStandalone = [...out.exits.values()].map((x) => {
+}
+
+/** Each exit on its own, on the test images of the classes it covers. */
+function exitStandaloneAccuracy(out: ExitOutputs, labels: ArrayLike<number>): EvalReport["exitStandalone"] {
+  return [...out.exits.values()].map((x) => {
     const own = new Set(x.classIds);
     let samples = 0;
     let right = 0;
     for (let r = 0; r < out.n; r++) {
-      if (!own.has(test.labels[r]!)) continue;
+      if (!own.has(labels[r]!)) continue;
       samples++;
-      if (predictionOf(x, r) === test.labels[r]) right++;
+      if (predictionOf(x, r) === labels[r]) right++;
     }
     return { exit: x.name, classes: x.classes.kind, samples, accuracy: samples ? Number((right / samples).toFixed(4)) : 0 };
   });
+}
+
+export async function evaluate(o: EvaluateOptions): Promise<Evaluation> {
+  const started = performance.now();
+  const note = o.onProgress ?? (() => {});
+  const build = readBuild(o.buildDir);
+  const { ir, manifest } = build;
+  if (!manifest.export) throw new MeanetError(Codes.BuildInvalid, `${join(o.buildDir, "manifest.json")} lists no ONNX export; run \`meanet export ${o.buildDir}\` first`);
+  const devices: Devices = manifest.devices;
+
+  const test = loadTestSamples(manifest, o.data, o.limit);
+  note(`evaluating ${manifest.model} on ${test.count} test images of ${test.source}`);
+  const out = await computeExitOutputs(build, test.images, test.labels, test.count);
+  const cloudExits = new Set([...out.exits.values()].filter((x) => x.device === "cloud").map((x) => x.name));
+  const { routing, thresholds, calibration } = await calibratedRouting(build, o, out, cloudExits, note);
+  const rules = rulesFromManifest({ routing }, thresholds);
+
+  const routedList = routedAnswers(out, rules);
+  const routed = figuresOf(out, routedList, devices);
+  const edgeList = routedAnswers(out, rules, cloudExits);
+  const exits = baselineExits(out);
+  const ranked = byEntropy(out, exits.edgeExit);
+  const baselines = baselinesOf(out, routedList, edgeList, exits, ranked, devices, cloudExits);
+  const gain = baselines.oracle.accuracy - baselines.edgeOnly.accuracy;
+  const oracleGainRecovered = gain > 0 ? Number(((routed.accuracy - baselines.edgeOnly.accuracy) / gain).toFixed(4)) : null;
+  const exitStandalone = exitStandaloneAccuracy(out, test.labels);
   const assertions = checkEvalAssertions(ir, routed, new Map(exitStandalone.map((x) => [x.exit, x.accuracy])), cloudExits);
 
   const report: EvalReport = {
@@ -236,9 +260,9 @@ export async function evaluate(o: EvaluateOptions): Promise<Evaluation> {
     routed,
     baselines,
     oracleGainRecovered,
-    perClass,
+    perClass: perClassAccuracy(out, routedList, test.labels, manifest.labels),
     exitStandalone,
-    sweeps,
+    sweeps: sweepsOf(out, routing, thresholds, exits, ranked, devices, cloudExits, o.sweepSteps ?? 40),
     calibration,
     assertions,
     costModel: costModelOf(devices),
