@@ -1,6 +1,6 @@
 import type { IrJsonDevice } from "./ir.js";
 
-/** The typed format of manifest.json (DESIGN.md §4). Later stages add artifacts and fill `hardClasses.labels`. */
+/** The typed format of manifest.json (ARCHITECTURE.md, "Files on disk"). Later stages add artifacts and fill `hardClasses.labels`. */
 export interface ManifestArtifact {
   path: string;
   sha256: string;

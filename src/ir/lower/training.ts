@@ -18,7 +18,7 @@ interface Defaults {
 
 const BASE: Defaults = { epochs: 5, batch: 64, seed: 0, augment: "none", optimizer: { kind: "adam", lr: 1e-3, weightDecay: 0 }, schedule: { kind: "constant" } };
 
-/** Lowers `train { … stage … }`; without one, the MEANet recipe of DESIGN.md §1 is derived from the blocks. */
+/** Lowers `train { … stage … }`; without one, the MEANet recipe (dsl/reference.md §12, "The derived recipe") is derived from the blocks. */
 export function lowerTraining(decls: TrainDecl[], blocks: IrBlock[], exits: IrExit[], hardExit: string | undefined, r: SectionReader): TrainingPlan {
   for (let i = 1; i < decls.length; i++) r.bag.error(Codes.DuplicateDeclaration, "`train` is declared twice", decls[i]!.span);
   const decl = decls[0];

@@ -21,7 +21,7 @@ export type Devices = Record<"edge" | "cloud", IrJsonDevice>;
 const round = (x: number, digits = 6) => Number(x.toFixed(digits));
 const sig = (x: number) => Number(x.toPrecision(5));
 
-/** Per input cost of running a set of files, by the device model (DESIGN.md §5). */
+/** Per input cost of running a set of files, by the cost model (dsl/reference.md §14). */
 export function costOf(out: ExitOutputs, files: number, devices: Devices) {
   let edgeMacs = 0;
   let cloudMacs = 0;
