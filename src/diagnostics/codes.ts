@@ -61,6 +61,7 @@ export const Codes = {
   WeightsMismatch: "MN5007",
   CloudUnavailable: "MN5008",
   TrainingStopped: "MN5009",
+  BackendUnavailable: "MN5010",
 } as const;
 
 export type Code = (typeof Codes)[keyof typeof Codes];

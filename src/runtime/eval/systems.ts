@@ -9,6 +9,7 @@ import type { SystemFigures } from "../../format/eval.js";
 import { entropy } from "../../format/measures.js";
 import { decide, type Rule } from "../../format/rule.js";
 import { predictionOf, viewOf, type ExitOutputs, type ExitTable } from "./outputs.js";
+import { Codes, MeanetError } from "../../diagnostics/index.js";
 
 export interface Answer {
   exit: string;
@@ -97,7 +98,7 @@ export function routedAnswers(out: ExitOutputs, rules: readonly Rule[], skip?: R
   for (let row = 0; row < out.n; row++) {
     const read = new Set<string>();
     const target = decide(rules, viewOf(out, row, read, skip), skip);
-    if (target === undefined) throw new Error("no routing rule holds for an input and there is no `otherwise` rule");
+    if (target === undefined) throw new MeanetError(Codes.BuildInvalid, "no routing rule holds for an input and there is no `otherwise` rule in manifest.json");
     let files = first | out.exits.get(target)!.needs;
     for (const x of read) files |= out.exits.get(x)!.needs;
     answers.push({ exit: target, files });

@@ -41,6 +41,6 @@ export function feedTensor(dtype: string, data: FeedData, n: number, shape: numb
     case "float32":
       return new ort.Tensor("float32", data instanceof Float32Array ? data : Float32Array.from(data), dims);
     default:
-      throw new Error(`inputs of type ${dtype} are not supported by the onnxruntime path`);
+      throw new MeanetError(Codes.BuildInvalid, `inputs of type ${dtype} are not supported by the onnxruntime path`);
   }
 }

@@ -1,4 +1,5 @@
 import { tf } from "./tf.js";
+import { Codes, MeanetError } from "../../diagnostics/index.js";
 
 export type BackendChoice = "tensorflow" | "wasm" | "cpu";
 export const BACKEND_CHOICES = ["auto", "node-gpu", "node", "wasm", "cpu"] as const;
@@ -52,5 +53,5 @@ export async function selectBackend(request: BackendRequest = "auto", onReady?: 
     }
     failures.push(`backend ${name} failed to initialise`);
   }
-  throw new Error(`no usable tfjs backend for \`${request}\`: ${failures.join("; ")}`);
+  throw new MeanetError(Codes.BackendUnavailable, `no usable tfjs backend for \`${request}\`: ${failures.join("; ")}`);
 }

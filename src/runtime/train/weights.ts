@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node
 import { join } from "node:path";
 import { registerCustomLayers } from "./layers.js";
 import { tf, type LayersModel } from "./tf.js";
+import { Codes, MeanetError } from "../../diagnostics/index.js";
 
 /** model.json of the tfjs layers format, as written next to weights.bin. */
 interface ModelJson {
@@ -55,16 +56,16 @@ export async function loadModel(dir: string): Promise<LayersModel> {
   try {
     json = JSON.parse(readFileSync(join(dir, "model.json"), "utf8")) as ModelJson;
   } catch (e) {
-    throw new Error(`cannot read ${join(dir, "model.json")}: ${(e as Error).message}`);
+    throw new MeanetError(Codes.WeightsMissing, `cannot read ${join(dir, "model.json")}: ${(e as Error).message}`);
   }
   try {
     weights = readFileSync(join(dir, "weights.bin"));
   } catch (e) {
-    throw new Error(`cannot read ${join(dir, "weights.bin")}: ${(e as Error).message}`);
+    throw new MeanetError(Codes.WeightsMissing, `cannot read ${join(dir, "weights.bin")}: ${(e as Error).message}`);
   }
   const specs = json.weightsManifest?.[0]?.weights ?? [];
   const expected = specs.reduce((s, w) => s + w.shape.reduce((a, b) => a * b, 1) * 4, 0);
-  if (weights.byteLength !== expected) throw new Error(`${join(dir, "weights.bin")} has ${weights.byteLength} bytes but model.json describes ${expected}`);
+  if (weights.byteLength !== expected) throw new MeanetError(Codes.WeightsMismatch, `${join(dir, "weights.bin")} has ${weights.byteLength} bytes but model.json describes ${expected}`);
   const buffer = weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength) as ArrayBuffer;
   return tf.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology as object, weightSpecs: specs, weightData: buffer }));
 }
@@ -76,7 +77,7 @@ export async function restoreWeights(model: LayersModel, dir: string): Promise<v
   const target = model.getWeights();
   if (weights.length !== target.length || weights.some((w, i) => w.shape.join() !== target[i]!.shape.join())) {
     loaded.dispose();
-    throw new Error(`weights in ${dir} do not fit block \`${model.name}\`: the spec changed since they were saved`);
+    throw new MeanetError(Codes.WeightsMismatch, `weights in ${dir} do not fit block \`${model.name}\`: the spec changed since they were saved`);
   }
   model.setWeights(weights);
   loaded.dispose();
