@@ -5,6 +5,7 @@ import { join, resolve } from "node:path";
 import ts from "typescript";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { emitIrJson, type IrJson } from "../src/codegen/index.js";
+import { Codes, MeanetError } from "../src/diagnostics/index.js";
 import { buildFiles, writeBuild } from "../src/cli/buildFiles.js";
 import { loadSpec } from "../src/cli/load.js";
 import { main } from "../src/cli/main.js";
@@ -147,6 +148,65 @@ describe("joint training", () => {
     const ext = report.exits.find((e) => e.name === "extension")!;
     // The extension exit is scored on the test images of the five hard classes only.
     expect(ext.samples).toBe([...data.test.labels].filter((l) => [0, 2, 3, 4, 6].includes(l)).length);
+  });
+});
+
+/** The Fashion-MNIST example with another train section, compiled (the compiler accepts these). */
+function withTrain(name: string, train: string): { ir: IrJson; path: string } {
+  const spec = readFileSync("examples/fashion-mnist.meanet", "utf8")
+    .replace(/train \{[\s\S]*?\n\}\n/, `train {\n  seed: 1\n${train}\n}\n`)
+    .replace('import "std/resnet"', `import "${resolve("dsl/std/resnet")}"`);
+  const path = join(tmp, `${name}.meanet`);
+  writeFileSync(path, spec);
+  const r = loadSpec(path);
+  expect(r.diagnostics.filter((d) => d.severity === "error")).toEqual([]);
+  return { ir: emitIrJson(r.ir!, r.shapes, r.results), path };
+}
+
+describe("training plans the runtime cannot run", () => {
+  let data: ReturnType<typeof loadTrainingData> | undefined;
+  const train = (ir: IrJson, out: string) => {
+    data ??= loadTrainingData(ir, { limitTrain: 100, limitTest: 50 });
+    return trainModel({ ir, irText: JSON.stringify(ir), train: data.train, test: data.test, dataSource: data.source, outDir: join(tmp, out), backend: "wasm", progress: silentProgress });
+  };
+
+  it("a stage that trains no block with an exit is an error naming the stage", async () => {
+    const { ir } = withTrain("no-exit", "  stage adapt { train: [adaptive], epochs: 1 }\n  stage main { train: [main], epochs: 1 }");
+    const e = await train(ir, "no-exit").catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(MeanetError);
+    expect((e as MeanetError).code).toBe(Codes.BadStage);
+    expect((e as MeanetError).message).toBe(
+      "training stage `adapt` of `fashion_mnist` trains no block with an exit (it trains `adaptive`), so it has no loss to minimise; add a block with an exit to its `train` list (`main`, `extension`, `cloud`), or train these blocks in a stage that has one",
+    );
+  });
+
+  it("a joint stage whose loss weights no exit is an error naming the stage", async () => {
+    const { ir } = withTrain("no-weights", "  stage all { train: [main], epochs: 1 }");
+    // As a hand-edited ir.json would have it: `loss: weighted()` with no exit.
+    const edited = { ...ir, training: { ...ir.training, stages: ir.training.stages.map((s) => ({ ...s, lossWeights: {} })) } };
+    await expect(train(edited, "no-weights")).rejects.toThrow(/^training stage `all` of `fashion_mnist` weights no exit's loss: .*name at least one \(`main`, `extension`, `cloud`\)$/);
+  });
+
+  it("a stage that needs the hard classes before any stage ranked them is an error naming the stage and the ranking exit", async () => {
+    const { ir, path } = withTrain("hard-first", "  stage extension { train: [adaptive, extension], freeze: [main], data: hard, epochs: 1 }\n  stage main { train: [main], epochs: 1 }");
+    const e = await train(ir, "hard-first").catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(MeanetError);
+    expect((e as MeanetError).code).toBe(Codes.BadStage);
+    expect((e as MeanetError).message).toBe(
+      "training stage `extension` of `fashion_mnist` needs the hard classes for its `data: hard`, but no earlier stage trains exit `main` (block `main`), whose validation accuracy ranks them; " +
+        "put a stage that trains `main` before it, or name the hard classes in `complexity { hard: [...] }`",
+    );
+    // An exit over the hard classes needs them as well, whatever data the stage takes.
+    const allData = { ...ir, training: { ...ir.training, stages: ir.training.stages.map((s) => ({ ...s, data: "all" as const })) } };
+    await expect(train(allData, "hard-exit")).rejects.toThrow(/needs the hard classes for exit `extension`, which is over the hard classes, but/);
+
+    // The command line prints it as an error of the spec, not as a bug.
+    const err: string[] = [];
+    const io = { out: () => {}, err: (s: string) => void err.push(s), isTty: false };
+    const code = await main(["train", path, "-o", join(tmp, "hard-first-cli"), "--limit-train", "100", "--limit-test", "50", "--backend", "wasm"], io);
+    expect(code).toBe(1);
+    expect(err.join("\n")).toMatch(/^error MN2022: training stage `extension` of `fashion_mnist` needs the hard classes/m);
+    expect(err.join("\n")).not.toMatch(/internal error|bug/);
   });
 });
 

@@ -1,5 +1,6 @@
 import type { IrJson } from "../../format/ir.js";
 import type { BlockModel } from "./builder.js";
+import type { Dataset } from "./data/dataset.js";
 import { stopGradient } from "./layers.js";
 import { tf, type Tensor } from "./tf.js";
 
@@ -63,4 +64,25 @@ export function predictExits(ir: IrJson, models: Map<string, BlockModel>, x: Ten
     runBlocks(ir, models, blocksFor(ir, exits), values, () => false);
     return exits.map((e) => values.get(ir.exits.find((x2) => x2.name === e)!.tensor)!);
   });
+}
+
+const PREDICT_BATCH = 500;
+
+/** Predicted class index (within each exit's classes) for every sample, one array per exit. */
+export function predictClasses(ir: IrJson, models: Map<string, BlockModel>, ds: Dataset, exits: string[]): Int32Array[] {
+  const out = exits.map(() => new Int32Array(ds.count));
+  for (let s = 0; s < ds.count; s += PREDICT_BATCH) {
+    const n = Math.min(PREDICT_BATCH, ds.count - s);
+    const size = ds.height * ds.width * ds.channels;
+    const x = inputTensor(ds.images.subarray(s * size, (s + n) * size), n, [ds.height, ds.width, ds.channels]);
+    const logits = predictExits(ir, models, x, exits);
+    logits.forEach((l, k) => {
+      const am = tf.tidy(() => tf.argMax(l, 1));
+      out[k]!.set(am.dataSync() as Int32Array, s);
+      am.dispose();
+      l.dispose();
+    });
+    x.dispose();
+  }
+  return out;
 }

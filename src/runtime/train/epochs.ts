@@ -1,0 +1,155 @@
+/** The epoch loop of one stage: shuffled batches, one optimizer step each, a checkpoint after every epoch. */
+import type { IrJson } from "../../format/ir.js";
+import type { BlockModel } from "./builder.js";
+import { restoreOptimizer, saveCheckpoint, type CheckpointState } from "./checkpoint.js";
+import { randomCropFlip } from "./data/augment.js";
+import { subset, type Dataset } from "./data/dataset.js";
+import { mulberry32, permutation } from "./data/rng.js";
+import { inputTensor, runBlocks } from "./forward.js";
+import { setDropoutStep } from "./layers.js";
+import type { Progress } from "./progress.js";
+import { round } from "./report.js";
+import { learningRate, makeOptimizer, type StageOptimizer } from "./schedule.js";
+import type { StagePlan } from "./stage.js";
+import { tf, type Tensor } from "./tf.js";
+
+/** What the stages of one training run share. `state` is the checkpoint's, updated as epochs finish. */
+export interface TrainingRun {
+  ir: IrJson;
+  models: Map<string, BlockModel>;
+  seed: number;
+  state: CheckpointState;
+  checkpointDir: string;
+  progress: Progress;
+  /** Stop after this many epochs of this run (tests of resumption). */
+  stopAfterEpochs: number | undefined;
+  epochsThisRun: number;
+  /** Called once a stage's last epoch is done, before the checkpoint that records it. */
+  stageFinished(plan: StagePlan): void;
+}
+
+/** Sums over one epoch's batches. */
+interface EpochTotals {
+  seen: number;
+  lossSum: number;
+  correct: number;
+  seconds: number;
+}
+
+/**
+ * Trains a stage from its first unfinished epoch to its last, saving a checkpoint after each.
+ * "stopped" when the run has trained the epochs it was asked to stop after (the checkpoint is kept).
+ */
+export async function trainStage(run: TrainingRun, plan: StagePlan): Promise<"done" | "stopped"> {
+  const { state } = run;
+  const opt = makeOptimizer(plan.stage.optimizer);
+  try {
+    const first = plan.index === state.stage ? state.epochsDone : 0;
+    // A stage under way when the checkpoint was saved: its optimizer resumes too.
+    if (first > 0) await restoreOptimizer(run.checkpointDir, opt.optimizer);
+    for (let epoch = first; epoch < plan.epochs; epoch++) {
+      if (run.stopAfterEpochs !== undefined && run.epochsThisRun >= run.stopAfterEpochs) return "stopped";
+      const t = await trainEpoch(run, plan, opt, epoch);
+      state.current.samples += t.seen;
+      state.current.seconds += t.seconds;
+      state.current.loss = t.lossSum / t.seen;
+      state.epochsDone = epoch + 1;
+      state.stage = plan.index;
+      run.epochsThisRun++;
+      if (epoch + 1 === plan.epochs) finishStage(run, plan);
+      await saveCheckpoint(run.checkpointDir, state, run.models, state.epochsDone > 0 ? opt.optimizer : undefined);
+    }
+    return "done";
+  } finally {
+    opt.optimizer.dispose();
+  }
+}
+
+/** Records the stage's report and moves the state on to the next stage. */
+function finishStage(run: TrainingRun, plan: StagePlan): void {
+  const { state } = run;
+  const c = state.current;
+  state.stages.push({ name: plan.stage.name, epochs: plan.epochs, samples: c.samples, seconds: round(c.seconds), samplesPerSecond: round(c.samples / c.seconds), finalLoss: round(c.loss) });
+  state.current = { samples: 0, seconds: 0, loss: NaN };
+  state.stage = plan.index + 1;
+  state.epochsDone = 0;
+  run.stageFinished(plan);
+}
+
+/** One pass over the stage's data in a seeded order, with the epoch's learning rate. */
+async function trainEpoch(run: TrainingRun, plan: StagePlan, opt: StageOptimizer, epoch: number): Promise<EpochTotals> {
+  const { stage, data, index: si, epochs } = plan;
+  opt.setLearningRate(learningRate(stage.optimizer.lr, stage.schedule, epoch, epochs));
+  const order = permutation(data.count, mulberry32(hashSeed(stage.seed ^ run.seed, si, epoch)));
+  const augmentRng = mulberry32(hashSeed(stage.seed ^ run.seed, si, epoch) ^ 0xa5a5a5a5);
+  const batches = Math.ceil(data.count / stage.batch);
+  run.progress.epochStart(stage.name, epoch + 1, epochs, batches);
+  const t0 = performance.now();
+  const t: EpochTotals = { seen: 0, lossSum: 0, correct: 0, seconds: 0 };
+  for (let b = 0; b < batches; b++) {
+    const idx = order.subarray(b * stage.batch, Math.min(data.count, (b + 1) * stage.batch));
+    const batch = subset(data, idx);
+    const images = stage.augment === "crop_flip" ? randomCropFlip({ images: batch.images, count: batch.count, height: batch.height, width: batch.width, channels: batch.channels }, 4, augmentRng).images : batch.images;
+    setDropoutStep(run.state.globalStep++);
+    const { loss, hits } = trainStep(run, plan, opt, batch, images as Uint8Array);
+    const [lv, hv] = [(await loss.data())[0]!, (await hits.data())[0]!];
+    loss.dispose();
+    hits.dispose();
+    t.lossSum += lv * batch.count;
+    t.correct += hv;
+    t.seen += batch.count;
+    run.progress.batch(b + 1, t.lossSum / t.seen, t.correct / t.seen, t.seen / ((performance.now() - t0) / 1000));
+  }
+  t.seconds = (performance.now() - t0) / 1000;
+  run.progress.epochEnd(`${stage.name} epoch ${epoch + 1}/${epochs}: loss ${(t.lossSum / t.seen).toFixed(4)}, train accuracy ${(t.correct / t.seen).toFixed(4)}, ${(t.seen / t.seconds).toFixed(0)} samples/s`);
+  return t;
+}
+
+/** One optimizer step on a batch: the weighted sum of the exits' losses (plus weight decay), and the first exit's hits. */
+function trainStep(run: TrainingRun, plan: StagePlan, opt: StageOptimizer, batch: Dataset, images: Uint8Array): { loss: Tensor; hits: Tensor } {
+  const { ir, models } = run;
+  const { exits, trained, vars, kernels, labelMaps, weights } = plan;
+  return tf.tidy(() => {
+    const x = inputTensor(images, batch.count, ir.input.shape);
+    const values = new Map<number, Tensor>([[ir.input.tensor, x]]);
+    runBlocks(ir, models, plan.frozenFirst, values, () => false);
+    let hitsT: Tensor | undefined;
+    const lossT = opt.optimizer.minimize(
+      () => {
+        const v = new Map(values);
+        runBlocks(ir, models, plan.inTape, v, (name) => trained.has(name));
+        let total: Tensor = tf.scalar(0);
+        exits.forEach((e, k) => {
+          const logits = v.get(e.tensor)!;
+          const { loss: l, correct: c } = exitLoss(logits, batch.labels, labelMaps[k]!);
+          total = tf.add(total, tf.mul(l, weights[k]!));
+          if (k === 0) hitsT = tf.keep(c);
+        });
+        if (opt.weightDecay > 0) total = tf.add(total, tf.mul(0.5 * opt.weightDecay, tf.addN(kernels.map((w) => tf.sum(tf.square(w))))));
+        return total as tf.Scalar;
+      },
+      true,
+      vars,
+    )!;
+    return { loss: lossT, hits: hitsT! };
+  });
+}
+
+/** Cross-entropy over the samples an exit covers (labels mapped to its classes), and its count of hits. */
+function exitLoss(logits: Tensor, labels: Int32Array, map: Int32Array): { loss: Tensor; correct: Tensor } {
+  const k = logits.shape[1]!;
+  const mapped = Int32Array.from(labels, (l) => map[l]!);
+  const mask = tf.tensor1d(Float32Array.from(mapped, (m) => (m >= 0 ? 1 : 0)));
+  const target = tf.oneHot(tf.tensor1d(Int32Array.from(mapped, (m) => Math.max(0, m)), "int32"), k);
+  const n = tf.maximum(tf.sum(mask), 1);
+  const perSample = tf.losses.softmaxCrossEntropy(target, logits, undefined, undefined, tf.Reduction.NONE);
+  const loss = tf.div(tf.sum(tf.mul(perSample, mask)), n);
+  const hit = tf.mul(tf.cast(tf.equal(tf.argMax(logits, 1), tf.argMax(target, 1)), "float32"), mask);
+  return { loss, correct: tf.sum(hit) };
+}
+
+function hashSeed(a: number, b: number, c: number): number {
+  let h = (a ^ 0x811c9dc5) >>> 0;
+  for (const v of [b, c]) h = Math.imul(h ^ v, 0x01000193) >>> 0;
+  return h;
+}
