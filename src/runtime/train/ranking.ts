@@ -2,6 +2,7 @@
  * The hard classes: named in the spec, or ranked by training (step 2 of the recipe): the classes on
  * which the ranking exit does worst on held-out validation data, once a stage has trained it.
  */
+import { specHardClasses } from "../../format/hardClasses.js";
 import type { IrJson } from "../../format/ir.js";
 import type { BlockModel } from "./builder.js";
 import { exitLabelMap, lowestAccuracy } from "./classes.js";
@@ -22,7 +23,7 @@ export function rankingExit(ir: IrJson): string | undefined {
 
 /** The hard classes the spec names by label, or null when training ranks them. */
 export function namedHardClasses(ir: IrJson): number[] | null {
-  return ir.hardClasses.kind === "labels" ? ir.hardClasses.labels!.map((l) => ir.labels.indexOf(l)) : null;
+  return specHardClasses(ir.hardClasses)?.map((l) => ir.labels.indexOf(l)) ?? null;
 }
 
 /** After a stage that trained the ranking exit's block: ranks the hard classes, unless they are known already. */
