@@ -121,6 +121,16 @@ block main on edge {
     });
   });
 
+  it("an op parameter without a default is required unless the op marks it optional (a pool's stride)", () => {
+    const r = compileText(withBlocks(`block main on edge {\n  x = max_pool(relu(conv2d(image, 8)), kernel: 4)\n  exit main over all = dense(gap(x), num_classes)\n}`));
+    expect(r.diagnostics).toEqual([]);
+    const pool = r.ir!.nodes.find((n) => n.op === "max_pool")!;
+    expect(pool.attrs).toEqual({ kernel: 4, padding: "valid" });
+    expect(r.shapes[pool.output]).toEqual([8, 8, 8]);
+    const missing = compileText(withBlocks(`block main on edge {\n  x = conv2d(image, kernel: 3)\n  exit main over all = dense(gap(x), num_classes)\n}`));
+    expect(missing.diagnostics.map((d) => [d.code, d.message])).toEqual([["MN2005", "`conv2d` needs `filters`"]]);
+  });
+
   it("reports every error of a file in one run", () => {
     const r = compileText(
       withBlocks(`

@@ -1,6 +1,7 @@
 import { Codes, DiagnosticBag, type RelatedInfo } from "../../diagnostics/index.js";
 import type { IrBlock, IrExit } from "../graph.js";
-import type { AssignedValue, GraphStore } from "./blocks.js";
+import type { AssignedValue } from "./blocks.js";
+import type { GraphStore } from "./nodes.js";
 
 const HINT = "no exit and no other block uses it; remove it, or use it on the way to an exit";
 
