@@ -213,7 +213,7 @@ block ext on edge {
     expect(r.diagnostics).toEqual([]);
   });
 
-  it("a layer of another block that reads a tensor and reaches no exit is the one reported", () => {
+  it("a tensor another block reads only on the way to no exit is unused too, as is the layer that reads it", () => {
     const r = compileText(
       withBlocks(
         `block main on edge {
@@ -228,7 +228,10 @@ block ext on edge {
         route,
       ),
     );
-    expect(warnings(r).map((w) => [w.message, location(w.span!).line])).toEqual([["value `wasted` is counted in the costs (1 layer) but reaches no exit", 10]]);
+    expect(warnings(r).map((w) => [w.message, location(w.span!).line, w.hint])).toEqual([
+      ["value `side` is counted in the costs (1 layer) but reaches no exit", 6, "only block `ext` reads it, and not on the way to an exit; remove it, or use it on the way to an exit"],
+      ["value `wasted` is counted in the costs (1 layer) but reaches no exit", 10, "no exit and no other block uses it; remove it, or use it on the way to an exit"],
+    ]);
   });
 
   it("are not looked for once an error is reported", () => {
