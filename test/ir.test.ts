@@ -112,6 +112,29 @@ block main on edge {
       expect(location(d.related![0]!.span)).toMatchObject({ line: 5, column: 20 });
     });
 
+    it("a cycle through mutually recursive defs is MN2020, whichever of them another block called first", () => {
+      const defs = `def widen(x, n) {\n  if n > 0 {\n    y = narrow(x, n - 1)\n  } else {\n    y = concat(x, ext.y)\n  }\n  return y\n}\ndef narrow(x, n) {\n  return widen(relu(x), n)\n}`;
+      const spec = (probe: string) =>
+        withBlocks(
+          `${defs}\nblock probe on edge {\n  p = ${probe}(relu(conv2d(image, 8)), 0)\n  exit probe over all = dense(gap(p), num_classes)\n}\nblock ext on edge {\n  y = relu(conv2d(main.features, 8))\n  exit ext over hard = dense(gap(y), num_hard)\n}\nblock main on edge {\n  features = relu(conv2d(image, 8))\n  exit main over all = dense(gap(narrow(features, 1)), num_classes)\n}`,
+          route,
+        );
+      for (const probe of ["widen", "narrow"]) {
+        const r = compileText(spec(probe));
+        expect(errorCodes(r), probe).toEqual(["MN2020"]);
+        expect(r.diagnostics[0]!.message).toBe("blocks read each other in a cycle: ext → main → ext (through def `narrow`)");
+        expect(r.diagnostics[0]!.related!.map((x) => x.message)).toEqual(["`ext.y` is read here, in def `widen` (called as narrow → widen)"]);
+      }
+    });
+
+    it("a def called twice by each of 24 nested defs is followed once, not 2^24 times", () => {
+      const defs = Array.from({ length: 24 }, (_, i) => `def d${i}(x, n) {\n  if n > 0 {\n    a = d${i + 1}(x, n - 1)\n    b = d${i + 1}(a, n - 1)\n  } else {\n    b = concat(x, main.features)\n  }\n  return b\n}`);
+      const last = "def d24(x, n) {\n  return concat(x, main.features)\n}";
+      const r = compileText(withBlocks(`${defs.join("\n")}\n${last}\n${ext("d0(y, 1)")}\n${main}`, route));
+      expect(r.diagnostics).toEqual([]);
+      expect(readsOf(r)).toEqual(readsOf(direct));
+    });
+
     it("a def parameter named like a block is not a read of that block", () => {
       const r = compileText(
         withBlocks(`def f(main) {\n  return relu(main)\n}\nblock ext on edge {\n  y = f(conv2d(image, 8))\n  exit ext over hard = dense(gap(y), num_hard)\n}\nblock main on edge {\n  features = concat(relu(conv2d(image, 8)), ext.y)\n  exit main over all = dense(gap(features), num_classes)\n}`, route),
@@ -119,6 +142,16 @@ block main on edge {
       expect(r.diagnostics).toEqual([]);
       expect(r.ir!.blocks.find((b) => b.name === "main")!.reads.map((x) => x.label)).toEqual(["ext.y"]);
     });
+  });
+
+  it("an op parameter without a default is required unless the op marks it optional (a pool's stride)", () => {
+    const r = compileText(withBlocks(`block main on edge {\n  x = max_pool(relu(conv2d(image, 8)), kernel: 4)\n  exit main over all = dense(gap(x), num_classes)\n}`));
+    expect(r.diagnostics).toEqual([]);
+    const pool = r.ir!.nodes.find((n) => n.op === "max_pool")!;
+    expect(pool.attrs).toEqual({ kernel: 4, padding: "valid" });
+    expect(r.shapes[pool.output]).toEqual([8, 8, 8]);
+    const missing = compileText(withBlocks(`block main on edge {\n  x = conv2d(image, kernel: 3)\n  exit main over all = dense(gap(x), num_classes)\n}`));
+    expect(missing.diagnostics.map((d) => [d.code, d.message])).toEqual([["MN2005", "`conv2d` needs `filters`"]]);
   });
 
   it("reports every error of a file in one run", () => {
@@ -180,7 +213,7 @@ block ext on edge {
     expect(r.diagnostics).toEqual([]);
   });
 
-  it("a layer of another block that reads a tensor and reaches no exit is the one reported", () => {
+  it("a tensor another block reads only on the way to no exit is unused too, as is the layer that reads it", () => {
     const r = compileText(
       withBlocks(
         `block main on edge {
@@ -195,7 +228,10 @@ block ext on edge {
         route,
       ),
     );
-    expect(warnings(r).map((w) => [w.message, location(w.span!).line])).toEqual([["value `wasted` is counted in the costs (1 layer) but reaches no exit", 10]]);
+    expect(warnings(r).map((w) => [w.message, location(w.span!).line, w.hint])).toEqual([
+      ["value `side` is counted in the costs (1 layer) but reaches no exit", 6, "only block `ext` reads it, and not on the way to an exit; remove it, or use it on the way to an exit"],
+      ["value `wasted` is counted in the costs (1 layer) but reaches no exit", 10, "no exit and no other block uses it; remove it, or use it on the way to an exit"],
+    ]);
   });
 
   it("are not looked for once an error is reported", () => {

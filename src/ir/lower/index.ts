@@ -1,11 +1,12 @@
 import { Codes, DiagnosticBag, didYouMean, type Span } from "../../diagnostics/index.js";
 import type * as A from "../../parser/index.js";
 import type { DType, IrBlock, IrExit, IrGraph, Placement } from "../graph.js";
-import { BlockLowering, type GraphStore } from "./blocks.js";
+import { BlockLowering } from "./blocks.js";
 import { lowerAssertions } from "./assertions.js";
-import { lowerComplexity } from "./complexity.js";
+import { lowerComplexity, type PendingSelection } from "./complexity.js";
 import { SectionReader } from "./context.js";
 import { lowerDevices } from "./devices.js";
+import type { GraphStore } from "./nodes.js";
 import { orderBlocks } from "./order.js";
 import { classSet, lowerRouting } from "./routing.js";
 import { lowerTraining } from "./training.js";
@@ -32,6 +33,77 @@ export function lower(main: A.SpecFile, imported: A.SpecFile[], bag: DiagnosticB
   const of = <K extends A.Item["kind"]>(kind: K) => items.filter((i): i is Extract<A.Item, { kind: K }> => i.kind === kind);
   const fileStart: Span = { source: main.span.source, start: 0, end: 0 };
 
+  const defs = collectDefs(main, imported, bag);
+  const modelDecl = single(of("model"), "model", bag);
+  const inputDecl = single(of("input"), "input", bag);
+  const labelsDecl = single(of("labels"), "labels", bag);
+  if (!modelDecl) bag.error(Codes.MissingDeclaration, "the spec has no `model` declaration", fileStart, { hint: "start the spec with `model my_model`" });
+  if (!inputDecl) bag.error(Codes.MissingDeclaration, "the spec has no `input` declaration", fileStart, { hint: "declare e.g. `input image: u8[28, 28, 1]`" });
+  if (!labelsDecl) bag.error(Codes.MissingDeclaration, "the spec has no `labels` declaration", fileStart, { hint: "declare e.g. `labels 10` or `labels [\"cat\", \"dog\"]`" });
+  if (!inputDecl || !labelsDecl) return undefined;
+  const input = readInput(inputDecl, r);
+  if (!input) return undefined;
+  const labels = readLabels(labelsDecl, r);
+  if (!labels) return undefined;
+
+  const store: GraphStore = { tensors: [], nodes: [], shapes: [] };
+  const inputName = inputDecl.name.name;
+  store.tensors.push({ id: 0, name: inputName, block: "input", producer: -1, span: inputDecl.name.span });
+  store.shapes.push(input.shape);
+
+  const blockDecls = of("block").filter((b) => b.name.name);
+  const blockNames = declareBlocks(blockDecls, inputName, bag);
+  if (blockNames.size === 0) {
+    bag.error(Codes.MissingDeclaration, "the spec declares no `block`", fileStart, { hint: "declare e.g. `block main on edge { … }`" });
+    return undefined;
+  }
+
+  // Hard-class count is needed while lowering (num_hard); the exit it names is checked afterwards.
+  const complexity = lowerComplexity(of("complexity"), labels, firstExitName(blockDecls), r);
+  const globals = new Map<string, Value>([
+    [inputName, { kind: "tensor", id: 0, label: inputName, gradient: false }],
+    ["num_classes", { kind: "number", value: labels.length, unit: undefined }],
+    ["num_hard", { kind: "number", value: complexity.selection.count, unit: undefined }],
+    ["num_easy", { kind: "number", value: labels.length - complexity.selection.count, unit: undefined }],
+  ]);
+  for (const name of blockNames.keys()) globals.set(name, { kind: "block", name });
+
+  const { blocks, exits, classExprs, assigned } = lowerBlocks(blockDecls, blockNames, defs, store, globals, bag);
+  // After an error a layer may look unused only because what would read it failed.
+  if (!bag.hasErrors) warnUnusedLayers(store, blocks, exits, assigned, bag);
+
+  for (const x of exits) {
+    const set = classSet(classExprs.get(x.name)!, labels, r);
+    if (set) x.classes = set;
+    // With its classes unknown, the exit's width cannot be checked: forget its shape rather than guess.
+    else if (x.tensor >= 0) store.shapes[x.tensor] = undefined;
+  }
+  if (exits.length === 0) bag.error(Codes.MissingDeclaration, "no block declares an `exit`", blocks[0]!.span, { hint: "end a block with e.g. `exit main over all = dense(gap(x), num_classes)`" });
+  checkRankingExit(complexity, exits, fileStart, bag);
+  const objectiveDecl = single(of("objective"), "objective", bag);
+  const objective = objectiveDecl ? (r.word({ kind: "name", name: objectiveDecl.value.name, span: objectiveDecl.value.span }, ["energy", "latency"] as const, "`objective`") ?? "energy") : "energy";
+
+  const ir: IrGraph = {
+    model: modelDecl?.name.name || "model",
+    input: { name: inputName, dtype: input.dtype ?? "float32", shape: input.shape, tensor: 0, span: inputDecl.name.span },
+    labels,
+    tensors: store.tensors,
+    nodes: store.nodes,
+    blocks,
+    exits,
+    devices: lowerDevices(of("device"), r),
+    hardClasses: complexity.selection,
+    routing: lowerRouting(of("route"), exits, labels, r),
+    training: lowerTraining(of("train"), blocks, exits, complexity.selection.exit, r),
+    assertions: lowerAssertions(of("assert"), blocks, exits, r),
+    objective,
+    sourceFiles: [main.span.source.name, ...imported.map((f) => f.span.source.name)],
+  };
+  return { ir, shapes: store.shapes };
+}
+
+/** The defs of the spec and of the files it imports, by name; an imported file holds nothing else. */
+function collectDefs(main: A.SpecFile, imported: A.SpecFile[], bag: DiagnosticBag): Map<string, A.DefDecl> {
   const defs = new Map<string, A.DefDecl>();
   for (const f of [...imported, main]) {
     for (const item of f.items) {
@@ -48,44 +120,34 @@ export function lower(main: A.SpecFile, imported: A.SpecFile[], bag: DiagnosticB
       defs.set(item.name.name, item);
     }
   }
+  return defs;
+}
 
-  const single = <T extends A.Item>(list: T[], what: string): T | undefined => {
-    for (let i = 1; i < list.length; i++) bag.error(Codes.DuplicateDeclaration, `\`${what}\` is declared twice`, list[i]!.span, { related: [{ message: "first declared here", span: list[0]!.span }] });
-    return list[0];
-  };
-  const modelDecl = single(of("model"), "model");
-  const inputDecl = single(of("input"), "input");
-  const labelsDecl = single(of("labels"), "labels");
-  if (!modelDecl) bag.error(Codes.MissingDeclaration, "the spec has no `model` declaration", fileStart, { hint: "start the spec with `model my_model`" });
-  if (!inputDecl) bag.error(Codes.MissingDeclaration, "the spec has no `input` declaration", fileStart, { hint: "declare e.g. `input image: u8[28, 28, 1]`" });
-  if (!labelsDecl) bag.error(Codes.MissingDeclaration, "the spec has no `labels` declaration", fileStart, { hint: "declare e.g. `labels 10` or `labels [\"cat\", \"dog\"]`" });
-  if (!inputDecl || !labelsDecl) return undefined;
+/** The first of the declarations of a section that may appear once; each further one is reported. */
+function single<T extends A.Item>(list: T[], what: string, bag: DiagnosticBag): T | undefined {
+  for (let i = 1; i < list.length; i++) bag.error(Codes.DuplicateDeclaration, `\`${what}\` is declared twice`, list[i]!.span, { related: [{ message: "first declared here", span: list[0]!.span }] });
+  return list[0];
+}
 
-  // Input.
-  const dtype = DTYPES[inputDecl.dtype.name];
-  if (!dtype && inputDecl.dtype.name) bag.error(Codes.BadValue, `unknown input type \`${inputDecl.dtype.name}\``, inputDecl.dtype.span, { hint: didYouMean(inputDecl.dtype.name, Object.keys(DTYPES)) ?? `types: ${Object.keys(DTYPES).join(", ")}` });
+/** The input's type (undefined when unknown, already reported) and its shape, H×W×C or N. */
+function readInput(decl: A.InputDecl, r: SectionReader): { dtype: DType | undefined; shape: number[] } | undefined {
+  const dtype = DTYPES[decl.dtype.name];
+  if (!dtype && decl.dtype.name) r.bag.error(Codes.BadValue, `unknown input type \`${decl.dtype.name}\``, decl.dtype.span, { hint: didYouMean(decl.dtype.name, Object.keys(DTYPES)) ?? `types: ${Object.keys(DTYPES).join(", ")}` });
   const shape: number[] = [];
-  for (const d of inputDecl.shape) {
+  for (const d of decl.shape) {
     const v = r.integer(d, "an input dimension");
     if (v === undefined) return undefined;
     shape.push(v);
   }
   if (shape.length !== 3 && shape.length !== 1) {
-    bag.error(Codes.BadInputShape, `the input is an image H×W×C or a vector N, but ${shape.length} dimensions were given`, inputDecl.span);
+    r.bag.error(Codes.BadInputShape, `the input is an image H×W×C or a vector N, but ${shape.length} dimensions were given`, decl.span);
     return undefined;
   }
+  return { dtype, shape };
+}
 
-  // Labels.
-  const labels = readLabels(labelsDecl, r);
-  if (!labels) return undefined;
-
-  const store: GraphStore = { tensors: [], nodes: [], shapes: [] };
-  const inputName = inputDecl.name.name;
-  store.tensors.push({ id: 0, name: inputName, block: "input", producer: -1, span: inputDecl.name.span });
-  store.shapes.push(shape);
-
-  // Blocks, ordered so that each is lowered after the blocks it reads.
-  const blockDecls = of("block").filter((b) => b.name.name);
+/** The blocks by name; a block named twice, or like the input or a built-in value, is reported and left out. */
+function declareBlocks(blockDecls: A.BlockDecl[], inputName: string, bag: DiagnosticBag): Map<string, A.BlockDecl> {
   const blockNames = new Map<string, A.BlockDecl>();
   for (const b of blockDecls) {
     const prior = blockNames.get(b.name.name);
@@ -93,34 +155,21 @@ export function lower(main: A.SpecFile, imported: A.SpecFile[], bag: DiagnosticB
     else if (b.name.name === inputName || RESERVED.has(b.name.name)) bag.error(Codes.DuplicateName, `\`${b.name.name}\` is already the name of ${b.name.name === inputName ? "the input" : "a built-in value"}`, b.name.span);
     else blockNames.set(b.name.name, b);
   }
-  if (blockNames.size === 0) {
-    bag.error(Codes.MissingDeclaration, "the spec declares no `block`", fileStart, { hint: "declare e.g. `block main on edge { … }`" });
-    return undefined;
-  }
+  return blockNames;
+}
 
-  // Hard-class count is needed while lowering (num_hard); the exit it names is checked afterwards.
-  const firstExitGuess = firstExitName(blockDecls);
-  const complexity = lowerComplexity(of("complexity"), labels, firstExitGuess, r);
-  const globals = new Map<string, Value>([
-    [inputName, { kind: "tensor", id: 0, label: inputName, gradient: false }],
-    ["num_classes", { kind: "number", value: labels.length, unit: undefined }],
-    ["num_hard", { kind: "number", value: complexity.selection.count, unit: undefined }],
-    ["num_easy", { kind: "number", value: labels.length - complexity.selection.count, unit: undefined }],
-  ]);
-  for (const name of blockNames.keys()) globals.set(name, { kind: "block", name });
-
+/**
+ * Lowers the blocks, each after the blocks it reads. The blocks keep their declaration order in the
+ * IR, and the exits theirs; an exit name declared twice is reported.
+ */
+function lowerBlocks(blockDecls: A.BlockDecl[], blockNames: Map<string, A.BlockDecl>, defs: Map<string, A.DefDecl>, store: GraphStore, globals: Map<string, Value>, bag: DiagnosticBag) {
   const order = orderBlocks([...blockNames.values()], defs, bag);
   const lowered = new Map<string, IrBlock>();
   const exits: IrExit[] = [];
   const classExprs = new Map<string, A.Expr>();
   const lowering = new BlockLowering(bag, store, defs, lowered, globals);
   for (const decl of order) {
-    let placement = decl.device.name as Placement;
-    if (!PLACEMENTS.includes(placement)) {
-      if (decl.device.name) bag.error(Codes.UnknownDevice, `a block is placed \`on edge\`, \`on cloud\` or \`on auto\`, not \`${decl.device.name}\``, decl.device.span, { hint: didYouMean(decl.device.name, PLACEMENTS) });
-      placement = "edge";
-    }
-    const out = lowering.lower(decl, placement);
+    const out = lowering.lower(decl, placementOf(decl, bag));
     lowered.set(decl.name.name, out.block);
     for (const x of out.exits) {
       const prior = exits.find((e) => e.name === x.name);
@@ -132,20 +181,20 @@ export function lower(main: A.SpecFile, imported: A.SpecFile[], bag: DiagnosticB
       classExprs.set(x.name, out.classExprs.get(x.name)!);
     }
   }
-  // Keep declaration order in the IR, whatever order lowering needed.
   const blocks = blockDecls.filter((b) => blockNames.get(b.name.name) === b).map((b) => lowered.get(b.name.name)!).filter(Boolean);
   exits.sort((a, b) => blocks.findIndex((x) => x.name === a.block) - blocks.findIndex((x) => x.name === b.block));
-  // After an error a layer may look unused only because what would read it failed.
-  if (!bag.hasErrors) warnUnusedLayers(store, blocks, exits, lowering.assigned, bag);
+  return { blocks, exits, classExprs, assigned: lowering.assigned };
+}
 
-  for (const x of exits) {
-    const set = classSet(classExprs.get(x.name)!, labels, r);
-    if (set) x.classes = set;
-    // With its classes unknown, the exit's width cannot be checked: forget its shape rather than guess.
-    else if (x.tensor >= 0) store.shapes[x.tensor] = undefined;
-  }
-  if (exits.length === 0) bag.error(Codes.MissingDeclaration, "no block declares an `exit`", blocks[0]!.span, { hint: "end a block with e.g. `exit main over all = dense(gap(x), num_classes)`" });
+function placementOf(decl: A.BlockDecl, bag: DiagnosticBag): Placement {
+  const placement = decl.device.name as Placement;
+  if (PLACEMENTS.includes(placement)) return placement;
+  if (decl.device.name) bag.error(Codes.UnknownDevice, `a block is placed \`on edge\`, \`on cloud\` or \`on auto\`, not \`${decl.device.name}\``, decl.device.span, { hint: didYouMean(decl.device.name, PLACEMENTS) });
+  return "edge";
+}
 
+/** The exit that ranks classes to pick the hard ones must exist and cover all classes. */
+function checkRankingExit(complexity: PendingSelection, exits: IrExit[], fileStart: Span, bag: DiagnosticBag): void {
   const sel = complexity.selection;
   const ranking = sel.kind === "lowest_accuracy" && sel.exit ? exits.find((e) => e.name === sel.exit) : undefined;
   if (sel.kind === "lowest_accuracy" && sel.exit && !ranking) {
@@ -155,26 +204,6 @@ export function lower(main: A.SpecFile, imported: A.SpecFile[], bag: DiagnosticB
   } else if (sel.kind === "lowest_accuracy" && !sel.exit && exits.length > 1) {
     bag.error(Codes.BadComplexity, "no exit covers all classes, so none can rank them to pick the hard classes", fileStart, { hint: "give `complexity { hard: [\"label\", …] }` or add an exit `over all`" });
   }
-  const objectiveDecl = single(of("objective"), "objective");
-  const objective = objectiveDecl ? (r.word({ kind: "name", name: objectiveDecl.value.name, span: objectiveDecl.value.span }, ["energy", "latency"] as const, "`objective`") ?? "energy") : "energy";
-
-  const ir: IrGraph = {
-    model: modelDecl?.name.name || "model",
-    input: { name: inputName, dtype: dtype ?? "float32", shape, tensor: 0, span: inputDecl.name.span },
-    labels,
-    tensors: store.tensors,
-    nodes: store.nodes,
-    blocks,
-    exits,
-    devices: lowerDevices(of("device"), r),
-    hardClasses: sel,
-    routing: lowerRouting(of("route"), exits, labels, r),
-    training: lowerTraining(of("train"), blocks, exits, sel.exit, r),
-    assertions: lowerAssertions(of("assert"), blocks, exits, r),
-    objective,
-    sourceFiles: [main.span.source.name, ...imported.map((f) => f.span.source.name)],
-  };
-  return { ir, shapes: store.shapes };
 }
 
 function readLabels(decl: A.LabelsDecl, r: SectionReader): string[] | undefined {

@@ -68,8 +68,8 @@ export function orderBlocks(decls: A.BlockDecl[], defs: Map<string, A.DefDecl>, 
  * blocks more strictly).
  */
 class ReadFinder {
-  private readonly defReads = new Map<string, FoundRead[]>();
-  private readonly expanding = new Set<string>();
+  /** The defs followed so far from the call in a block's body being read; undefined outside such a call. */
+  private followed: Set<string> | undefined;
 
   constructor(
     private readonly blocks: Set<string>,
@@ -98,20 +98,20 @@ class ReadFinder {
     return out;
   }
 
-  /** The blocks a def's body and parameter defaults read, wherever it is called from. */
+  /**
+   * The blocks a def's body and parameter defaults read, and those of the defs it calls. A def is
+   * followed once per call in a block's body: met again there (called a second time, or recursively,
+   * directly or through other defs), it adds nothing, as its reads are found where it was first met.
+   * Nothing is kept from one such call to the next: reads found with a recursive call cut short would
+   * miss what the rest of the cycle reads when the def is met first from elsewhere.
+   */
   private def(def: A.DefDecl): FoundRead[] {
-    const name = def.name.name;
-    const known = this.defReads.get(name);
-    if (known) return known;
-    // A def that calls itself never ends; lowering reports it, here it adds nothing more.
-    if (this.expanding.has(name)) return [];
-    this.expanding.add(name);
+    if (this.followed!.has(def.name.name)) return [];
+    this.followed!.add(def.name.name);
     const params = new Set(def.params.map((p) => p.name.name));
     const out: FoundRead[] = [];
     for (const p of def.params) if (p.default) this.expr(p.default, params, out);
     out.push(...this.body(def.body, new Set(params)));
-    this.expanding.delete(name);
-    this.defReads.set(name, out);
     return out;
   }
 
@@ -132,7 +132,11 @@ class ReadFinder {
         // A callee is looked up among defs, layers and built-ins, never among blocks.
         const def = e.callee.kind === "name" ? this.defs.get(e.callee.name) : undefined;
         if (def) {
-          for (const r of this.def(def)) out.push({ name: r.name, span: e.callee.span, label: r.label, defs: [def.name.name, ...r.defs], inner: r.inner ?? r.span });
+          const outermost = this.followed === undefined;
+          if (outermost) this.followed = new Set();
+          const reads = this.def(def);
+          if (outermost) this.followed = undefined;
+          for (const r of reads) out.push({ name: r.name, span: e.callee.span, label: r.label, defs: [def.name.name, ...r.defs], inner: r.inner ?? r.span });
         }
         e.args.forEach((a) => this.expr(a.value, bound, out));
         break;

@@ -1,19 +1,27 @@
 import { Codes, DiagnosticBag, type RelatedInfo } from "../../diagnostics/index.js";
 import type { IrBlock, IrExit } from "../graph.js";
-import type { AssignedValue, GraphStore } from "./blocks.js";
+import type { AssignedValue } from "./blocks.js";
+import type { GraphStore } from "./nodes.js";
 
 const HINT = "no exit and no other block uses it; remove it, or use it on the way to an exit";
 
+/** The hint for a value other blocks read, though on no way to an exit. */
+function readHint(readers: string[]): string {
+  const who = readers.map((b) => `\`${b}\``).join(", ");
+  return `only block${readers.length === 1 ? "" : "s"} ${who} read${readers.length === 1 ? "s" : ""} it, and not on the way to an exit; remove it, or use it on the way to an exit`;
+}
+
 /**
  * Layers whose output reaches no exit are still counted in params, MACs and memory: warns about
- * each (MN2024). A layer is used when its output leads to an exit of any block, or another block
- * reads it (`main.features`), or it feeds a layer that is used. A value that no exit needs is
- * reported once, where it is assigned; layers made by no such assignment (inside a condition such
- * as `channels(conv2d(x, 8))`, or a list) are reported at the last of them.
+ * each (MN2024). The layers used are found walking back from the exits' outputs through the inputs
+ * of each layer, across blocks: a layer another block reads (`main.features`) is used only when
+ * that block's use of it leads to an exit. A value that no exit needs is reported once, where it is
+ * assigned; layers made by no such assignment (inside a condition such as
+ * `channels(conv2d(x, 8))`, or a list) are reported at the last of them.
  */
 export function warnUnusedLayers(store: GraphStore, blocks: IrBlock[], exits: IrExit[], assigned: AssignedValue[], bag: DiagnosticBag): void {
   const used = new Set<number>();
-  const stack = [...exits.map((x) => x.tensor), ...blocks.flatMap((b) => b.reads.map((r) => r.tensor))];
+  const stack = exits.map((x) => x.tensor);
   while (stack.length) {
     const producer = store.tensors[stack.pop()!]?.producer ?? -1;
     if (producer < 0 || used.has(producer)) continue;
@@ -31,7 +39,9 @@ export function warnUnusedLayers(store: GraphStore, blocks: IrBlock[], exits: Ir
     const n = v.endNode - v.firstNode;
     const what = v.def ? `value \`${v.name}\` of def \`${v.def}\`` : `value \`${v.name}\``;
     const related: RelatedInfo[] = v.def && v.callSite ? [{ message: `called here, in block \`${v.block}\``, span: v.callSite }] : [];
-    bag.warning(Codes.UnusedValue, `${what} is counted in the costs (${layers(n)}) but reaches no exit`, v.span, { hint: HINT, ...(related.length ? { related } : {}) });
+    const readers = blocks.filter((b) => b.reads.some((r) => r.tensor === v.tensor)).map((b) => b.name);
+    const hint = readers.length ? readHint(readers) : HINT;
+    bag.warning(Codes.UnusedValue, `${what} is counted in the costs (${layers(n)}) but reaches no exit`, v.span, { hint, ...(related.length ? { related } : {}) });
   }
 
   const loose = store.nodes.filter((n) => !used.has(n.id) && !covered.some((c) => c.first <= n.id && n.id < c.end));

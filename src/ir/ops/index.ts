@@ -28,4 +28,4 @@ export function opNames(): string[] {
 }
 
 export type { OpDef, ParamSpec, ShapeInput, ShapeProblem, OpCost } from "./op.js";
-export { isProblem } from "./op.js";
+export { applyShapeRule, isProblem, isRequired, shapeInput } from "./op.js";

@@ -1,6 +1,6 @@
 import { Codes, type Code } from "../../diagnostics/index.js";
 import type { AttrValue, Shape } from "../graph.js";
-import type { Span } from "../../diagnostics/index.js";
+import type { DiagnosticBag, RelatedInfo, Span } from "../../diagnostics/index.js";
 
 export interface ParamSpec {
   name: string;
@@ -8,8 +8,18 @@ export interface ParamSpec {
   /** For enums: the allowed words. */
   values?: readonly string[];
   default?: AttrValue;
+  /**
+   * May be left out although it has no default: the attribute is then absent, and the op's shape
+   * rule and runtime choose the value (a pool's stride is its kernel).
+   */
+  optional?: boolean;
   min?: number;
   max?: number;
+}
+
+/** Whether a call must give the argument. */
+export function isRequired(p: ParamSpec): boolean {
+  return p.default === undefined && !p.optional;
 }
 
 export interface ShapeInput {
@@ -54,6 +64,25 @@ export const NO_COST: OpCost = { params: 0, macs: 0, buffers: 0 };
 
 export function isProblem(r: Shape | ShapeProblem): r is ShapeProblem {
   return !Array.isArray(r);
+}
+
+/** A tensor as a shape rule sees it: `made` is where the tensor was made, `at` the call that uses it. */
+export function shapeInput(shape: Shape, label: string, made: Span, at: Span): ShapeInput {
+  const pos = made.source.position(made.start);
+  const origin = made.source === at.source ? `line ${pos.line}` : `${made.source.name}:${pos.line}`;
+  return { shape, label, span: made, origin };
+}
+
+/** Applies an op's shape rule; a problem is reported at `span`, with where each input it names was made. */
+export function applyShapeRule(op: OpDef, inputs: ShapeInput[], attrs: Record<string, AttrValue>, span: Span, bag: DiagnosticBag): Shape | undefined {
+  const r = op.inferShape(inputs, attrs);
+  if (!isProblem(r)) return r;
+  const related: RelatedInfo[] = (r.inputs ?? []).map((k) => {
+    const s = inputs[k]!;
+    return { message: `\`${s.label}\` (${s.shape.join("×")}) is made here`, span: s.span };
+  });
+  bag.error(r.code, r.message, span, { ...(r.hint ? { hint: r.hint } : {}), ...(related.length ? { related } : {}) });
+  return undefined;
 }
 
 export function describe(input: ShapeInput): string {

@@ -8,7 +8,7 @@ function pool(name: string, doc: string): OpDef {
     doc,
     params: [
       { name: "kernel", kind: "int", default: 2, min: 1 },
-      { name: "stride", kind: "int", min: 1 },
+      { name: "stride", kind: "int", optional: true, min: 1 },
       { name: "padding", kind: "padding", default: "valid" },
     ],
     inferShape([x], a) {
