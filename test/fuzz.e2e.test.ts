@@ -5,8 +5,8 @@
  * other work on a shared machine does not count against an input).
  *
  * Inputs come from a seeded PRNG, so a run is reproducible:
- *   MEANET_FUZZ_SEED=0x6d65616e npx vitest run test/fuzz.test.ts     (the default seed)
- *   MEANET_FUZZ_SEED=<seed> MEANET_FUZZ_ONLY=12,345 npx vitest run test/fuzz.test.ts
+ *   MEANET_FUZZ_SEED=0x6d65616e npx vitest run test/fuzz.e2e.test.ts     (the default seed)
+ *   MEANET_FUZZ_SEED=<seed> MEANET_FUZZ_ONLY=12,345 npx vitest run test/fuzz.e2e.test.ts
  * Input i depends only on the seed, i and the corpus (examples/*.meanet, dsl/std/*.meanet), so while
  * those files are unchanged `MEANET_FUZZ_ONLY` reruns exactly the failing cases; a failure report
  * also prints the input itself, and `MEANET_FUZZ_DUMP=<file.json>` writes every failing input in full.
@@ -762,7 +762,7 @@ function report(inputs: FuzzInput[], outcomes: Map<number, Outcome>, kinds: Kind
   const shown = failing.slice(0, 15).map(({ x, problems }) =>
     [
       `• input #${x.index} (${x.kind}; ${x.note.slice(0, 300)}) — seed ${hex(SEED)}`,
-      `  rerun: MEANET_FUZZ_SEED=${hex(SEED)} MEANET_FUZZ_ONLY=${x.index} npx vitest run test/fuzz.test.ts`,
+      `  rerun: MEANET_FUZZ_SEED=${hex(SEED)} MEANET_FUZZ_ONLY=${x.index} npx vitest run test/fuzz.e2e.test.ts`,
       ...problems.slice(0, 5).map((p) => `  ✗ ${p.replace(/\n/g, "\n    ")}`),
       `  input: ${preview(x.text)}`,
     ].join("\n"),
