@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeModel } from "../src/codegen/onnx/index.js";
+import { expectGoldenSet, filesUnder } from "./helpers/golden.js";
 import { copyTrainedBuild, trainedFixture } from "./helpers/trained.js";
 
 const PYTHON = "/usr/bin/python3";
@@ -362,6 +363,19 @@ describe("random-weight exports of every example", () => {
       // Nothing trained to replace: no warning.
       expect(e.err).not.toContain("warning");
       dirs.push(model);
+    }
+  });
+
+  it("the seed-7 exports match their baselines in test/golden/generated/<example>/export: manifest.json and each ONNX file's sha256", () => {
+    for (const [i, ex] of examples.entries()) {
+      const d = dirs[i]!;
+      const onnx = filesUnder(d).filter((f) => f.endsWith(".onnx"));
+      expect(onnx.length, ex).toBeGreaterThanOrEqual(3);
+      const files = new Map([
+        ["manifest.json", readFileSync(join(d, "manifest.json"), "utf8")],
+        ["onnx.sha256", onnx.map((f) => `${sha(join(d, f))}  ${f}\n`).join("")],
+      ]);
+      expectGoldenSet(`${ex}/export`, files);
     }
   });
 
