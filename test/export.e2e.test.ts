@@ -1,7 +1,7 @@
 /**
- * `meanet export` and `meanet verify` end to end, through the CLI: a Fashion-MNIST model trained
- * briefly here, and random-weight exports of every example. Every file goes through the official
- * ONNX checker (Debian python3-onnx) when it is installed.
+ * `meanet export` and `meanet verify` end to end, through the CLI: the briefly trained Fashion-MNIST
+ * model the e2e tests share (test/helpers/trained.ts), and random-weight exports of every example.
+ * Every file goes through the official ONNX checker (Debian python3-onnx) when it is installed.
  */
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -10,6 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeModel } from "../src/codegen/onnx/index.js";
+import { expectGoldenSet, filesUnder } from "./helpers/golden.js";
+import { copyTrainedBuild, trainedFixture } from "./helpers/trained.js";
 
 const PYTHON = "/usr/bin/python3";
 const HAS_ONNX = spawnSync(PYTHON, ["-c", "import onnx"]).status === 0;
@@ -52,14 +54,18 @@ describe("export of a trained Fashion-MNIST model", () => {
   const dir = join(out, "fashion_mnist");
   let trainedCopy: string;
 
+  // The spec the fixture was trained from, and its text.
+  let trainedSpec: string;
+  let specText: string;
+
   beforeAll(() => {
-    const r = cli("train", "examples/fashion-mnist.meanet", "-o", out, "--limit-train", "600", "--limit-test", "200", "--epochs", "1", "--backend", "wasm");
-    expect(r.status, r.err).toBe(0);
-    trainedCopy = join(tmp, "trained-pristine");
-    cpSync(dir, trainedCopy, { recursive: true });
+    trainedSpec = trainedFixture().spec;
+    specText = readFileSync(trainedSpec, "utf8");
+    expect(copyTrainedBuild(out)).toBe(dir);
+    trainedCopy = copyTrainedBuild(join(tmp, "trained-pristine"));
     const e = cli("export", dir);
     expect(e.status, e.err).toBe(0);
-  });
+  }, 1_200_000);
 
   /** A fresh copy of the trained, not yet exported build. */
   function copy(name: string): string {
@@ -178,7 +184,7 @@ describe("export of a trained Fashion-MNIST model", () => {
       const trainedManifest = readFileSync(join(d, "manifest.json"), "utf8");
       const report = readJson(join(d, "train-report.json"));
       expect(readJson(join(d, "manifest.json")).hardClasses.labels).toEqual(report.hardClasses.labels);
-      const c = cli("compile", "examples/fashion-mnist.meanet", "-o", root);
+      const c = cli("compile", trainedSpec, "-o", root);
       expect(c.status, c.err).toBe(0);
       expect(c.out).toContain(`hard classes ${report.hardClasses.labels.join(", ")}`);
       expect(readFileSync(join(d, "manifest.json"), "utf8")).toBe(trainedManifest);
@@ -186,7 +192,7 @@ describe("export of a trained Fashion-MNIST model", () => {
 
     it("compile of a changed spec over a trained build drops the trained state, with a note", () => {
       const { root, d } = trainedBuild("recompiled-changed");
-      const spec = readFileSync("examples/fashion-mnist.meanet", "utf8").replace("block adaptive on edge {\n  x = relu(batchnorm(conv2d(image, 16, kernel: 3, bias: false)))\n  x = max_pool", "block adaptive on edge {\n  x = relu(batchnorm(conv2d(image, 16, kernel: 3, bias: false)))\n  x = avg_pool");
+      const spec = specText.replace("block adaptive on edge {\n  x = relu(batchnorm(conv2d(image, 16, kernel: 3, bias: false)))\n  x = max_pool", "block adaptive on edge {\n  x = relu(batchnorm(conv2d(image, 16, kernel: 3, bias: false)))\n  x = avg_pool");
       const file = join(tmp, "recompiled-changed.meanet");
       writeFileSync(file, spec);
       const c = cli("compile", file, "-o", root);
@@ -285,7 +291,7 @@ describe("export of a trained Fashion-MNIST model", () => {
 
     it("a spec changed since training (new layer sizes)", () => {
       const d = copy("changed-sizes");
-      const spec = readFileSync("examples/fashion-mnist.meanet", "utf8").replace("conv2d(x, 32, kernel: 3, bias: false)))\n  x = max_pool(x, kernel: 2)\n  features", "conv2d(x, 48, kernel: 3, bias: false)))\n  x = max_pool(x, kernel: 2)\n  features");
+      const spec = specText.replace("conv2d(x, 32, kernel: 3, bias: false)))\n  x = max_pool(x, kernel: 2)\n  features", "conv2d(x, 48, kernel: 3, bias: false)))\n  x = max_pool(x, kernel: 2)\n  features");
       expect(spec).toContain("conv2d(x, 48");
       const file = join(tmp, "changed-sizes.meanet");
       writeFileSync(file, spec);
@@ -302,7 +308,7 @@ describe("export of a trained Fashion-MNIST model", () => {
 
     it("a spec changed since training (same weight shapes, another architecture)", () => {
       const d = copy("changed-arch");
-      const spec = readFileSync("examples/fashion-mnist.meanet", "utf8").replace("block adaptive on edge {\n  x = relu(batchnorm(conv2d(image, 16, kernel: 3, bias: false)))\n  x = max_pool", "block adaptive on edge {\n  x = relu(batchnorm(conv2d(image, 16, kernel: 3, bias: false)))\n  x = avg_pool");
+      const spec = specText.replace("block adaptive on edge {\n  x = relu(batchnorm(conv2d(image, 16, kernel: 3, bias: false)))\n  x = max_pool", "block adaptive on edge {\n  x = relu(batchnorm(conv2d(image, 16, kernel: 3, bias: false)))\n  x = avg_pool");
       expect(spec).toContain("x = avg_pool");
       const file = join(tmp, "changed-arch.meanet");
       writeFileSync(file, spec);
@@ -357,6 +363,19 @@ describe("random-weight exports of every example", () => {
       // Nothing trained to replace: no warning.
       expect(e.err).not.toContain("warning");
       dirs.push(model);
+    }
+  });
+
+  it("the seed-7 exports match their baselines in test/golden/generated/<example>/export: manifest.json and each ONNX file's sha256", () => {
+    for (const [i, ex] of examples.entries()) {
+      const d = dirs[i]!;
+      const onnx = filesUnder(d).filter((f) => f.endsWith(".onnx"));
+      expect(onnx.length, ex).toBeGreaterThanOrEqual(3);
+      const files = new Map([
+        ["manifest.json", readFileSync(join(d, "manifest.json"), "utf8")],
+        ["onnx.sha256", onnx.map((f) => `${sha(join(d, f))}  ${f}\n`).join("")],
+      ]);
+      expectGoldenSet(`${ex}/export`, files);
     }
   });
 

@@ -1,5 +1,7 @@
 /**
- * `meanet eval` on a briefly trained Fashion-MNIST build whose cloud threshold is calibrated:
+ * `meanet eval` on a briefly trained Fashion-MNIST build (the e2e tests' shared fixture,
+ * test/helpers/trained.ts, compiled here with a spec that differs from its own only in the routing
+ * threshold and an assertion, which training ignores) whose cloud threshold is calibrated:
  * the routed figures against the router serving through a real cloud server, the baselines against
  * their definitions and the cost model computed by hand from ir.json, calibration on the validation
  * split, and the assertions as a gate with located diagnostics.
@@ -13,6 +15,7 @@ import type { EvalReport } from "../src/format/eval.js";
 import { formatEvalSummary } from "../src/cli/eval.js";
 import { loadTestSamples, openRoutedClassifier } from "../src/runtime/infer/index.js";
 import { startEmbeddedCloud } from "../src/runtime/infer/embedded.js";
+import { copyTrainedBuild, trainedFixture } from "./helpers/trained.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "meanet-eval-"));
 const spec = join(tmp, "fm.meanet");
@@ -33,15 +36,20 @@ let report: EvalReport;
 let failingLine: number;
 
 beforeAll(() => {
-  const source = readFileSync("examples/fashion-mnist.meanet", "utf8")
-    .replace("cloud when entropy(main) > 0.8", `cloud when entropy(main) > calibrate(cloud_fraction: ${TARGET})`)
-    // Half of the 8000 training images held out: a validation split large enough to calibrate on.
-    .replace("validation: 0.1", "validation: 0.5");
+  // The fixture's spec holds half of its 8000 training images out: a validation split large enough to calibrate on.
+  const fixture = trainedFixture();
+  const trainedSpec = readFileSync(fixture.spec, "utf8");
+  expect(trainedSpec).toContain("validation: 0.5");
+  const source = trainedSpec.replace("cloud when entropy(main) > 0.8", `cloud when entropy(main) > calibrate(cloud_fraction: ${TARGET})`);
+  expect(source).not.toBe(trainedSpec);
   const withAssert = source.trimEnd() + "\nassert accuracy >= 0.999\n";
   failingLine = withAssert.trimEnd().split("\n").length;
   writeFileSync(spec, withAssert);
-  const t = cli("train", spec, "-o", out, "--limit-train", "8000", "--limit-test", "200", "--epochs", "1", "--backend", "wasm");
-  expect(t.status, t.err).toBe(0);
+  // Compiled over the trained build: the weights and hard classes are kept, as the spec trains alike.
+  expect(copyTrainedBuild(out)).toBe(dir);
+  const c = cli("compile", spec, "-o", out);
+  expect(c.status, c.err).toBe(0);
+  expect(c.out).toContain("kept the training of train-report.json");
   const e = cli("export", dir);
   expect(e.status, e.err).toBe(0);
   const r = cli("eval", dir, "--json");
@@ -50,7 +58,7 @@ beforeAll(() => {
   expect(r.err).toContain(`${spec}:${failingLine}:1: error MN4004`);
   expect(r.err).toContain("accuracy >= 0.999");
   report = lastJson<EvalReport>(r.out);
-});
+}, 1_200_000);
 
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
