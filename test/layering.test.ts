@@ -54,6 +54,6 @@ describe("layering", () => {
     const seen = (text: string) => importsIn(probe, text).map((i) => i.target).filter((t) => !ALLOWED.runtime!.includes(t) && t !== "runtime");
     expect(seen('import { planPartitions } from "../codegen/onnx/plan.js";')).toEqual(["codegen"]);
     expect(seen('const m = await import("../ir/index.js");')).toEqual(["ir"]);
-    expect(seen('export { holds } from "../format/routing.js";')).toEqual([]);
+    expect(seen('export { holds } from "../format/conditions.js";')).toEqual([]);
   });
 });

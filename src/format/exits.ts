@@ -9,8 +9,8 @@ import { hardClassIds } from "./hardClasses.js";
 import type { IrJson } from "./ir.js";
 import type { Manifest, PartitionIo, PartitionPlan } from "./manifest.js";
 import { argmax, measureOf } from "./measures.js";
-import type { ClassSet, Measure } from "./routing.js";
-import type { ExitView } from "./rule.js";
+import type { ClassSet, Measure } from "./conditions.js";
+import type { ExitView } from "./rules.js";
 
 /** A partition as the manifest records it (export leaves out the node list). */
 export type ExportedPartition = Omit<PartitionPlan, "nodes">;

@@ -1,5 +1,5 @@
 /** The typed format of ir.json: the serialised IR that runtime stages (training, export) read. */
-import type { ClassSet, Condition } from "./routing.js";
+import type { ClassSet, Condition } from "./conditions.js";
 
 export type DeviceRole = "edge" | "cloud";
 export type Placement = DeviceRole | "auto";

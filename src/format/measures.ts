@@ -2,7 +2,7 @@
  * Confidence measures of one exit's softmax probabilities (dsl/reference.md §10), for one sample:
  * `probs[offset .. offset + k)`.
  */
-import type { Measure } from "./routing.js";
+import type { Measure } from "./conditions.js";
 
 export function entropy(p: Float32Array, offset: number, k: number): number {
   let h = 0;

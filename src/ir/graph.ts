@@ -1,6 +1,6 @@
 import type { Span } from "../diagnostics/index.js";
 import type { AttrValue, DeviceRole, DType, HardClassSelection, OptimizerSpec, Placement, Precision, ScheduleSpec, TrainingPlan, TrainStage } from "../format/ir.js";
-import type { ClassSet, Condition, Measure, MeasureRef, Threshold } from "../format/routing.js";
+import type { ClassSet, Condition, Measure, MeasureRef, Threshold } from "../format/conditions.js";
 
 /** The vocabulary the build directory shares with the runtime is defined by the on-disk contract (src/format). */
 export type { AttrValue, DeviceRole, DType, HardClassSelection, OptimizerSpec, Placement, Precision, ScheduleSpec, TrainingPlan, TrainStage, ClassSet, Condition, Measure, MeasureRef, Threshold };

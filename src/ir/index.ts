@@ -6,4 +6,4 @@ export { compileMetric, holds } from "./passes/assertions.js";
 export { classCount } from "./rules/exitWidth.js";
 export { OPS, lookupOp } from "./ops/index.js";
 export { DEVICE_PRESETS, LINK_PRESETS } from "../format/presets.js";
-export { MEASURES, CALIBRATION_METRICS } from "./lower/routing.js";
+export { MEASURES, CALIBRATION_METRICS } from "./lower/route.js";

@@ -7,7 +7,7 @@ import { checkBudgets, totalByDevice } from "./passes/budgets.js";
 import { costBlocks, costNodes } from "./passes/cost.js";
 import { partitionByDevice } from "./passes/partition.js";
 import type { Pass, PassResults } from "./passes/pass.js";
-import { costRoutes } from "./passes/routes.js";
+import { costRoutes } from "./passes/routeCosts.js";
 import { autoChainRule } from "./rules/autoChain.js";
 import { exitWidthRule } from "./rules/exitWidth.js";
 import { placementFlowRule } from "./rules/placementFlow.js";

@@ -8,7 +8,7 @@ import { SectionReader } from "./context.js";
 import { lowerDevices } from "./devices.js";
 import type { GraphStore } from "./nodes.js";
 import { orderBlocks } from "./order.js";
-import { classSet, lowerRouting } from "./routing.js";
+import { classSet, lowerRouting } from "./route.js";
 import { lowerTraining } from "./training.js";
 import { warnUnusedLayers } from "./unusedLayers.js";
 import type { Value } from "./values.js";

@@ -2,7 +2,7 @@ import { Codes } from "../../diagnostics/index.js";
 import type { AssertionIr } from "../graph.js";
 import { formatBytes, formatCount } from "./budgets.js";
 import type { Pass, PassContext } from "./pass.js";
-import { holds } from "../../format/routing.js";
+import { holds } from "../../format/conditions.js";
 
 export { holds };
 

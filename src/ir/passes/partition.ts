@@ -2,7 +2,7 @@ import { Codes } from "../../diagnostics/index.js";
 import { numElements, PRECISION_BYTES, type IrBlock, type IrGraph } from "../graph.js";
 import { elementBytes, escapingTensors, peakActivationBytes, sumCost } from "./cost.js";
 import type { AutoPartition, CutCandidate, LinkTensor, Pass, PassContext } from "./pass.js";
-import { planRoutes, routeMacs } from "./routes.js";
+import { planRoutes, routeMacs } from "./routeCosts.js";
 
 /** Tensors produced on the edge (or the model input) and read by nodes on the cloud. */
 export function crossingTensors(ctx: PassContext, nodeDevice: ("edge" | "cloud")[], only?: Set<number>): LinkTensor[] {

@@ -6,7 +6,7 @@
  */
 import type { AssertionOutcome, SystemFigures } from "../../format/eval.js";
 import type { IrJson } from "../../format/ir.js";
-import { holds } from "../../format/routing.js";
+import { holds } from "../../format/conditions.js";
 import { metricOf } from "./calibrate.js";
 
 export function evalMetric(metric: string, routed: SystemFigures, standalone: ReadonlyMap<string, number>, cloudExits: ReadonlySet<string>): number | null {

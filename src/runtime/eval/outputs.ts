@@ -11,8 +11,8 @@ import { hardClassIds } from "../../format/hardClasses.js";
 import type { IrJson } from "../../format/ir.js";
 import type { Manifest } from "../../format/manifest.js";
 import { argmax } from "../../format/measures.js";
-import type { ClassSet } from "../../format/routing.js";
-import { ExitUnavailable, type ExitView } from "../../format/rule.js";
+import type { ClassSet } from "../../format/conditions.js";
+import { ExitUnavailable, type ExitView } from "../../format/rules.js";
 import { readExportedFile } from "../export/artifacts.js";
 import { feedTensor, openSession, type FeedData, type InferenceSession } from "../infer/onnx.js";
 

@@ -7,7 +7,7 @@
 import type { IrJsonDevice } from "../../format/ir.js";
 import type { SystemFigures } from "../../format/eval.js";
 import { entropy } from "../../format/measures.js";
-import { decide, type Rule } from "../../format/rule.js";
+import { decide, type Rule } from "../../format/rules.js";
 import { predictionOf, viewOf, type ExitOutputs, type ExitTable } from "./outputs.js";
 import { Codes, MeanetError } from "../../diagnostics/index.js";
 

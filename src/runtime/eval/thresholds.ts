@@ -3,11 +3,11 @@
  * swept or calibrated while the others keep their values. Numbered like routingThresholds.
  */
 import type { Manifest } from "../../format/manifest.js";
-import type { RecordedThreshold } from "../../format/routing.js";
-import { conditionText } from "../../format/routing.js";
-import type { Condition } from "../../format/routing.js";
-import type { Rule } from "../../format/rule.js";
-import { rulesFromManifest } from "../../format/rule.js";
+import type { RecordedThreshold } from "../../format/conditions.js";
+import { conditionText } from "../../format/conditions.js";
+import type { Condition } from "../../format/conditions.js";
+import type { Rule } from "../../format/rules.js";
+import { rulesFromManifest } from "../../format/rules.js";
 import { routedAnswers, type Answer } from "./systems.js";
 import type { ExitOutputs } from "./outputs.js";
 

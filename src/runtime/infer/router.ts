@@ -13,7 +13,7 @@ import { hardClassIds } from "../../format/hardClasses.js";
 import type { IrJson } from "../../format/ir.js";
 import type { Manifest, PartitionIo } from "../../format/manifest.js";
 import { argmax } from "../../format/measures.js";
-import { decide, ExitUnavailable, NeedExit, rulesFromManifest, type ExitView, type Rule } from "../../format/rule.js";
+import { decide, ExitUnavailable, NeedExit, rulesFromManifest, type ExitView, type Rule } from "../../format/rules.js";
 import { readExportedFile } from "../export/artifacts.js";
 import { CloudError, type CloudClient, type InferInput } from "./client.js";
 import { feedTensor, openSession, type FeedData, type InferenceSession } from "./onnx.js";

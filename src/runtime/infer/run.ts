@@ -13,7 +13,7 @@ import { take } from "../train/data/dataset.js";
 import { datasetFor, loadSplit, locateDataset } from "../train/data/locate.js";
 import { CloudClient } from "./client.js";
 import { Router, type Classification } from "./router.js";
-import { thresholdsOf, type Rule } from "../../format/rule.js";
+import { thresholdsOf, type Rule } from "../../format/rules.js";
 
 export interface RoutedClassifierOptions {
   /** Base URL of an Open Inference Protocol server; without one, inputs routed to the cloud are answered by the edge (degraded). */

@@ -4,7 +4,7 @@
  * same rules from manifest.json. Both read their thresholds from the manifest.
  */
 import type { Manifest } from "./manifest.js";
-import { holds, routingThresholds, thresholdValue, type ClassSet, type Condition, type Measure } from "./routing.js";
+import { holds, routingThresholds, thresholdValue, type ClassSet, type Condition, type Measure } from "./conditions.js";
 import { Codes, MeanetError } from "../diagnostics/index.js";
 
 /** The exits of one sample as routing conditions read them. */

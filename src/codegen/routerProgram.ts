@@ -1,6 +1,6 @@
 import { Project, VariableDeclarationKind } from "ts-morph";
 import type { Condition } from "../ir/index.js";
-import { conditionText } from "../format/routing.js";
+import { conditionText } from "../format/conditions.js";
 import type { IrJson } from "../format/ir.js";
 import { ROUTER_PROGRAM_OPTIONS } from "../format/routerOptions.js";
 import { addRuntimeImports, addRuntimeLoader } from "./runtimeLoader.js";
