@@ -1,48 +1,10 @@
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
-import type { ManifestArtifact } from "../codegen/index.js";
-import { Codes, MeanetError } from "../diagnostics/index.js";
-import { fittingHardClasses } from "../format/hardClasses.js";
-import { changedBlocks, readTrainRecord } from "../format/trainReport.js";
+import { Codes } from "../diagnostics/index.js";
+import { buildFiles, keptTraining, writeBuild } from "../toolchain/buildFiles.js";
 import { parseCommandArgs } from "./args.js";
-import { artifactOf, buildFiles, writeBuild, type BuildFiles } from "./buildFiles.js";
 import { EXIT_ERRORS, EXIT_OK, UsageError, type Io } from "./io.js";
 import { errorsOf, loadSpec, renderDiagnostics, summary } from "./load.js";
 
 export const usage = "usage: meanet compile FILE -o DIR";
-
-interface Trained {
-  hardClasses: string[];
-  artifacts: ManifestArtifact[];
-}
-
-/**
- * What an earlier `meanet train` left in the build and still fits the spec: the hard classes of
- * train-report.json and the weight files, kept in the manifest as training wrote them. Weights
- * trained for another version of the spec are left out, with a note.
- */
-export function keptTraining(b: BuildFiles, io: Io): Trained | undefined {
-  let record;
-  try {
-    record = readTrainRecord(b.dir);
-  } catch (e) {
-    if (!(e instanceof MeanetError)) throw e;
-    io.err(`note: ${e.message}; the manifest lists no trained state`);
-    return undefined;
-  }
-  if (!record) return undefined;
-  const changed = changedBlocks(record, b.irJson);
-  const hardClasses = fittingHardClasses(record.hardClasses, b.irJson);
-  const files = b.irJson.blocks.flatMap((block) => ["model.json", "weights.bin"].map((f) => `weights/${block.name}/${f}`));
-  const missing = files.filter((f) => !existsSync(join(b.dir, f)));
-  if (changed.length || !hardClasses || missing.length) {
-    const why = changed.length ? `block${changed.length > 1 ? "s" : ""} ${changed.map((c) => `\`${c}\``).join(", ")} changed since training` : missing.length ? `${missing[0]} is missing` : "its hard classes do not fit the spec";
-    io.err(`note: the weights in ${b.dir} do not fit this spec (${why}); run meanet train again`);
-    return undefined;
-  }
-  const artifacts = [artifactOf("train-report.json", readFileSync(record.path)), ...files.map((f) => artifactOf(f, readFileSync(join(b.dir, f))))];
-  return { hardClasses, artifacts };
-}
 
 /**
  * `meanet compile FILE -o DIR`: writes DIR/<model>/{ir.json, report.md, manifest.json}, or nothing if the spec has errors.
@@ -62,7 +24,7 @@ export function compile(argv: string[], io: Io): number {
   }
   if (r.diagnostics.length) io.err(renderDiagnostics(r.diagnostics));
   const b = buildFiles(r, values.out);
-  const trained = keptTraining(b, io);
+  const trained = keptTraining(b, (line) => io.err(line));
   let written: string[];
   try {
     written = trained ? writeBuild(r, b, trained.artifacts, { hardClasses: trained.hardClasses }) : writeBuild(r, b);

@@ -1,10 +1,11 @@
 import { join } from "node:path";
 import { formatEnergy, formatSeconds, table } from "../codegen/index.js";
-import type { AssertionOutcome, EvalReport, SystemFigures } from "../format/eval.js";
+import type { EvalReport, SystemFigures } from "../format/eval.js";
 // Imported here rather than through codegen/index.js: the chart library loads only for `eval`.
 import { emitEvalReportHtml } from "../codegen/reportHtml.js";
-import { Codes, MeanetError } from "../diagnostics/index.js";
+import { MeanetError } from "../diagnostics/index.js";
 import { evaluateBuild } from "../runtime/eval/index.js";
+import { assertionDiagnostic } from "../toolchain/evalSummary.js";
 import { parseCommandArgs } from "./args.js";
 import { EXIT_ERRORS, EXIT_OK, UsageError, type Io } from "./io.js";
 
@@ -51,11 +52,6 @@ function oracleLine(r: EvalReport): string {
     return `the routed system is ${below.toFixed(2)} points below edge only (${pct(gain)} of the oracle's accuracy gain over edge only): it recovers none of it`;
   }
   return `the routed system recovers ${pct(gain)} of the oracle's accuracy gain over edge only`;
-}
-
-/** A failed assertion as a located diagnostic line; a warning when it does not fail the command. */
-export function assertionDiagnostic(a: AssertionOutcome, severity: "error" | "warning" = "error"): string {
-  return `${a.loc ?? "<spec>"}: ${severity} ${Codes.AssertionFailed}: assertion failed: \`${a.text}\`; measured ${a.metric} = ${a.value}`;
 }
 
 /**

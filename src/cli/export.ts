@@ -5,7 +5,7 @@ import { exportBuild } from "../toolchain/export.js";
 import { selectBackend } from "../runtime/train/backend.js";
 import { parseCommandArgs } from "./args.js";
 import { EXIT_ERRORS, EXIT_OK, UsageError, type Io } from "./io.js";
-import { VERSION } from "./version.js";
+import { VERSION } from "../toolchain/package.js";
 import { MeanetError } from "../diagnostics/index.js";
 
 export const usage = "usage: meanet export DIR/<model> [--random-weights [--seed S]]";

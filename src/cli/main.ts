@@ -1,5 +1,5 @@
 import { EXIT_ERRORS, EXIT_OK, EXIT_USAGE, processIo, UsageError, type Io } from "./io.js";
-import { VERSION } from "./version.js";
+import { VERSION } from "../toolchain/package.js";
 
 type Command = (argv: string[], io: Io) => number | Promise<number>;
 

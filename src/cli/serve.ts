@@ -1,7 +1,7 @@
 import { readTokenFile, SERVE_DEFAULTS, startServer, type EngineThread, type RunningServer } from "../runtime/serve/index.js";
 import { parseCommandArgs } from "./args.js";
 import { EXIT_ERRORS, EXIT_OK, UsageError, type Io } from "./io.js";
-import { VERSION } from "./version.js";
+import { VERSION } from "../toolchain/package.js";
 import { MeanetError } from "../diagnostics/index.js";
 
 export const usage = `usage: meanet serve DIR/<model> [--host H] [--port P] [--token-file F]

@@ -5,7 +5,7 @@ import { makeProgress } from "../runtime/train/progress.js";
 import type { TrainReport } from "../runtime/train/recipe.js";
 import { DATASETS, runTraining, TRAIN_FLAGS, TrainFlagError, trainOptionsFromFlags } from "../runtime/train/run.js";
 import { parseCommandArgs } from "./args.js";
-import { artifactOf, buildFiles, writeBuild } from "./buildFiles.js";
+import { artifactOf, buildFiles, writeBuild } from "../toolchain/buildFiles.js";
 import { EXIT_ERRORS, EXIT_OK, UsageError, type Io } from "./io.js";
 import { errorsOf, loadSpec, renderDiagnostics, summary } from "./load.js";
 import { MeanetError } from "../diagnostics/index.js";
