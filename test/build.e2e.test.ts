@@ -9,8 +9,9 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import type { BuildSummary, StageStatus } from "../src/cli/build.js";
-import { keyOf, sha256Of } from "../src/cli/buildStages.js";
+import { STAGE_CODE, type BuildSummary, type StageStatus } from "../src/toolchain/build.js";
+import { keyOf, sha256Of, STAGES } from "../src/toolchain/buildStages.js";
+import { CODE_ROOTS, toolKey } from "../src/toolchain/toolKey.js";
 import type { Manifest } from "../src/format/manifest.js";
 import { decodeModel, onnx } from "../src/codegen/onnx/proto.js";
 import { replaced, SPEC } from "./helpers/buildSpec.js";
@@ -57,6 +58,8 @@ describe("meanet build", () => {
     const m = manifest();
     expect(Object.keys(m.stages!)).toEqual(["compile", "train", "export", "verify", "eval"]);
     for (const record of Object.values(m.stages!)) expect(record!.key).toBe(keyOf(record!.inputs));
+    // The build ran from dist/; the same code read from src/ gives the same keys.
+    for (const stage of STAGES) expect(m.stages![stage]!.inputs.tool, stage).toBe(toolKey(STAGE_CODE[stage]));
     // Every file a stage recorded is listed in the manifest with the same sha256.
     const listed = new Map(m.artifacts.map((a) => [a.path, a.sha256]));
     for (const record of Object.values(m.stages!)) for (const [path, sha] of Object.entries(record!.outputs)) expect(listed.get(path), path).toBe(sha);
@@ -189,5 +192,21 @@ describe("meanet build", () => {
     const fixed = build(longer);
     expect(fixed.status, fixed.err).toBe(0);
     expect(fixed.statuses).toEqual({ compile: "reused", train: "reused", export: "ran", verify: "ran", eval: "reused" });
+  });
+});
+
+describe("stage keys from the built code", () => {
+  it("the keys computed by the built code (dist/) and by the sources (src/) agree", () => {
+    const script = [
+      'const { CODE_ROOTS, toolKey } = await import("./dist/toolchain/toolKey.js");',
+      'const { STAGE_CODE } = await import("./dist/toolchain/build.js");',
+      "console.log(JSON.stringify({ running: CODE_ROOTS.running, keys: Object.fromEntries(Object.entries(STAGE_CODE).map(([s, e]) => [s, toolKey(e)])) }));",
+    ].join("\n");
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8" });
+    expect(r.status, r.stderr).toBe(0);
+    const fromDist = JSON.parse(r.stdout) as { running: string; keys: Record<string, string> };
+    expect(fromDist.running).toMatch(/dist$/);
+    expect(CODE_ROOTS.running).toMatch(/src$/);
+    expect(fromDist.keys).toEqual(Object.fromEntries(STAGES.map((s) => [s, toolKey(STAGE_CODE[s])])));
   });
 });

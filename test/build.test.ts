@@ -3,14 +3,14 @@
  * what the training key follows and ignores, and the code each stage's tool key covers. The
  * command itself, on a short training, is test/build.e2e.test.ts.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { STAGE_CODE } from "../src/cli/build.js";
-import { buildFiles } from "../src/cli/buildFiles.js";
-import { hashOf, stageRecord, trainingView, whyRun, type BuildState } from "../src/cli/buildStages.js";
-import { modulesOf, toolKey } from "../src/cli/toolKey.js";
+import { STAGE_CODE } from "../src/toolchain/build.js";
+import { buildFiles } from "../src/toolchain/buildFiles.js";
+import { hashOf, stageRecord, STAGES, trainingView, whyRun, type BuildState } from "../src/toolchain/buildStages.js";
+import { keyRoot, modulesOf, toolKey } from "../src/toolchain/toolKey.js";
 import { replaced, SPEC } from "./helpers/buildSpec.js";
 import { compileText } from "./helpers/compile.js";
 
@@ -39,11 +39,14 @@ describe("stage keys", () => {
     expect(key(replaced(SPEC, "exit cloud over all = dense(dropout(flatten(x), rate: 0.4), num_classes)", "exit cloud over all = dense(dropout(flatten(x), rate: 0.5), num_classes)"))).not.toBe(base);
   });
 
-  it("the tool key follows the code a stage reaches through its imports, and nothing else", () => {
+  it("the tool key follows the code a stage reaches through its imports (type-only ones aside), and nothing else", () => {
     const root = mkdtempSync(join(tmpdir(), "meanet-code-"));
     try {
       const files: Record<string, string> = {
-        "stage.js": 'import { a } from "./lib/a.js";\nexport * from "./lib/b.js";\nconst c = await import("./lib/c.js");\nconst text = "not an import: from \'./nowhere.js\'";',
+        "stage.js":
+          'import { a } from "./lib/a.js";\nexport * from "./lib/b.js";\nconst c = await import("./lib/c.js");\nconst text = "not an import: from \'./nowhere.js\'";\n' +
+          'import type { T } from "./lib/types.js";\nimport type {\n  U,\n  V,\n} from "./lib/types.js";\nexport type { W } from "./lib/types.js";\nexport type X = { from: "./lib/types.js" };',
+        "lib/types.ts": "export type T = number;",
         "lib/a.js": 'import "./d.js";\nexport const a = 1;',
         "lib/b.js": "export const b = 2;",
         "lib/c.js": "export const c = 3;",
@@ -76,8 +79,69 @@ describe("stage keys", () => {
     expect(names(STAGE_CODE.train)).toEqual(expect.arrayContaining(["runtime/train/recipe.js", "runtime/train/builder.js"]));
     expect(names(STAGE_CODE.export)).toEqual(expect.arrayContaining(["codegen/onnx/emit.js"]));
     expect(names(STAGE_CODE.verify)).toEqual(expect.arrayContaining(["runtime/infer/onnx.js"]));
-    expect(names(STAGE_CODE.eval)).toEqual(expect.arrayContaining(["runtime/eval/calibrate.js", "codegen/reportHtml.js"]));
+    expect(names(STAGE_CODE.eval)).toEqual(expect.arrayContaining(["runtime/eval/calibrate.js", "codegen/reportHtml/index.js"]));
     expect(names(STAGE_CODE.compile)).toEqual(expect.arrayContaining(["parser/index.js", "codegen/trainProgram.js"]));
     expect(names(STAGE_CODE.compile)).not.toContain("runtime/train/recipe.js");
+  });
+
+  it("each stage's key covers the module of the stage's body: a change there changes that stage's key and no other's", () => {
+    // A copy of the sources, so that a module can be changed without touching the checkout.
+    const root = mkdtempSync(join(tmpdir(), "meanet-src-"));
+    try {
+      cpSync("src", root, { recursive: true });
+      const keys = () => Object.fromEntries(STAGES.map((s) => [s, toolKey(STAGE_CODE[s], root)]));
+      const base = keys();
+      for (const stage of STAGES) {
+        const body = join(root, "toolchain", "stages", `${stage}.ts`);
+        const text = readFileSync(body, "utf8");
+        appendFileSync(body, "\n// changed\n");
+        const changed = keys();
+        writeFileSync(body, text);
+        expect(changed[stage], stage).not.toBe(base[stage]);
+        for (const other of STAGES.filter((s) => s !== stage)) expect(changed[other], `${other} after a change to ${stage}'s body`).toBe(base[other]);
+      }
+      // What the stages share as types only is in no key.
+      appendFileSync(join(root, "toolchain", "stages", "stage.ts"), "\n// changed\n");
+      expect(keys()).toEqual(base);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it("the verify stage's key covers what verify runs: onnxruntime, the tfjs builder and backend, the data loaders", () => {
+    const names = [...modulesOf(STAGE_CODE.verify).keys()];
+    for (const m of ["toolchain/stages/verify.js", "runtime/export/verify.js", "runtime/infer/onnx.js", "runtime/train/builder.js", "runtime/train/backend.js", "runtime/train/data/dataset.js", "runtime/train/data/locate.js", "runtime/train/data/idx.js", "runtime/train/data/cifar.js"]) {
+      expect(names, m).toContain(m);
+    }
+  });
+
+  it("the key reads the sources when the package has them, dist/ when it has nothing else or when dist/ is older than the sources", () => {
+    const pkg = mkdtempSync(join(tmpdir(), "meanet-pkg-"));
+    try {
+      const src = join(pkg, "src");
+      const dist = join(pkg, "dist");
+      const write = (path: string, text: string) => {
+        mkdirSync(join(path, ".."), { recursive: true });
+        writeFileSync(path, text);
+      };
+      write(join(src, "stage.ts"), 'import { a } from "./lib/a.js";\nexport const s: number = a;');
+      write(join(src, "lib", "a.ts"), "export const a: number = 1;");
+      write(join(dist, "stage.js"), 'import { a } from "./lib/a.js";\nexport const s = a;');
+      write(join(dist, "lib", "a.js"), "export const a = 1;");
+      const built = Date.now() / 1000;
+      for (const f of ["stage.js", "lib/a.js"]) utimesSync(join(dist, f), built, built);
+      for (const f of ["stage.ts", "lib/a.ts"]) utimesSync(join(src, f), built - 60, built - 60);
+      expect(keyRoot(["stage.js"], { running: dist, sources: src })).toBe(src);
+      expect(keyRoot(["stage.js"], { running: src, sources: src })).toBe(src);
+      expect(toolKey(["stage.js"], { running: dist, sources: src })).toBe(toolKey(["stage.js"], { running: src, sources: src }));
+      // An installed package: dist/ only.
+      expect(keyRoot(["stage.js"], { running: dist, sources: undefined })).toBe(dist);
+      // A source edited after the build: dist/ runs older code, and its key says so.
+      utimesSync(join(src, "lib", "a.ts"), built + 60, built + 60);
+      expect(keyRoot(["stage.js"], { running: dist, sources: src })).toBe(dist);
+      expect(toolKey(["stage.js"], { running: dist, sources: src })).not.toBe(toolKey(["stage.js"], { running: src, sources: src }));
+    } finally {
+      rmSync(pkg, { recursive: true, force: true });
+    }
   });
 });

@@ -4,6 +4,8 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { main } from "../src/cli/main.js";
 import type { Io } from "../src/cli/io.js";
+import { UsageError } from "../src/diagnostics/index.js";
+import { integerFlag } from "../src/runtime/argv.js";
 
 function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = "";
@@ -177,3 +179,43 @@ describe("messages", () => {
     expect(lines.slice(1)).toEqual(["nothing written"]);
   });
 });
+
+describe("the command preamble", () => {
+  const COMMANDS = ["check", "inspect", "compile", "train", "export", "verify", "serve", "run", "eval", "build"];
+
+  it("every command prints its usage for --help and -h (exit 0), and exits 2 with it for a missing or an extra file argument or an unknown flag", async () => {
+    for (const name of COMMANDS) {
+      const usage = new RegExp(`^usage: meanet ${name} `);
+      for (const flag of ["--help", "-h"]) {
+        const help = await run([name, flag]);
+        expect(help.code, `${name} ${flag}`).toBe(0);
+        expect(help.out, `${name} ${flag}`).toMatch(usage);
+      }
+      for (const argv of [[name], [name, "a", "b"], [name, "a", "--bogus"]]) {
+        const r = await run(argv);
+        expect(r.code, argv.join(" ")).toBe(2);
+        expect(r.err, argv.join(" ")).toMatch(new RegExp(`usage: meanet ${name} `));
+        expect(r.out).toBe("");
+      }
+    }
+  });
+
+  it("an integer flag says which integers it takes", () => {
+    expect(integerFlag("limit", undefined, { min: 1 })).toBeUndefined();
+    expect(integerFlag("limit", "12", { min: 1 })).toBe(12);
+    expect(integerFlag("port", "0", { min: 0, max: 65535 })).toBe(0);
+    for (const [text, range, message] of [
+      ["0", { min: 1 }, "--limit must be an integer ≥ 1, not `0`"],
+      ["x", { min: 1 }, "--limit must be an integer ≥ 1, not `x`"],
+      ["1.5", { min: 1 }, "--limit must be an integer ≥ 1, not `1.5`"],
+      ["1e3", { min: 1 }, "--limit must be an integer ≥ 1, not `1e3`"],
+      ["", { min: 0 }, "--limit must be an integer ≥ 0, not ``"],
+      ["-1", { min: 0, max: 65535 }, "--limit must be an integer from 0 to 65535, not `-1`"],
+      ["65536", { min: 0, max: 65535 }, "--limit must be an integer from 0 to 65535, not `65536`"],
+      ["99999999999999999999", { min: 0 }, "--limit must be an integer ≥ 0, not `99999999999999999999`"],
+    ] as const) {
+      expect(() => integerFlag("limit", text, range)).toThrow(new UsageError(message));
+    }
+  });
+});
+

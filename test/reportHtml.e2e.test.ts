@@ -11,7 +11,7 @@ import { pathToFileURL } from "node:url";
 import { inflateSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
 import type { EvalReport } from "../src/format/eval.js";
-import { emitEvalReportHtml } from "../src/codegen/reportHtml.js";
+import { emitEvalReportHtml } from "../src/codegen/reportHtml/index.js";
 import { SYSTEM_COLORS } from "../src/codegen/reportHtml/charts.js";
 import { count, markGroup } from "./helpers/svg.js";
 

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import * as vega from "vega";
 import { describe, expect, it } from "vitest";
 import type { EvalReport } from "../src/format/eval.js";
-import { emitEvalReportHtml } from "../src/codegen/reportHtml.js";
+import { emitEvalReportHtml } from "../src/codegen/reportHtml/index.js";
 import { chartSpec, SYSTEM_COLORS, SYSTEMS } from "../src/codegen/reportHtml/charts.js";
 import { compileChart, renderChartSvg } from "../src/codegen/reportHtml/vegaSvg.js";
 import { count, markGroup } from "./helpers/svg.js";

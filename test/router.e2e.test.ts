@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import ts from "typescript";
 import { afterAll, describe, expect, it } from "vitest";
-import { buildFiles, writeBuild } from "../src/cli/buildFiles.js";
+import { buildFiles, writeBuild } from "../src/toolchain/buildFiles.js";
 import { loadSpec } from "../src/cli/load.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "meanet-router-"));

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import ts from "typescript";
 import { afterAll, describe, expect, it } from "vitest";
-import { buildFiles } from "../src/cli/buildFiles.js";
+import { buildFiles } from "../src/toolchain/buildFiles.js";
 import { loadSpec } from "../src/cli/load.js";
 import { conditionText, emitRouterProgram } from "../src/codegen/index.js";
 import type { ClassSet, Measure } from "../src/ir/index.js";

@@ -12,7 +12,7 @@ import ts from "typescript";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { emitIrJson, type IrJson } from "../src/codegen/index.js";
 import { Codes, MeanetError } from "../src/diagnostics/index.js";
-import { buildFiles, writeBuild } from "../src/cli/buildFiles.js";
+import { buildFiles, writeBuild } from "../src/toolchain/buildFiles.js";
 import { loadSpec } from "../src/cli/load.js";
 import { main } from "../src/cli/main.js";
 import { selectBackend } from "../src/runtime/train/backend.js";

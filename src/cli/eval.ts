@@ -1,12 +1,13 @@
 import { join } from "node:path";
 import { formatEnergy, formatSeconds, table } from "../codegen/index.js";
-import type { AssertionOutcome, EvalReport, SystemFigures } from "../format/eval.js";
+import type { EvalReport, SystemFigures } from "../format/eval.js";
 // Imported here rather than through codegen/index.js: the chart library loads only for `eval`.
-import { emitEvalReportHtml } from "../codegen/reportHtml.js";
-import { Codes, MeanetError } from "../diagnostics/index.js";
+import { emitEvalReportHtml } from "../codegen/reportHtml/index.js";
+import { EXIT_ERRORS, EXIT_OK } from "../diagnostics/index.js";
+import { integerFlag } from "../runtime/argv.js";
 import { evaluateBuild } from "../runtime/eval/index.js";
-import { parseCommandArgs } from "./args.js";
-import { EXIT_ERRORS, EXIT_OK, UsageError, type Io } from "./io.js";
+import { assertionDiagnostic } from "../toolchain/evalSummary.js";
+import { defineCommand } from "./command.js";
 
 export const usage = "usage: meanet eval DIR/<model> [--data DIR] [--limit N] [--report-only] [--json]";
 
@@ -53,48 +54,24 @@ function oracleLine(r: EvalReport): string {
   return `the routed system recovers ${pct(gain)} of the oracle's accuracy gain over edge only`;
 }
 
-/** A failed assertion as a located diagnostic line; a warning when it does not fail the command. */
-export function assertionDiagnostic(a: AssertionOutcome, severity: "error" | "warning" = "error"): string {
-  return `${a.loc ?? "<spec>"}: ${severity} ${Codes.AssertionFailed}: assertion failed: \`${a.text}\`; measured ${a.metric} = ${a.value}`;
-}
-
 /**
  * `meanet eval DIR/<model>`: the routed system and its baselines on the test split, calibrated
  * thresholds, sweeps, the spec's evaluation assertions; writes eval.json and report.html. Exit 1
  * when an assertion fails (unless --report-only).
  */
-export async function evalCommand(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseCommandArgs(
-    argv,
-    { data: { type: "string" }, limit: { type: "string" }, json: { type: "boolean" }, "report-only": { type: "boolean" }, help: { type: "boolean", short: "h" } },
-    usage,
-    { min: 0, max: 1 },
-  );
-  if (values.help) {
-    io.out(usage);
-    return EXIT_OK;
-  }
-  if (positionals.length !== 1) throw new UsageError(usage);
-  let limit: number | undefined;
-  if (values.limit !== undefined) {
-    if (!/^\d+$/.test(values.limit) || Number(values.limit) < 1) throw new UsageError(`--limit must be an integer ≥ 1, not \`${values.limit}\`\n${usage}`);
-    limit = Number(values.limit);
-  }
-  const dir = positionals[0]!;
-  try {
-    const outcome = await evaluateBuild({ buildDir: dir, ...(values.data ? { data: values.data } : {}), ...(limit ? { limit } : {}), renderHtml: emitEvalReportHtml, onProgress: (s) => io.err(s) });
-    if (values.json) io.out(JSON.stringify(outcome.report));
+export const evalCommand = defineCommand({
+  usage,
+  options: { data: { type: "string" }, limit: { type: "string" }, json: { type: "boolean" }, "report-only": { type: "boolean" } },
+  positionals: ["DIR"],
+  read: (values, [dir]) => ({ dir: dir!, data: values.data, limit: integerFlag("limit", values.limit, { min: 1 }), json: Boolean(values.json), reportOnly: Boolean(values["report-only"]) }),
+  async run({ dir, data, limit, json, reportOnly }, io) {
+    const outcome = await evaluateBuild({ buildDir: dir, ...(data ? { data } : {}), ...(limit ? { limit } : {}), renderHtml: emitEvalReportHtml, onProgress: (s) => io.err(s) });
+    if (json) io.out(JSON.stringify(outcome.report));
     else {
       io.out(formatEvalSummary(outcome.report));
       io.out(`wrote ${outcome.written.map((f) => join(dir, f)).join(", ")}`);
     }
-    for (const a of outcome.failed) io.err(assertionDiagnostic(a, values["report-only"] ? "warning" : "error"));
-    return outcome.failed.length && !values["report-only"] ? EXIT_ERRORS : EXIT_OK;
-  } catch (e) {
-    if (e instanceof MeanetError) {
-      io.err(e.render());
-      return EXIT_ERRORS;
-    }
-    throw e;
-  }
-}
+    for (const a of outcome.failed) io.err(assertionDiagnostic(a, reportOnly ? "warning" : "error"));
+    return outcome.failed.length && !reportOnly ? EXIT_ERRORS : EXIT_OK;
+  },
+});

@@ -1,10 +1,8 @@
 import { readFileSync } from "node:fs";
-import { dirname, isAbsolute, join, relative, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { dirname, isAbsolute, join, relative } from "node:path";
 import type { FileSystem } from "../ir/index.js";
+import { PACKAGE_ROOT } from "../toolchain/package.js";
 
-/** The package root: two levels above this file, whether it runs from src/cli or dist/cli. */
-export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const STD_DIR = join(PACKAGE_ROOT, "dsl", "std");
 
 /** Spec files on disk; `import "std/x"` reads the standard library shipped in dsl/std. */

@@ -10,9 +10,3 @@ export const processIo: Io = {
   err: (t) => process.stderr.write(t.endsWith("\n") ? t : t + "\n"),
   isTty: Boolean(process.stdout.isTTY),
 };
-
-export class UsageError extends Error {}
-
-export const EXIT_OK = 0;
-export const EXIT_ERRORS = 1;
-export const EXIT_USAGE = 2;

@@ -1,5 +1,6 @@
-import { EXIT_ERRORS, EXIT_OK, EXIT_USAGE, processIo, UsageError, type Io } from "./io.js";
-import { VERSION } from "./version.js";
+import { EXIT_ERRORS, EXIT_OK, EXIT_USAGE, exitCodeOf, MeanetError } from "../diagnostics/index.js";
+import { VERSION } from "../toolchain/package.js";
+import { processIo, type Io } from "./io.js";
 
 type Command = (argv: string[], io: Io) => number | Promise<number>;
 
@@ -33,7 +34,11 @@ function help(): string {
   ].join("\n");
 }
 
-/** Entry point: the only place that maps failures to exit codes. */
+/**
+ * Entry point: the only place that maps failures to exit codes. A MeanetError is printed as it
+ * renders itself (`error CODE: message` and its notes; a usage error as its message), with the exit
+ * code of its code; any other exception is a bug.
+ */
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === "--help" || name === "-h" || name === "help") {
@@ -52,9 +57,9 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   try {
     return await (await command.load())(rest, io);
   } catch (e) {
-    if (e instanceof UsageError) {
-      io.err(e.message);
-      return EXIT_USAGE;
+    if (e instanceof MeanetError) {
+      io.err(e.render());
+      return exitCodeOf(e);
     }
     io.err(`internal error in \`meanet ${name}\`: ${(e as Error).stack ?? String(e)}\nThis is a bug in meanet; please report it with the spec that caused it.`);
     return EXIT_ERRORS;

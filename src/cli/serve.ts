@@ -1,22 +1,17 @@
-import { readTokenFile, SERVE_DEFAULTS, startServer, type EngineThread, type RunningServer } from "../runtime/serve/index.js";
-import { parseCommandArgs } from "./args.js";
-import { EXIT_ERRORS, EXIT_OK, UsageError, type Io } from "./io.js";
-import { VERSION } from "./version.js";
-import { MeanetError } from "../diagnostics/index.js";
+import { readTokenFile, SERVE_DEFAULTS, startServer, type EngineThread } from "../runtime/serve/index.js";
+import { EXIT_ERRORS, EXIT_OK, UsageError } from "../diagnostics/index.js";
+import { integerFlag } from "../runtime/argv.js";
+import { VERSION } from "../toolchain/package.js";
+import { defineCommand } from "./command.js";
+import type { Io } from "./io.js";
 
 export const usage = `usage: meanet serve DIR/<model> [--host H] [--port P] [--token-file F]
                     [--max-batch N] [--max-delay-ms T] [--max-body-bytes B] [--body-timeout-ms T]
                     [--inference-thread worker|main] [--ort-threads N]`;
 
-function integer(name: string, text: string | undefined, fallback: number, min: number, max: number): number {
-  if (text === undefined) return fallback;
-  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) throw new UsageError(`--${name} must be an integer from ${min} to ${max}, not \`${text}\`\n${usage}`);
-  return Number(text);
-}
-
 function milliseconds(name: string, text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback;
-  if (!/^\d+(\.\d+)?$/.test(text) || Number(text) > 60_000) throw new UsageError(`--${name} must be a number of milliseconds from 0 to 60000, not \`${text}\`\n${usage}`);
+  if (!/^\d+(\.\d+)?$/.test(text) || Number(text) > 60_000) throw new UsageError(`--${name} must be a number of milliseconds from 0 to 60000, not \`${text}\``);
   return Number(text);
 }
 
@@ -59,72 +54,59 @@ function shutdownSignal(io: Io): Promise<NodeJS.Signals> {
 }
 
 /** `meanet serve DIR/<model>`: the cloud partition over the KServe v2 REST API until SIGTERM or SIGINT. */
-export async function serve(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseCommandArgs(
-    argv,
-    {
-      host: { type: "string" },
-      port: { type: "string" },
-      "token-file": { type: "string" },
-      "max-batch": { type: "string" },
-      "max-delay-ms": { type: "string" },
-      "max-body-bytes": { type: "string" },
-      "body-timeout-ms": { type: "string" },
-      "inference-thread": { type: "string" },
-      "ort-threads": { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-    usage,
-    { min: 0, max: 1 },
-  );
-  if (values.help) {
-    io.out(usage);
+export const serve = defineCommand({
+  usage,
+  options: {
+    host: { type: "string" },
+    port: { type: "string" },
+    "token-file": { type: "string" },
+    "max-batch": { type: "string" },
+    "max-delay-ms": { type: "string" },
+    "max-body-bytes": { type: "string" },
+    "body-timeout-ms": { type: "string" },
+    "inference-thread": { type: "string" },
+    "ort-threads": { type: "string" },
+  },
+  positionals: ["DIR"],
+  read(values, [dir]) {
+    if (values.host === "") throw new UsageError("--host must not be empty");
+    const thread = values["inference-thread"] ?? "worker";
+    if (!isThread(thread)) throw new UsageError(`--inference-thread must be worker or main, not \`${thread}\``);
+    return {
+      tokenFile: values["token-file"],
+      options: {
+        buildDir: dir!,
+        host: values.host ?? SERVE_DEFAULTS.host,
+        port: integerFlag("port", values.port, { min: 0, max: 65535 }) ?? SERVE_DEFAULTS.port,
+        maxBatch: integerFlag("max-batch", values["max-batch"], { min: 1, max: 65536 }) ?? SERVE_DEFAULTS.maxBatch,
+        maxDelayMs: milliseconds("max-delay-ms", values["max-delay-ms"], SERVE_DEFAULTS.maxDelayMs),
+        maxBodyBytes: integerFlag("max-body-bytes", values["max-body-bytes"], { min: 1, max: Number.MAX_SAFE_INTEGER }) ?? SERVE_DEFAULTS.maxBodyBytes,
+        bodyTimeoutMs: integerFlag("body-timeout-ms", values["body-timeout-ms"], { min: 1, max: 600_000 }) ?? SERVE_DEFAULTS.bodyTimeoutMs,
+        inferenceThread: thread,
+        intraOpThreads: integerFlag("ort-threads", values["ort-threads"], { min: 0, max: 256 }) ?? 0,
+        serverVersion: VERSION,
+      },
+    };
+  },
+  async run({ tokenFile, options }, io) {
+    const requestLog = batchedLines((text) => io.err(text));
+    // Listen for signals before the model loads, so a SIGTERM during startup is not the default abrupt exit.
+    const signal = shutdownSignal(io);
+    const token = tokenFile !== undefined ? readTokenFile(tokenFile) : undefined;
+    const server = await startServer({ ...options, log: (line: string) => requestLog.write(line), ...(token !== undefined ? { token } : {}) });
+    const m = server.model;
+    const tensors = (ts: typeof m.inputs) => ts.map((t) => `${t.name} ${t.datatype}[${t.shape.join(", ")}]`).join(", ");
+    io.err(
+      `serving ${m.name} version ${m.version}: (${tensors(m.inputs)}) → (${tensors(m.outputs)}); ` +
+        `max batch ${options.maxBatch}, max delay ${options.maxDelayMs} ms${tokenFile !== undefined ? "; bearer token required" : ""}`,
+    );
+    io.out(`listening on ${server.url}`);
+
+    const received = await signal;
+    io.err(`${received}: finishing in-flight requests (at most ${SERVE_DEFAULTS.shutdownTimeoutMs / 1000} s, then their connections are closed), then stopping; a second signal stops at once`);
+    await server.close();
+    requestLog.flush();
+    io.err("stopped");
     return EXIT_OK;
-  }
-  if (positionals.length !== 1) throw new UsageError(usage);
-  if (values.host === "") throw new UsageError(`--host must not be empty\n${usage}`);
-  const thread = values["inference-thread"] ?? "worker";
-  if (!isThread(thread)) throw new UsageError(`--inference-thread must be worker or main, not \`${thread}\`\n${usage}`);
-  const options = {
-    buildDir: positionals[0]!,
-    host: values.host ?? SERVE_DEFAULTS.host,
-    port: integer("port", values.port, SERVE_DEFAULTS.port, 0, 65535),
-    maxBatch: integer("max-batch", values["max-batch"], SERVE_DEFAULTS.maxBatch, 1, 65536),
-    maxDelayMs: milliseconds("max-delay-ms", values["max-delay-ms"], SERVE_DEFAULTS.maxDelayMs),
-    maxBodyBytes: integer("max-body-bytes", values["max-body-bytes"], SERVE_DEFAULTS.maxBodyBytes, 1, Number.MAX_SAFE_INTEGER),
-    bodyTimeoutMs: integer("body-timeout-ms", values["body-timeout-ms"], SERVE_DEFAULTS.bodyTimeoutMs, 1, 600_000),
-    inferenceThread: thread,
-    intraOpThreads: integer("ort-threads", values["ort-threads"], 0, 0, 256),
-    serverVersion: VERSION,
-    log: (line: string) => requestLog.write(line),
-  };
-
-  const requestLog = batchedLines((text) => io.err(text));
-  // Listen for signals before the model loads, so a SIGTERM during startup is not the default abrupt exit.
-  const signal = shutdownSignal(io);
-  let server: RunningServer;
-  try {
-    const token = values["token-file"] !== undefined ? readTokenFile(values["token-file"]) : undefined;
-    server = await startServer({ ...options, ...(token !== undefined ? { token } : {}) });
-  } catch (e) {
-    if (e instanceof MeanetError) {
-      io.err(`error ${e.code}: ${e.message}`);
-      return EXIT_ERRORS;
-    }
-    throw e;
-  }
-  const m = server.model;
-  const tensors = (ts: typeof m.inputs) => ts.map((t) => `${t.name} ${t.datatype}[${t.shape.join(", ")}]`).join(", ");
-  io.err(
-    `serving ${m.name} version ${m.version}: (${tensors(m.inputs)}) → (${tensors(m.outputs)}); ` +
-      `max batch ${options.maxBatch}, max delay ${options.maxDelayMs} ms${values["token-file"] !== undefined ? "; bearer token required" : ""}`,
-  );
-  io.out(`listening on ${server.url}`);
-
-  const received = await signal;
-  io.err(`${received}: finishing in-flight requests (at most ${SERVE_DEFAULTS.shutdownTimeoutMs / 1000} s, then their connections are closed), then stopping; a second signal stops at once`);
-  await server.close();
-  requestLog.flush();
-  io.err("stopped");
-  return EXIT_OK;
-}
+  },
+});

@@ -5,19 +5,14 @@ import { take } from "../runtime/train/data/dataset.js";
 import { loadSplit, locateDataset } from "../runtime/train/data/locate.js";
 import { readBuild } from "../format/build.js";
 import { datasetFor } from "../runtime/train/run.js";
-import { parseCommandArgs } from "./args.js";
-import { EXIT_ERRORS, EXIT_OK, UsageError, type Io } from "./io.js";
-import { MeanetError } from "../diagnostics/index.js";
 import { isDataError } from "../runtime/train/data/errors.js";
+import { EXIT_ERRORS, EXIT_OK, UsageError } from "../diagnostics/index.js";
+import { integerFlag } from "../runtime/argv.js";
+import { defineCommand } from "./command.js";
+import type { Io } from "./io.js";
 
 export const usage = `usage: meanet verify DIR/<model> [--samples N] [--real N] [--data DIR] [--seed S] [--tolerance T]
                      [--backend ${BACKEND_CHOICES.join("|")}] [--json]`;
-
-function whole(name: string, text: string | undefined, fallback: number, min: number): number {
-  if (text === undefined) return fallback;
-  if (!/^\d+$/.test(text) || Number(text) < min) throw new UsageError(`--${name} must be an integer ≥ ${min}, not \`${text}\`\n${usage}`);
-  return Number(text);
-}
 
 /** Real test samples when a data set fits the spec: from --data, or found on the machine; none otherwise (with a note). */
 function realSamples(dir: string, count: number, data: string | undefined, io: Io): { values: Uint8Array; count: number; source: string } | undefined {
@@ -48,51 +43,44 @@ function row(c: OutputCheck): string[] {
 }
 
 /** `meanet verify DIR/<model>`: every exported partition in onnxruntime against tfjs; exit 1 above tolerance. */
-export async function verify(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseCommandArgs(
-    argv,
-    {
-      samples: { type: "string" },
-      real: { type: "string" },
-      data: { type: "string" },
-      seed: { type: "string" },
-      tolerance: { type: "string" },
-      backend: { type: "string" },
-      json: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-    },
-    usage,
-    { min: 0, max: 1 },
-  );
-  if (values.help) {
-    io.out(usage);
-    return EXIT_OK;
-  }
-  if (positionals.length !== 1) throw new UsageError(usage);
-  const tolerance = values.tolerance === undefined ? 1e-4 : Number(values.tolerance);
-  if (!(tolerance > 0)) throw new UsageError(`--tolerance must be a positive number, not \`${values.tolerance}\`\n${usage}`);
-  const backend = (values.backend ?? "auto") as BackendRequest;
-  if (!BACKEND_CHOICES.includes(backend)) throw new UsageError(`--backend must be one of ${BACKEND_CHOICES.join(", ")}\n${usage}`);
-  const samples = whole("samples", values.samples, 4, 1);
-  const realCount = whole("real", values.real, 64, 0);
-  const seed = whole("seed", values.seed, 0, 0);
-  const dir = positionals[0]!;
-  try {
-    const real = realSamples(dir, realCount, values.data, io);
+export const verify = defineCommand({
+  usage,
+  options: {
+    samples: { type: "string" },
+    real: { type: "string" },
+    data: { type: "string" },
+    seed: { type: "string" },
+    tolerance: { type: "string" },
+    backend: { type: "string" },
+    json: { type: "boolean" },
+  },
+  positionals: ["DIR"],
+  read(values, [dir]) {
+    const tolerance = values.tolerance === undefined ? 1e-4 : Number(values.tolerance);
+    if (!(tolerance > 0)) throw new UsageError(`--tolerance must be a positive number, not \`${values.tolerance}\``);
+    const backend = (values.backend ?? "auto") as BackendRequest;
+    if (!BACKEND_CHOICES.includes(backend)) throw new UsageError(`--backend must be one of ${BACKEND_CHOICES.join(", ")}`);
+    return {
+      dir: dir!,
+      tolerance,
+      backend,
+      samples: integerFlag("samples", values.samples, { min: 1 }) ?? 4,
+      realCount: integerFlag("real", values.real, { min: 0 }) ?? 64,
+      seed: integerFlag("seed", values.seed, { min: 0 }) ?? 0,
+      data: values.data,
+      json: Boolean(values.json),
+    };
+  },
+  async run({ dir, tolerance, backend, samples, realCount, seed, data, json }, io) {
+    const real = realSamples(dir, realCount, data, io);
     const usedBackend = await selectBackend(backend);
     const r = await verifyBuild({ buildDir: dir, randomSamples: samples, seed, tolerance, ...(real ? { real } : {}) });
-    if (values.json) io.out(JSON.stringify({ ...r, backend: usedBackend, realSource: real?.source ?? null }));
+    if (json) io.out(JSON.stringify({ ...r, backend: usedBackend, realSource: real?.source ?? null }));
     else {
       io.out(`${r.model} (${r.weights} weights): onnxruntime against tfjs (${usedBackend}) on ${samples} random${real ? ` and ${real.count} real ${real.source}` : ""} inputs`);
       io.out(table(["file", "output", "inputs", "fed by", "max |diff|", "top-1 agree", ""], r.checks.map(row), [false, false, false, false, true, true, false]));
       io.out(r.ok ? `all outputs within ${tolerance}` : `FAILED: ${r.checks.filter((c) => !c.ok).length} outputs differ by more than ${tolerance}`);
     }
     return r.ok ? EXIT_OK : EXIT_ERRORS;
-  } catch (e) {
-    if (e instanceof MeanetError) {
-      io.err(`error ${e.code}: ${e.message}`);
-      return EXIT_ERRORS;
-    }
-    throw e;
-  }
-}
+  },
+});

@@ -1,4 +1,13 @@
 /**
+ * Command lines of meanet's commands and of the programs a build generates (train/train.ts,
+ * edge/router.ts): parsing, integer flags, and how a program reports a failure.
+ */
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { exitCodeOf, EXIT_USAGE, MeanetError, UsageError } from "../diagnostics/index.js";
+
+type Options = NonNullable<ParseArgsConfig["options"]>;
+
+/**
  * node:util's parseArgs reads `--limit -5` as a flag missing its value followed by an unknown
  * option, and says the argument "is ambiguous". Joining a negative number to the option that
  * takes it (`--limit=-5`) hands the value to the command, whose own check says what it expects.
@@ -18,4 +27,40 @@ export function joinNegativeValues(argv: readonly string[], options: Readonly<Re
     } else out.push(a);
   }
   return out;
+}
+
+/** Strict parsing (negative values joined to their flags): an unknown flag, a missing value or an unexpected argument is a UsageError. */
+export function parseFlags<O extends Options, P extends boolean = false>(argv: readonly string[], options: O, allowPositionals?: P) {
+  try {
+    return parseArgs({ args: joinNegativeValues(argv, options), options, allowPositionals: (allowPositionals ?? false) as P, strict: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+/**
+ * The value of an integer flag, undefined when it is absent. Anything but digits, or a number
+ * outside [min, max], is a UsageError naming the flag and what it takes: `--limit must be an
+ * integer ≥ 1, not \`x\``, or with a maximum `--port must be an integer from 0 to 65535, not \`x\``.
+ */
+export function integerFlag(name: string, text: string | undefined, range: { min: number; max?: number }): number | undefined {
+  if (text === undefined) return undefined;
+  const { min, max } = range;
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < min || n > (max ?? Number.MAX_SAFE_INTEGER)) {
+    throw new UsageError(`--${name} must be an integer ${max === undefined ? `≥ ${min}` : `from ${min} to ${max}`}, not \`${text}\``);
+  }
+  return n;
+}
+
+/**
+ * How a generated program ends on a failure, as the CLI does: a usage error prints its message
+ * and the program's usage (exit 2), another MeanetError `error CODE: message` (exit 1). Anything
+ * else is a bug and is thrown.
+ */
+export function programFailure(e: unknown, usage: string, write: (text: string) => void = (t) => process.stderr.write(t)): number {
+  if (!(e instanceof MeanetError)) throw e;
+  const code = exitCodeOf(e);
+  write(`${e.render()}${code === EXIT_USAGE ? `\n${usage}` : ""}\n`);
+  return code;
 }

@@ -2,11 +2,10 @@
  * Classifying a data set through the routed path: the edge files here, the cloud over HTTP. Used by
  * `meanet run` and by the generated `edge/router.ts` when run as a program.
  */
-import { parseArgs } from "node:util";
 import type { Manifest } from "../../format/manifest.js";
 import { ROUTER_PROGRAM_OPTIONS } from "../../format/routerOptions.js";
-import { Codes, MeanetError } from "../../diagnostics/index.js";
-import { joinNegativeValues } from "../argv.js";
+import { Codes, UsageError } from "../../diagnostics/index.js";
+import { integerFlag, parseFlags, programFailure } from "../argv.js";
 import { readBuild } from "../../format/build.js";
 import { readTokenFile } from "../serve/auth.js";
 import { take } from "../train/data/dataset.js";
@@ -209,25 +208,18 @@ export const RUN_FLAGS = {
   json: { type: "boolean" },
 } as const;
 
-export class RunFlagError extends Error {}
-
-/** Flags shared by `meanet run` and the generated router program. */
+/** Flags shared by `meanet run` and the generated router program; a bad value is a UsageError. */
 export function runOptionsFromFlags(values: Partial<Record<keyof typeof RUN_FLAGS, string | boolean>>): Omit<RoutedRunOptions, "buildDir"> {
-  const whole = (name: string, min: number): number | undefined => {
-    const v = values[name as keyof typeof RUN_FLAGS];
-    if (v === undefined) return undefined;
-    if (typeof v !== "string" || !/^\d+$/.test(v) || Number(v) < min) throw new RunFlagError(`--${name} must be an integer ≥ ${min}, not \`${String(v)}\``);
-    return Number(v);
-  };
+  const whole = (name: "limit" | "timeout-ms" | "batch", min: number) => integerFlag(name, values[name] as string | undefined, { min });
   const cloud = values.cloud;
   if (typeof cloud === "string") {
     let u: URL;
     try {
       u = new URL(cloud);
     } catch {
-      throw new RunFlagError(`--cloud must be a URL such as http://127.0.0.1:8000, not \`${cloud}\``);
+      throw new UsageError(`--cloud must be a URL such as http://127.0.0.1:8000, not \`${cloud}\``);
     }
-    if (u.protocol !== "http:" && u.protocol !== "https:") throw new RunFlagError(`--cloud must be an http or https URL, not \`${cloud}\``);
+    if (u.protocol !== "http:" && u.protocol !== "https:") throw new UsageError(`--cloud must be an http or https URL, not \`${cloud}\``);
   }
   const limit = whole("limit", 1);
   const timeoutMs = whole("timeout-ms", 1);
@@ -244,52 +236,25 @@ export function runOptionsFromFlags(values: Partial<Record<keyof typeof RUN_FLAG
   };
 }
 
-/** The line a run error is reported as. */
-export function runErrorLine(e: MeanetError): string {
-  return `error${"code" in e ? ` ${e.code}` : ""}: ${e.message}`;
-}
-
-/** The errors a run reports to its user as one line (exit 1): a bad build, data, rules, token file, or an embedded cloud that cannot start. */
-export function isRunError(e: unknown): e is MeanetError {
-  return e instanceof MeanetError;
-}
-
 const PROGRAM_USAGE = `usage: router.ts ${ROUTER_PROGRAM_OPTIONS} [--help]
 classifies the test images of the build's data set through the routed edge-cloud path, as meanet run does`;
 
 /** Entry point of a generated router run as a program. Returns the exit code. */
 export async function runRouterProgram(buildDir: string, rules: Rule[], argv: string[]): Promise<number> {
-  let options: Omit<RoutedRunOptions, "buildDir">;
-  let json = false;
   try {
-    const flags = { ...RUN_FLAGS, help: { type: "boolean", short: "h" } } as const;
-    const { values } = parseArgs({ args: joinNegativeValues(argv, flags), options: flags, strict: true });
+    const { values } = parseFlags(argv, { ...RUN_FLAGS, help: { type: "boolean", short: "h" } });
     if (values.help) {
       process.stdout.write(`${PROGRAM_USAGE}\n`);
       return 0;
     }
-    options = runOptionsFromFlags(values);
-    json = Boolean(values.json);
-  } catch (e) {
-    if (isRunError(e)) {
-      process.stderr.write(`${runErrorLine(e)}\n`);
-      return 1;
-    }
-    process.stderr.write(`${(e as Error).message}\n${PROGRAM_USAGE}\n`);
-    return 2;
-  }
-  try {
+    const options = runOptionsFromFlags(values);
     const { startEmbeddedCloud } = await import("./embedded.js");
     const report = await routedRun({ buildDir, rules, ...options, startCloud: startEmbeddedCloud });
-    process.stdout.write((json ? JSON.stringify(report) : formatRunReport(report)) + "\n");
+    process.stdout.write((values.json ? JSON.stringify(report) : formatRunReport(report)) + "\n");
     const notice = cloudFailureNotice(report);
     if (notice) process.stderr.write(`${notice.text}\n`);
     return notice?.severity === "error" ? 1 : 0;
   } catch (e) {
-    if (isRunError(e)) {
-      process.stderr.write(`${runErrorLine(e)}\n`);
-      return 1;
-    }
-    throw e;
+    return programFailure(e, PROGRAM_USAGE);
   }
 }

@@ -3,6 +3,8 @@ import { join } from "node:path";
 import type { IrJson } from "../../format/ir.js";
 import type { TrainStage } from "../../format/ir.js";
 import { Codes } from "../../diagnostics/codes.js";
+import { UsageError } from "../../diagnostics/error.js";
+import { integerFlag } from "../argv.js";
 import { dataError } from "./data/errors.js";
 import { BACKEND_CHOICES, selectBackend, type BackendRequest } from "./backend.js";
 import { take, type Dataset } from "./data/dataset.js";
@@ -42,20 +44,11 @@ export const TRAIN_FLAGS = {
   backend: { type: "string" },
 } as const;
 
-/** A flag with a bad value; callers report it as a usage error. */
-export class TrainFlagError extends Error {}
-
-/** Validates the shared flags into job options. */
+/** Validates the shared flags into job options; a bad value is a UsageError. */
 export function trainOptionsFromFlags(values: Partial<Record<keyof typeof TRAIN_FLAGS, string>>): Partial<Pick<TrainJob, "data" | "dataset" | "epochs" | "limitTrain" | "limitTest" | "seed" | "backend">> {
-  const whole = (flag: keyof typeof TRAIN_FLAGS, min: number): number | undefined => {
-    const v = values[flag];
-    if (v === undefined) return undefined;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new TrainFlagError(`--${flag} takes a whole number ≥ ${min}, not \`${v}\``);
-    return n;
-  };
-  if (values.backend !== undefined && !(BACKEND_CHOICES as readonly string[]).includes(values.backend)) throw new TrainFlagError(`unknown backend \`${values.backend}\``);
-  if (values.dataset !== undefined && !(DATASETS as readonly string[]).includes(values.dataset)) throw new TrainFlagError(`unknown dataset \`${values.dataset}\``);
+  const whole = (flag: keyof typeof TRAIN_FLAGS, min: number) => integerFlag(flag, values[flag], { min });
+  if (values.backend !== undefined && !(BACKEND_CHOICES as readonly string[]).includes(values.backend)) throw new UsageError(`unknown backend \`${values.backend}\``);
+  if (values.dataset !== undefined && !(DATASETS as readonly string[]).includes(values.dataset)) throw new UsageError(`unknown dataset \`${values.dataset}\``);
   const out = {
     data: values.data,
     dataset: values.dataset as DatasetKind | undefined,

@@ -4,12 +4,12 @@
  * specs rendered to SVG at generation time, so the page needs neither script nor network. Same
  * report, same bytes.
  */
-import { formatCount } from "../ir/index.js";
-import type { AssertionOutcome, Calibration, EvalReport, SystemFigures } from "../format/eval.js";
-import { chartSpec, cloudFraction, sweepLabels, systemFigures, type ChartKind } from "./reportHtml/charts.js";
-import { renderPage, STYLE, type PageModel } from "./reportHtml/page.js";
-import { renderChartSvg } from "./reportHtml/vegaSvg.js";
-import { formatEnergy, formatSeconds } from "./table.js";
+import { formatCount } from "../../ir/index.js";
+import type { AssertionOutcome, Calibration, EvalReport, SystemFigures } from "../../format/eval.js";
+import { chartSpec, cloudFraction, sweepLabels, systemFigures, type ChartKind } from "./charts.js";
+import { renderPage, STYLE, type PageModel } from "./page.js";
+import { renderChartSvg } from "./vegaSvg.js";
+import { formatEnergy, formatSeconds } from "../table.js";
 
 const DASH = "–";
 

@@ -11,7 +11,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { IrJson } from "../format/ir.js";
-import type { BuildStage, Manifest, StageRecord } from "../format/manifest.js";
+import type { BuildStage, Manifest, ManifestArtifact, StageRecord } from "../format/manifest.js";
 import type { LocatedDataset, Split } from "../runtime/train/data/locate.js";
 
 export const STAGES: readonly BuildStage[] = ["compile", "train", "export", "verify", "eval"];
@@ -20,6 +20,11 @@ export type StageInputs = Record<string, string>;
 
 export function sha256Of(data: string | Uint8Array): string {
   return createHash("sha256").update(data).digest("hex");
+}
+
+/** A file as manifest.json lists it: path, sha256 and size. */
+export function artifactOf(path: string, data: string | Uint8Array): ManifestArtifact {
+  return { path, sha256: sha256Of(data), bytes: typeof data === "string" ? Buffer.byteLength(data) : data.byteLength };
 }
 
 /** The sha256 of a value as JSON (strings as they are). */

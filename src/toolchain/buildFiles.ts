@@ -1,10 +1,20 @@
-import { readFileSync } from "node:fs";
+/**
+ * The files of a build directory that compiling writes: ir.json, report.md, the generated
+ * programs, the deploy files and manifest.json, which lists every artifact with its hash.
+ */
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { emitIrJson, emitKServeManifest, emitManifest, emitReport, emitRouterProgram, emitTrainProgram, emitTritonConfig, onnx, placeholderStorageUri, sha256, summarize, TRITON_DEFAULTS, tritonConfigPath, type IrJson, type ManifestArtifact } from "../codegen/index.js";
+import { MeanetError } from "../diagnostics/index.js";
 import type { Manifest } from "../format/manifest.js";
 import type { CompileResult } from "../ir/index.js";
-import { VERSION } from "./version.js";
-import { writeAtomic } from "./write.js";
+import { writeAtomic } from "../runtime/files.js";
+import { fittingHardClasses } from "../format/hardClasses.js";
+import { changedBlocks, readTrainRecord } from "../format/trainReport.js";
+import { artifactOf } from "./buildStages.js";
+import { VERSION } from "./package.js";
+
+export { artifactOf };
 
 export interface BuildFiles {
   dir: string;
@@ -37,10 +47,6 @@ export function buildFiles(r: CompileResult, outDir: string): BuildFiles {
   return { dir: join(outDir, ir.model), irJson, irText, files };
 }
 
-export function artifactOf(path: string, data: string | Uint8Array): ManifestArtifact {
-  return { path, sha256: sha256(data), bytes: typeof data === "string" ? Buffer.byteLength(data) : data.byteLength };
-}
-
 /** The manifest for a build: every artifact listed with its hash, and the stage records of `meanet build` when given. */
 export function manifestFor(r: CompileResult, artifacts: ManifestArtifact[], trained?: { hardClasses: string[] }, stages?: Manifest["stages"]): string {
   const [main, ...imports] = r.sources;
@@ -70,4 +76,38 @@ export function writeBuild(r: CompileResult, b: BuildFiles, extra: ManifestArtif
   const artifacts = [...b.files.map(([p, d]) => artifactOf(p, d)), ...extra].sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));
   writeAtomic(join(b.dir, "manifest.json"), manifestFor(r, artifacts, trained, previousStages(b.dir)));
   return [...b.files.map(([p]) => p), ...extra.map((a) => a.path), "manifest.json"];
+}
+
+/** What an earlier training left in a build and still fits the spec. */
+export interface KeptTraining {
+  hardClasses: string[];
+  artifacts: ManifestArtifact[];
+}
+
+/**
+ * What an earlier `meanet train` left in the build and still fits the spec: the hard classes of
+ * train-report.json and the weight files, kept in the manifest as training wrote them. Weights
+ * trained for another version of the spec are left out, with a note.
+ */
+export function keptTraining(b: BuildFiles, note: (line: string) => void): KeptTraining | undefined {
+  let record;
+  try {
+    record = readTrainRecord(b.dir);
+  } catch (e) {
+    if (!(e instanceof MeanetError)) throw e;
+    note(`note: ${e.message}; the manifest lists no trained state`);
+    return undefined;
+  }
+  if (!record) return undefined;
+  const changed = changedBlocks(record, b.irJson);
+  const hardClasses = fittingHardClasses(record.hardClasses, b.irJson);
+  const files = b.irJson.blocks.flatMap((block) => ["model.json", "weights.bin"].map((f) => `weights/${block.name}/${f}`));
+  const missing = files.filter((f) => !existsSync(join(b.dir, f)));
+  if (changed.length || !hardClasses || missing.length) {
+    const why = changed.length ? `block${changed.length > 1 ? "s" : ""} ${changed.map((c) => `\`${c}\``).join(", ")} changed since training` : missing.length ? `${missing[0]} is missing` : "its hard classes do not fit the spec";
+    note(`note: the weights in ${b.dir} do not fit this spec (${why}); run meanet train again`);
+    return undefined;
+  }
+  const artifacts = [artifactOf("train-report.json", readFileSync(record.path)), ...files.map((f) => artifactOf(f, readFileSync(join(b.dir, f))))];
+  return { hardClasses, artifacts };
 }

@@ -1,1 +1,0 @@
-export { writeAtomic } from "../runtime/files.js";

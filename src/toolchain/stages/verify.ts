@@ -1,0 +1,34 @@
+import { verifyBuild } from "../../runtime/export/verify.js";
+import { selectBackend } from "../../runtime/train/backend.js";
+import { take } from "../../runtime/train/data/dataset.js";
+import { loadSplit } from "../../runtime/train/data/locate.js";
+import { hashOf, sha256Of } from "../buildStages.js";
+import type { BuildData, Stage, StageContext } from "./stage.js";
+
+/** The checks of the verify stage: those of `meanet verify` by default. */
+export const VERIFY_SETTINGS = { randomSamples: 4, real: 64, seed: 0, tolerance: 1e-4 } as const;
+
+/**
+ * The verify stage: every exported file in onnxruntime against tfjs, on seeded random inputs and
+ * real test images. Its inputs: the ONNX files, the weights, the IR, the test data, the settings.
+ */
+export function verifyStage({ b, job, log, p, tool }: StageContext, data: BuildData): Stage {
+  const backend = job.backend ?? "auto";
+  return {
+    inputs: { tool: tool("verify"), onnx: p.outputsOf("export"), weights: p.outputsOf("train"), ir: sha256Of(b.irText), data: data.identity.test, options: hashOf({ ...VERIFY_SETTINGS, backend }) },
+    async work() {
+      const used = await selectBackend(backend);
+      const test = take(loadSplit(data.located, "test"), VERIFY_SETTINGS.real);
+      const { randomSamples, seed, tolerance } = VERIFY_SETTINGS;
+      const v = await verifyBuild({ buildDir: b.dir, randomSamples, seed, tolerance, real: { values: test.images, count: test.count, source: data.located.kind } });
+      const worst = Math.max(...v.checks.map((c) => c.maxAbsDiff));
+      if (!v.ok) {
+        for (const c of v.checks.filter((x) => !x.ok)) {
+          log.err(`error: ${c.partition} output ${c.output} (${c.inputs} inputs, ${c.mode}) differs from tfjs by ${c.maxAbsDiff.toExponential(2)}, above the tolerance ${tolerance}`);
+        }
+        return { failed: `${v.checks.filter((c) => !c.ok).length} of ${v.checks.length} outputs differ from tfjs (${used}) by more than ${tolerance}` };
+      }
+      return { outputs: {}, summary: `${v.checks.length} outputs of onnxruntime within ${tolerance} of tfjs (${used}), largest difference ${worst.toExponential(2)}, on ${randomSamples} random and ${test.count} real inputs` };
+    },
+  };
+}
