@@ -33,6 +33,10 @@ describe("one error type", () => {
     expect(e.code).toBe(Codes.Usage);
     expect(e.render()).toBe("--limit must be an integer ≥ 1, not `0`");
     expect(exitCodeOf(e)).toBe(EXIT_USAGE);
+    const noted = e.withNote("usage: meanet eval DIR/<model>");
+    expect(noted).toBeInstanceOf(UsageError);
+    expect(noted.render()).toBe("--limit must be an integer ≥ 1, not `0`\nusage: meanet eval DIR/<model>");
+    expect(exitCodeOf(noted)).toBe(EXIT_USAGE);
   });
 
   it("every catalog code is documented in dsl/errors.md", async () => {

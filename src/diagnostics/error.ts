@@ -50,6 +50,13 @@ export class UsageError extends MeanetError {
   override render(): string {
     return this.message;
   }
+
+  /** Still a usage error: the note follows the message, as the usage line does. */
+  override withNote(note: string): UsageError {
+    const e = new UsageError(`${this.message}\n${note}`);
+    e.stack = this.stack;
+    return e;
+  }
 }
 
 /** The exit code of a failure; the only mapping from errors to exit codes. */
