@@ -10,11 +10,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { STAGE_CODE, type BuildSummary, type StageStatus } from "../src/toolchain/build.js";
-import { keyOf, sha256Of, STAGES } from "../src/toolchain/buildStages.js";
+import { keyOf, STAGES } from "../src/toolchain/buildStages.js";
 import { CODE_ROOTS, toolKey } from "../src/toolchain/toolKey.js";
 import type { Manifest } from "../src/format/manifest.js";
 import { decodeModel, onnx } from "../src/codegen/onnx/proto.js";
 import { replaced, SPEC } from "./helpers/buildSpec.js";
+import { sha256 } from "../src/format/hash.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "meanet-build-"));
 const out = join(tmp, "build");
@@ -174,7 +175,7 @@ describe("meanet build", () => {
     expect(scaled).toBeGreaterThan(1000);
     const bytes = onnx.ModelProto.encode(model).finish();
     writeFileSync(path, bytes);
-    const sha = sha256Of(bytes);
+    const sha = sha256(bytes);
     const m = manifest();
     m.artifacts = m.artifacts.map((a) => (a.path === "edge/main.onnx" ? { ...a, sha256: sha } : a));
     m.stages!.export!.outputs["edge/main.onnx"] = sha;

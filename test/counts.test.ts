@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { summarize } from "../src/codegen/index.js";
-import { loadSpec } from "../src/cli/load.js";
+import { loadSpec } from "../src/toolchain/load.js";
 
 /** Reference figures of the torchvision architectures at 224×224, 1000 classes (conv + dense MACs, trainable params). */
 describe("paper configurations match the reference architectures", () => {

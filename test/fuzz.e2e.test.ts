@@ -553,7 +553,7 @@ const root = process.env.MEANET_FUZZ_ROOT;
 const url = (p) => pathToFileURL(root + "/" + p).href;
 const { compileSource } = await import(url("src/ir/pipeline.ts"));
 const { Source } = await import(url("src/diagnostics/index.ts"));
-const { nodeFs } = await import(url("src/cli/fs.ts"));
+const { nodeFs } = await import(url("src/toolchain/fs.ts"));
 const cache = new Map();
 const fs = {
   read(p) { if (!cache.has(p)) cache.set(p, nodeFs.read(p)); return cache.get(p); },

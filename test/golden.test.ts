@@ -32,7 +32,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { location, renderDiagnostics, Source, type Diagnostic } from "../src/diagnostics/index.js";
 import { compileSource } from "../src/ir/index.js";
-import { nodeFs } from "../src/cli/fs.js";
+import { nodeFs } from "../src/toolchain/fs.js";
 
 const GOLDEN_DIR = fileURLToPath(new URL("./golden/", import.meta.url));
 const UPDATE = process.env.UPDATE_GOLDEN === "1";

@@ -8,7 +8,7 @@ import { join, resolve } from "node:path";
 import ts from "typescript";
 import { afterAll, describe, expect, it } from "vitest";
 import { buildFiles, writeBuild } from "../src/toolchain/buildFiles.js";
-import { loadSpec } from "../src/cli/load.js";
+import { loadSpec } from "../src/toolchain/load.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "meanet-router-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

@@ -9,7 +9,7 @@ import { join, resolve } from "node:path";
 import ts from "typescript";
 import { afterAll, describe, expect, it } from "vitest";
 import { buildFiles } from "../src/toolchain/buildFiles.js";
-import { loadSpec } from "../src/cli/load.js";
+import { loadSpec } from "../src/toolchain/load.js";
 import { conditionText, emitRouterProgram } from "../src/codegen/index.js";
 import type { ClassSet, Measure } from "../src/ir/index.js";
 import { mulberry32 } from "../src/runtime/train/data/rng.js";

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { emitIrJson, type IrJson } from "../src/codegen/index.js";
 import { Codes, MeanetError } from "../src/diagnostics/index.js";
 import { buildFiles, writeBuild } from "../src/toolchain/buildFiles.js";
-import { loadSpec } from "../src/cli/load.js";
+import { loadSpec } from "../src/toolchain/load.js";
 import { main } from "../src/cli/main.js";
 import { selectBackend } from "../src/runtime/train/backend.js";
 import { take } from "../src/runtime/train/data/dataset.js";

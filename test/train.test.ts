@@ -4,7 +4,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { emitIrJson, type IrJson } from "../src/codegen/index.js";
-import { loadSpec } from "../src/cli/load.js";
+import { loadSpec } from "../src/toolchain/load.js";
 import { selectBackend } from "../src/runtime/train/backend.js";
 import { buildBlockModel } from "../src/runtime/train/builder.js";
 import { registerWasmGradientKernels } from "../src/runtime/train/kernels/index.js";

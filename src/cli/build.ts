@@ -5,7 +5,7 @@ import { buildSummary, runBuild, stageLine, type BuildOutcome, type StageStatus 
 import { STAGES } from "../toolchain/buildStages.js";
 import { defineCommand } from "./command.js";
 import { formatEvalSummary } from "./eval.js";
-import { errorsOf, loadSpec, renderDiagnostics, summary } from "./load.js";
+import { errorsOf, loadSpec, renderDiagnostics, summary } from "../toolchain/load.js";
 
 export const usage = `usage: meanet build FILE -o DIR [--data DIR] [--dataset ${DATASETS.join("|")}]
                     [--epochs N] [--limit-train N] [--limit-test N] [--seed S] [--backend ${BACKEND_CHOICES.join("|")}]

@@ -1,6 +1,6 @@
 import { diagnosticToJson, EXIT_ERRORS, EXIT_OK, UsageError } from "../diagnostics/index.js";
 import { defineCommand } from "./command.js";
-import { errorsOf, loadSpec, renderDiagnostics, summary } from "./load.js";
+import { errorsOf, loadSpec, renderDiagnostics, summary } from "../toolchain/load.js";
 
 export const usage = "usage: meanet check FILE [--format text|json]";
 

@@ -1,7 +1,7 @@
 import { Codes, EXIT_ERRORS, EXIT_OK, MeanetError } from "../diagnostics/index.js";
 import { buildFiles, keptTraining, writeBuild } from "../toolchain/buildFiles.js";
 import { defineCommand } from "./command.js";
-import { errorsOf, loadSpec, renderDiagnostics, summary } from "./load.js";
+import { errorsOf, loadSpec, renderDiagnostics, summary } from "../toolchain/load.js";
 
 export const usage = "usage: meanet compile FILE -o DIR";
 

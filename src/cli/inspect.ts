@@ -2,7 +2,7 @@ import { summarize } from "../codegen/summary.js";
 import { renderInspect } from "../codegen/table.js";
 import { EXIT_ERRORS, EXIT_OK } from "../diagnostics/index.js";
 import { defineCommand } from "./command.js";
-import { errorsOf, loadSpec, renderDiagnostics, summary } from "./load.js";
+import { errorsOf, loadSpec, renderDiagnostics, summary } from "../toolchain/load.js";
 
 export const usage = "usage: meanet inspect FILE [--json]";
 

@@ -6,7 +6,7 @@ import { makeProgress } from "../runtime/train/progress.js";
 import { DATASETS, runTraining, TRAIN_FLAGS, trainOptionsFromFlags } from "../runtime/train/run.js";
 import { artifactOf, buildFiles, writeBuild } from "../toolchain/buildFiles.js";
 import { defineCommand } from "./command.js";
-import { errorsOf, loadSpec, renderDiagnostics, summary } from "./load.js";
+import { errorsOf, loadSpec, renderDiagnostics, summary } from "../toolchain/load.js";
 
 export const usage = `usage: meanet train FILE -o DIR [--data DIR] [--dataset ${DATASETS.join("|")}]
                     [--epochs N] [--limit-train N] [--limit-test N] [--seed S] [--backend ${BACKEND_CHOICES.join("|")}]`;

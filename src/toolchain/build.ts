@@ -27,12 +27,12 @@ export { stageLine } from "./pipeline.js";
 /**
  * The modules whose code each stage runs (paths under src/ or dist/, as `.js`): their code is the
  * stage's `tool` input. Each names the module of the stage's body, which reaches the rest through
- * its imports. Compiling also runs the command's reading of the spec (cli/load.js) and the
+ * its imports. Compiling also runs the command's reading of the spec (toolchain/load.js) and the
  * emitters of the build's files (buildFiles.js). The manifest a stage rewrites is compile's
  * output, so buildFiles.js is in compile's key only.
  */
 export const STAGE_CODE: Record<BuildStage, readonly string[]> = {
-  compile: ["cli/load.js", "toolchain/buildFiles.js", "toolchain/stages/compile.js"],
+  compile: ["toolchain/load.js", "toolchain/buildFiles.js", "toolchain/stages/compile.js"],
   train: ["toolchain/stages/train.js"],
   export: ["toolchain/stages/export.js"],
   verify: ["toolchain/stages/verify.js"],

@@ -7,7 +7,7 @@
  * so a stage whose inputs did not change is reused even when an earlier stage ran again and
  * wrote the same bytes.
  */
-import { createHash } from "node:crypto";
+import { sha256 } from "../format/hash.js";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { IrJson } from "../format/ir.js";
@@ -18,18 +18,14 @@ export const STAGES: readonly BuildStage[] = ["compile", "train", "export", "ver
 
 export type StageInputs = Record<string, string>;
 
-export function sha256Of(data: string | Uint8Array): string {
-  return createHash("sha256").update(data).digest("hex");
-}
-
 /** A file as manifest.json lists it: path, sha256 and size. */
 export function artifactOf(path: string, data: string | Uint8Array): ManifestArtifact {
-  return { path, sha256: sha256Of(data), bytes: typeof data === "string" ? Buffer.byteLength(data) : data.byteLength };
+  return { path, sha256: sha256(data), bytes: typeof data === "string" ? Buffer.byteLength(data) : data.byteLength };
 }
 
 /** The sha256 of a value as JSON (strings as they are). */
 export function hashOf(value: unknown): string {
-  return sha256Of(typeof value === "string" ? value : JSON.stringify(value));
+  return sha256(typeof value === "string" ? value : JSON.stringify(value));
 }
 
 /** The key of a set of inputs: independent of the order they were named in. */
@@ -75,7 +71,7 @@ export function buildState(dir: string, manifest: Manifest | undefined): BuildSt
   return {
     fileSha(path) {
       const file = join(dir, path);
-      return existsSync(file) ? sha256Of(readFileSync(file)) : undefined;
+      return existsSync(file) ? sha256(readFileSync(file)) : undefined;
     },
     listed: new Map((manifest?.artifacts ?? []).map((a) => [a.path, a.sha256])),
   };
@@ -121,6 +117,6 @@ function splitFiles(located: LocatedDataset, split: Split): string[] {
  * are about 30 MB; hashing them takes a fraction of a second.
  */
 export function dataIdentity(located: LocatedDataset): Record<Split, string> {
-  const of = (split: Split) => hashOf([located.kind, ...splitFiles(located, split).map((p) => sha256Of(readFileSync(p)))]);
+  const of = (split: Split) => hashOf([located.kind, ...splitFiles(located, split).map((p) => sha256(readFileSync(p)))]);
   return { train: of("train"), test: of("test") };
 }

@@ -1,6 +1,6 @@
 import { Source } from "../../src/diagnostics/index.js";
 import { compileSource, type CompileResult, type FileSystem } from "../../src/ir/index.js";
-import { nodeFs } from "../../src/cli/fs.js";
+import { nodeFs } from "../../src/toolchain/fs.js";
 
 /** Compiles spec text in memory; imports resolve against the real std library. */
 export function compileText(text: string, name = "spec.meanet", extra: Record<string, string> = {}): CompileResult {

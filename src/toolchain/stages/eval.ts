@@ -6,9 +6,10 @@ import { Codes, renderDiagnostics, type Diagnostic } from "../../diagnostics/ind
 import type { AssertionOutcome, EvalReport } from "../../format/eval.js";
 import type { CompileResult } from "../../ir/index.js";
 import { evaluateBuild } from "../../runtime/eval/index.js";
-import { hashOf, sha256Of } from "../buildStages.js";
+import { hashOf } from "../buildStages.js";
 import { assertionDiagnostic } from "../evalSummary.js";
 import type { BuildData, Stage, StageContext } from "./stage.js";
+import { sha256 } from "../../format/hash.js";
 
 const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
 
@@ -44,7 +45,7 @@ export function evalStage({ r, b, job, log, p, tool }: StageContext, data: Build
     inputs: {
       tool: tool("eval"),
       onnx: p.outputsOf("export"),
-      ir: sha256Of(b.irText),
+      ir: sha256(b.irText),
       trainReport: p.records.train?.outputs["train-report.json"] ?? "",
       data: hashOf([data.identity.train, data.identity.test]),
       options: hashOf({ limit: job.limitTest ?? null }),
@@ -59,7 +60,7 @@ export function evalStage({ r, b, job, log, p, tool }: StageContext, data: Build
       const routed = outcome.report.routed;
       const held = outcome.report.assertions.filter((a) => a.status === "passed").length;
       return {
-        outputs: Object.fromEntries(outcome.written.map((f) => [f, sha256Of(readFileSync(join(b.dir, f)))])),
+        outputs: Object.fromEntries(outcome.written.map((f) => [f, sha256(readFileSync(join(b.dir, f)))])),
         summary: `routed accuracy ${pct(routed.accuracy)} on ${outcome.report.data.samples.toLocaleString("en-US")} test images (${Object.entries(routed.fractions).map(([x, f]) => `${x} ${pct(f)}`).join(", ")}); ${held} of ${outcome.report.assertions.length} assertions hold`,
       };
     },

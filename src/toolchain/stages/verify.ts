@@ -2,8 +2,9 @@ import { verifyBuild } from "../../runtime/export/verify.js";
 import { selectBackend } from "../../runtime/train/backend.js";
 import { take } from "../../runtime/train/data/dataset.js";
 import { loadSplit } from "../../runtime/train/data/locate.js";
-import { hashOf, sha256Of } from "../buildStages.js";
+import { hashOf } from "../buildStages.js";
 import type { BuildData, Stage, StageContext } from "./stage.js";
+import { sha256 } from "../../format/hash.js";
 
 /** The checks of the verify stage: those of `meanet verify` by default. */
 export const VERIFY_SETTINGS = { randomSamples: 4, real: 64, seed: 0, tolerance: 1e-4 } as const;
@@ -15,7 +16,7 @@ export const VERIFY_SETTINGS = { randomSamples: 4, real: 64, seed: 0, tolerance:
 export function verifyStage({ b, job, log, p, tool }: StageContext, data: BuildData): Stage {
   const backend = job.backend ?? "auto";
   return {
-    inputs: { tool: tool("verify"), onnx: p.outputsOf("export"), weights: p.outputsOf("train"), ir: sha256Of(b.irText), data: data.identity.test, options: hashOf({ ...VERIFY_SETTINGS, backend }) },
+    inputs: { tool: tool("verify"), onnx: p.outputsOf("export"), weights: p.outputsOf("train"), ir: sha256(b.irText), data: data.identity.test, options: hashOf({ ...VERIFY_SETTINGS, backend }) },
     async work() {
       const used = await selectBackend(backend);
       const test = take(loadSplit(data.located, "test"), VERIFY_SETTINGS.real);

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, join, relative } from "node:path";
 import type { FileSystem } from "../ir/index.js";
-import { PACKAGE_ROOT } from "../toolchain/package.js";
+import { PACKAGE_ROOT } from "./package.js";
 
 export const STD_DIR = join(PACKAGE_ROOT, "dsl", "std");
 
