@@ -9,7 +9,7 @@
  */
 import { parseArgs } from "node:util";
 import { emitIrJson } from "../src/codegen/index.js";
-import { loadSpec } from "../src/cli/load.js";
+import { loadSpec } from "../src/toolchain/load.js";
 import { selectBackend } from "../src/runtime/train/backend.js";
 import { buildBlockModel } from "../src/runtime/train/builder.js";
 import { registerWasmGradientKernels } from "../src/runtime/train/kernels/index.js";
