@@ -6,11 +6,23 @@ import type { Value } from "./values.js";
 
 /** Past this, a spec is rejected rather than expanded: a def that calls itself never ends. */
 const MAX_DEPTH = 48;
+/**
+ * Past this many def calls in one spec, lowering stops: calls that make no layers can still
+ * branch (a def calling itself twice per level), and 2^40 calls would never finish.
+ */
+export const MAX_DEF_CALLS = 100_000;
 
 /** Expands one call of a def: binds its parameters, runs its body in a frame of its own, and gives back what it returns. */
 export function expandDef(cx: BodyContext, def: DefDecl, e: CallExpr, args: CallArg[], frame: Frame): Value | undefined {
   if (frame.depth >= MAX_DEPTH) {
     cx.bag.error(Codes.RecursionLimit, `defs nest deeper than ${MAX_DEPTH} levels at \`${def.name.name}\``, e.span, { hint: "a def that calls itself never ends" });
+    throw new Abort();
+  }
+  if (++cx.store.defCalls > MAX_DEF_CALLS) {
+    // Reported once, at the call that crossed the limit; every later call stops at once.
+    if (cx.store.defCalls === MAX_DEF_CALLS + 1) {
+      cx.bag.error(Codes.RecursionLimit, `the spec expands more than ${MAX_DEF_CALLS.toLocaleString("en-US")} def calls, the last at \`${def.name.name}\``, e.span, { hint: "a def that calls itself more than once per level grows exponentially; pass a smaller count, or repeat with `x N`" });
+    }
     throw new Abort();
   }
   const vars = bindDefArgs(cx.bag, def, args);

@@ -12,6 +12,8 @@ export interface GraphStore {
   nodes: IrNode[];
   /** Shapes by tensor id; undefined where inference failed (already reported). */
   shapes: (Shape | undefined)[];
+  /** Def calls expanded so far in the whole spec. */
+  defCalls: number;
 }
 
 export type TensorValue = Extract<Value, { kind: "tensor" }>;
