@@ -205,7 +205,7 @@ describe("faults", () => {
     expect(report.cloudRequests.calls).toBe(cloudBefore + cloudAfter);
     expect(report.cloudRequests.calls - report.cloudRequests.failures).toBe(cloudBefore);
     expect(report.cloudRequests.fastFailures).toBeLessThan(report.cloudRequests.failures);
-    expect(report.cloudRequests.firstFailure).toMatch(/cannot reach http:\/\/127\.0\.0\.1:\d+|no answer from/);
+    expect(report.cloudRequests.firstFailure).toMatch(/cannot reach http:\/\/127\.0\.0\.1:\d+|no complete answer from http:\/\/127\.0\.0\.1:\d+ within 1000 ms/);
     const notice = cloudFailureNotice(report);
     expect(notice?.severity).toBe("warning");
     expect(notice?.text).toMatch(new RegExp(`^warning: ${report.cloudRequests.failures} of ${report.cloudRequests.calls} cloud requests failed.*; first failure: .*; ${cloudAfter} inputs routed to the cloud were answered by the edge \\(degraded\\)$`));

@@ -1,8 +1,8 @@
 /**
  * An Open Inference Protocol (KServe v2) REST client for the cloud model: keep-alive connections,
- * a timeout per attempt, bounded retries with exponential backoff, and a short cool-down after a
- * failed call so a dead cloud costs one failure, not one per input. It speaks to `meanet serve`,
- * NVIDIA Triton and KServe alike.
+ * a deadline per attempt (connecting, sending and reading the whole reply), bounded retries with
+ * exponential backoff, and a short cool-down after a failed call so a dead cloud costs one
+ * failure, not one per input. It speaks to `meanet serve`, NVIDIA Triton and KServe alike.
  */
 import http from "node:http";
 import https from "node:https";
@@ -12,7 +12,7 @@ export interface CloudOptions {
   url: string;
   model: string;
   token?: string;
-  /** Per attempt. */
+  /** Deadline of one attempt: connecting, sending the request and receiving the whole reply. */
   timeoutMs?: number;
   /** Attempts after the first. */
   retries?: number;
@@ -104,30 +104,47 @@ export class CloudClient {
     return new CloudError(message, false);
   }
 
+  /**
+   * One attempt. Its deadline runs from the request to the last byte of the reply, so a cloud
+   * that answers slowly, byte by byte, fails it as one that does not answer at all.
+   */
   private post(url: URL, body: string): Promise<string> {
     const mod = url.protocol === "https:" ? https : http;
+    const ms = this.options.timeoutMs;
     return new Promise((resolve, reject) => {
+      let settled = false;
+      const settle = (e: CloudError | null, text = "") => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(deadline);
+        if (e) reject(e);
+        else resolve(text);
+      };
       const headers: Record<string, string | number> = { "content-type": "application/json", "content-length": Buffer.byteLength(body) };
       if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
-      const req = mod.request(url, { method: "POST", agent: this.agent, headers, timeout: this.options.timeoutMs }, (res) => {
+      const req = mod.request(url, { method: "POST", agent: this.agent, headers }, (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("error", (e) => reject(new CloudError(`cloud reply broken: ${e.message}`, true)));
+        res.on("error", (e) => settle(new CloudError(`cloud reply broken: ${e.message}`, true)));
         res.on("end", () => {
           const text = Buffer.concat(chunks).toString("utf8");
           const status = res.statusCode ?? 0;
-          if (status === 200) return resolve(text);
+          if (status === 200) return settle(null, text);
           let why = text.slice(0, 200);
           try {
             why = (JSON.parse(text) as { error?: string }).error ?? why;
           } catch {
             // not JSON: keep the text
           }
-          reject(new CloudError(`cloud answered ${status}: ${why}`, status >= 500 || status === 429));
+          settle(new CloudError(`cloud answered ${status}: ${why}`, status >= 500 || status === 429));
         });
       });
-      req.on("timeout", () => req.destroy(new CloudError(`no answer from ${url.origin} within ${this.options.timeoutMs} ms`, true)));
-      req.on("error", (e) => reject(e instanceof CloudError ? e : new CloudError(`cannot reach ${url.origin}: ${e.message}`, true)));
+      const deadline = setTimeout(() => {
+        settle(new CloudError(`no complete answer from ${url.origin} within ${ms} ms`, true));
+        // The socket goes with it: a half-read reply cannot be reused.
+        req.destroy();
+      }, ms);
+      req.on("error", (e) => settle(e instanceof CloudError ? e : new CloudError(`cannot reach ${url.origin}: ${e.message}`, true)));
       req.end(body);
     });
   }
