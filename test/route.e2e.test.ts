@@ -5,13 +5,13 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:http";
+import { createServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openRoutedClassifier, runSamples, loadTestSamples, type Classification, type RunReport } from "../src/runtime/infer/index.js";
+import { openRoutedClassifier, runSamples, loadTestSamples, type Classification, type RoutedClassifier, type RunReport } from "../src/runtime/infer/index.js";
 import { cloudFailureNotice, RUN_FLAGS } from "../src/runtime/infer/run.js";
 import { entropy } from "../src/format/measures.js";
 import { copyTrainedBuild } from "./helpers/trained.js";
@@ -205,7 +205,7 @@ describe("faults", () => {
     expect(report.cloudRequests.calls).toBe(cloudBefore + cloudAfter);
     expect(report.cloudRequests.calls - report.cloudRequests.failures).toBe(cloudBefore);
     expect(report.cloudRequests.fastFailures).toBeLessThan(report.cloudRequests.failures);
-    expect(report.cloudRequests.firstFailure).toMatch(/cannot reach http:\/\/127\.0\.0\.1:\d+|no answer from/);
+    expect(report.cloudRequests.firstFailure).toMatch(/cannot reach http:\/\/127\.0\.0\.1:\d+|no complete answer from http:\/\/127\.0\.0\.1:\d+ within 1000 ms/);
     const notice = cloudFailureNotice(report);
     expect(notice?.severity).toBe("warning");
     expect(notice?.text).toMatch(new RegExp(`^warning: ${report.cloudRequests.failures} of ${report.cloudRequests.calls} cloud requests failed.*; first failure: .*; ${cloudAfter} inputs routed to the cloud were answered by the edge \\(degraded\\)$`));
@@ -226,35 +226,116 @@ describe("faults", () => {
     expect(lines[0]).toMatch(new RegExp(`^error MN5008: no cloud request succeeded \\(${report.cloudRequests.calls} of ${report.cloudRequests.calls} failed, .* during the cool-down .*\\); first failure: cannot reach http://127\\.0\\.0\\.1:9: .*ECONNREFUSED.*; ${degraded} inputs routed to the cloud were answered by the edge \\(degraded\\)$`));
   });
 
-  it("a cloud that answers outputs of the wrong size: the inputs are degraded and each such reply counts as a failed request", async () => {
-    // A KServe v2 server in form only: every infer reply holds 9 probabilities per input instead of 10.
-    const fake = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on("data", (c: Buffer) => chunks.push(c));
-      req.on("end", () => {
-        const body = JSON.parse(Buffer.concat(chunks).toString()) as { inputs: { shape: number[] }[] };
-        const n = body.inputs[0]!.shape[0]!;
-        res.writeHead(200, { "content-type": "application/json" });
-        res.end(JSON.stringify({ model_name: "fashion_mnist", outputs: [{ name: "probs_cloud", datatype: "FP32", shape: [n, 9], data: Array.from({ length: n * 9 }, () => 1 / 9) }] }));
-      });
-    });
-    await new Promise<void>((done) => fake.listen(0, "127.0.0.1", done));
-    try {
-      const url = `http://127.0.0.1:${(fake.address() as AddressInfo).port}`;
-      const c = await openRoutedClassifier(dir, undefined, { cloud: url, timeoutMs: 2000, retries: 0 });
-      const report = await runSamples(c, { ...samples, count: 200 }, 1, url, () => {});
+  describe("a cloud whose replies cannot be used", () => {
+    const COUNT = 200;
+    const BATCH = 20;
+    /** The edge's own answers (no cloud at all): what every input routed to the cloud must get. */
+    let edgeOnly: Classification[];
+    /** The number of inputs in the first cloud request, and how many requests the run makes. */
+    let firstRequest: number;
+    let requests: number;
+
+    beforeAll(async () => {
+      const c = await openRoutedClassifier(dir, undefined);
+      edgeOnly = (await classifyAll(c)).answers;
       await c.close();
-      const routed = expected.slice(0, 200).filter((x) => x.exit === "cloud").length;
-      expect(routed).toBeGreaterThan(0);
-      expect(report.exits.cloud?.count ?? 0).toBe(0);
-      expect(report.degraded).toBe(routed);
-      expect(report.cloudRequests.calls).toBe(routed);
-      expect(report.cloudRequests.failures).toBe(routed);
-      expect(report.cloudRequests.firstFailure).toBe("cloud output probs_cloud has 9 values for 1 inputs of 10");
-      expect(cloudFailureNotice(report)?.severity).toBe("error");
-    } finally {
-      await new Promise((done) => fake.close(done));
+      const perBatch = Array.from({ length: COUNT / BATCH }, (_, b) => edgeOnly.slice(b * BATCH, (b + 1) * BATCH).filter((a) => a.degraded).length).filter((n) => n > 0);
+      expect(perBatch.length).toBeGreaterThan(1);
+      firstRequest = perBatch[0]!;
+      requests = perBatch.length;
+    });
+
+    /** The first COUNT samples through `c` in batches of BATCH: every answer and the run's report. */
+    async function classifyAll(c: RoutedClassifier, url: string | null = null): Promise<{ answers: Classification[]; report: RunReport }> {
+      const answers: Classification[] = [];
+      const recording: RoutedClassifier = {
+        ...c,
+        classify: async (input, n) => {
+          const got = await c.classify(input, n);
+          answers.push(...got);
+          return got;
+        },
+      };
+      const report = await runSamples(recording, { ...samples, count: COUNT }, BATCH, url);
+      return { answers, report };
     }
+
+    /** A KServe v2 server in form only on a loopback port: every infer request, once read, is answered by `answer` with its batch size. */
+    async function fakeCloud(answer: (n: number, res: ServerResponse) => void): Promise<{ url: string; close(): Promise<void> }> {
+      const fake = createServer((req, res) => {
+        const chunks: Buffer[] = [];
+        req.on("data", (c: Buffer) => chunks.push(c));
+        req.on("end", () => answer((JSON.parse(Buffer.concat(chunks).toString()) as { inputs: { shape: number[] }[] }).inputs[0]!.shape[0]!, res));
+      });
+      await new Promise<void>((done) => fake.listen(0, "127.0.0.1", done));
+      return {
+        url: `http://127.0.0.1:${(fake.address() as AddressInfo).port}`,
+        close: () => {
+          fake.closeAllConnections();
+          return new Promise((done) => fake.close(() => done()));
+        },
+      };
+    }
+
+    /** Runs through `fake` and checks: the edge's answers, degraded; every request failed; the first failure's cause. */
+    async function expectDegraded(cloud: { url: string; close(): Promise<void> }, timeoutMs: number, firstFailure: string): Promise<void> {
+      try {
+        const c = await openRoutedClassifier(dir, undefined, { cloud: cloud.url, timeoutMs, retries: 0 });
+        const { answers, report } = await classifyAll(c, cloud.url);
+        await c.close();
+        const view = (a: Classification) => [a.classId, a.exit, a.target, a.degraded];
+        expect(answers.map(view)).toEqual(edgeOnly.map(view));
+        expect(report.exits.cloud?.count ?? 0).toBe(0);
+        expect(report.degraded).toBe(edgeOnly.filter((a) => a.degraded).length);
+        expect(report.cloudRequests.calls).toBe(requests);
+        expect(report.cloudRequests.failures).toBe(requests);
+        expect(report.cloudRequests.firstFailure).toBe(firstFailure);
+        const notice = cloudFailureNotice(report);
+        expect(notice?.severity).toBe("error");
+        expect(notice?.text).toContain(`; first failure: ${firstFailure}; `);
+      } finally {
+        await cloud.close();
+      }
+    }
+
+    /** Ten probabilities of 0.1 per input, changed by `change`. */
+    const uniform = (n: number) => Array.from({ length: n * 10 }, () => 0.1);
+    type Reply = { name: string; datatype: string; shape: number[]; data: unknown[] }[];
+    const probs = (n: number, change: (data: unknown[]) => void = () => {}, shape = [n, 10]): Reply => {
+      const data: unknown[] = uniform(n);
+      change(data);
+      return [{ name: "probs_cloud", datatype: "FP32", shape, data }];
+    };
+    const cases: [string, (n: number) => Reply, (n: number) => string][] = [
+      ["9 probabilities per input", (n) => [{ name: "probs_cloud", datatype: "FP32", shape: [n, 9], data: Array.from({ length: n * 9 }, () => 1 / 9) }], (n) => `cloud output probs_cloud has shape [${n},9], not [${n},10]`],
+      ["one value too few", (n) => probs(n, (d) => d.pop()), (n) => `cloud output probs_cloud has ${n * 10 - 1} values, not the ${n * 10} of shape [${n},10]`],
+      ["a flat shape", (n) => probs(n, () => {}, [n * 10]), (n) => `cloud output probs_cloud has shape [${n * 10}], not [${n},10]`],
+      ["null", (n) => probs(n, (d) => (d[0] = null)), () => "cloud output probs_cloud holds a non-number at index 0: null"],
+      ["a number as a string", (n) => probs(n, (d) => (d[1] = "0.1")), () => 'cloud output probs_cloud holds a non-number at index 1: "0.1"'],
+      ["NaN as a string", (n) => probs(n, (d) => (d[0] = "NaN")), () => 'cloud output probs_cloud holds a non-number at index 0: "NaN"'],
+      ["no probs_cloud", () => [], () => "cloud reply lacks output probs_cloud"],
+      ["a last row that sums to 0.42", (n) => probs(n, (d) => d.fill(0.042, (n - 1) * 10)), (n) => `cloud output probs_cloud row ${n - 1} sums to 0.42, not 1`],
+      ["a negative probability in a row that sums to 1", (n) => probs(n, (d) => d.splice(0, 2, -0.1, 0.3)), () => "cloud output probs_cloud holds -0.1 at index 0, not a probability in [0, 1]"],
+    ];
+    for (const [what, reply, cause] of cases) {
+      it(`a reply with ${what}: each request fails naming it, and the inputs get the edge's answer, degraded`, async () => {
+        const cloud = await fakeCloud((n, res) => {
+          res.writeHead(200, { "content-type": "application/json" });
+          res.end(JSON.stringify({ model_name: "fashion_mnist", outputs: reply(n) }));
+        });
+        await expectDegraded(cloud, 5000, cause(firstRequest));
+      });
+    }
+
+    it("a reply sent a byte every 200 ms: the attempt's deadline ends it, and the inputs get the edge's answer, degraded", async () => {
+      const cloud = await fakeCloud((_n, res) => {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.flushHeaders();
+        const drip = setInterval(() => res.write(" "), 200);
+        res.on("close", () => clearInterval(drip));
+      });
+      await expectDegraded(cloud, 500, `no complete answer from ${cloud.url} within 500 ms`);
+    }, 60_000);
   });
 
   it("a token-protected cloud: the right token works, a wrong one degrades", async () => {

@@ -1,8 +1,11 @@
 /**
  * An Open Inference Protocol (KServe v2) REST client for the cloud model: keep-alive connections,
- * a timeout per attempt, bounded retries with exponential backoff, and a short cool-down after a
- * failed call so a dead cloud costs one failure, not one per input. It speaks to `meanet serve`,
- * NVIDIA Triton and KServe alike.
+ * a deadline per attempt (connecting, sending and reading the whole reply), bounded retries with
+ * exponential backoff, and a short cool-down after a failed call so a dead cloud costs one
+ * failure, not one per input. Every reply is checked against the outputs the caller expects
+ * (datatype, shape, finite values, probabilities that are probabilities) before it is used; one
+ * that is not what was asked for is a failed call. It speaks to `meanet serve`, NVIDIA Triton and
+ * KServe alike.
  */
 import http from "node:http";
 import https from "node:https";
@@ -12,7 +15,7 @@ export interface CloudOptions {
   url: string;
   model: string;
   token?: string;
-  /** Per attempt. */
+  /** Deadline of one attempt: connecting, sending the request and receiving the whole reply. */
   timeoutMs?: number;
   /** Attempts after the first. */
   retries?: number;
@@ -21,11 +24,23 @@ export interface CloudOptions {
   cooldownMs?: number;
 }
 
+export type Datatype = "UINT8" | "INT8" | "FP32";
+
 export interface InferInput {
   name: string;
-  datatype: "UINT8" | "INT8" | "FP32";
+  datatype: Datatype;
   shape: number[];
   data: Uint8Array | Int8Array | Float32Array;
+}
+
+/** An output asked for, and what the reply must hold for it. */
+export interface ExpectedOutput {
+  name: string;
+  datatype: Datatype;
+  /** The whole shape, batch first. */
+  shape: number[];
+  /** Exit probabilities: every value in [0, 1] and every row (along the first axis) summing to 1. */
+  probabilities: boolean;
 }
 
 export interface InferOutput {
@@ -43,6 +58,14 @@ export class CloudError extends Error {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The KServe datatype of a tensor's dtype as the manifest writes it. */
+export function protocolDatatype(dtype: string): Datatype {
+  return dtype === "uint8" ? "UINT8" : dtype === "int8" ? "INT8" : "FP32";
+}
+
+/** How far a row of probabilities may sum from 1. */
+const ROW_SUM_TOLERANCE = 1e-3;
 
 export class CloudClient {
   private readonly base: URL;
@@ -63,15 +86,18 @@ export class CloudClient {
     this.agent = new Agent({ keepAlive: true, maxSockets: 16 });
   }
 
-  /** One inference request; rejects with CloudError when the cloud cannot answer in time after the retries. */
-  async infer(inputs: InferInput[], outputs: string[]): Promise<Record<string, InferOutput>> {
+  /**
+   * One inference request; rejects with CloudError when the cloud gives no complete answer in
+   * time after the retries, or answers with a reply that is not what `outputs` expects.
+   */
+  async infer(inputs: InferInput[], outputs: ExpectedOutput[]): Promise<Record<string, InferOutput>> {
     this.stats.calls++;
     if (Date.now() < this.downUntil) {
       this.stats.failures++;
       this.stats.fastFailures++;
       throw new CloudError(`cloud ${this.base.origin} failed recently; not retried until the cool-down ends`, true);
     }
-    const body = requestBody(inputs, outputs);
+    const body = requestBody(inputs, outputs.map((o) => o.name));
     const path = new URL(`v2/models/${encodeURIComponent(this.options.model)}/infer`, this.base);
     let last: CloudError | undefined;
     for (let attempt = 0; attempt <= this.options.retries; attempt++) {
@@ -80,9 +106,10 @@ export class CloudClient {
         await sleep(this.options.backoffMs * 2 ** (attempt - 1));
       }
       try {
-        const reply = await this.post(path, body);
+        // A reply that is not what was asked for is not retried: the same cloud would answer the same.
+        const reply = parseReply(await this.post(path, body), outputs);
         this.downUntil = 0;
-        return parseReply(reply, outputs);
+        return reply;
       } catch (e) {
         last = e instanceof CloudError ? e : new CloudError((e as Error).message, true);
         if (!last.retryable) break;
@@ -95,39 +122,46 @@ export class CloudClient {
   }
 
   /**
-   * A reply `infer` returned that its caller found unusable (say, outputs of the wrong size):
-   * counted as a failed call, like one that got no answer. Returns the error to throw.
+   * One attempt. Its deadline runs from the request to the last byte of the reply, so a cloud
+   * that answers slowly, byte by byte, fails it as one that does not answer at all.
    */
-  rejectReply(message: string): CloudError {
-    this.stats.failures++;
-    this.stats.firstFailure ??= message;
-    return new CloudError(message, false);
-  }
-
   private post(url: URL, body: string): Promise<string> {
     const mod = url.protocol === "https:" ? https : http;
+    const ms = this.options.timeoutMs;
     return new Promise((resolve, reject) => {
+      let settled = false;
+      const settle = (e: CloudError | null, text = "") => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(deadline);
+        if (e) reject(e);
+        else resolve(text);
+      };
       const headers: Record<string, string | number> = { "content-type": "application/json", "content-length": Buffer.byteLength(body) };
       if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
-      const req = mod.request(url, { method: "POST", agent: this.agent, headers, timeout: this.options.timeoutMs }, (res) => {
+      const req = mod.request(url, { method: "POST", agent: this.agent, headers }, (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("error", (e) => reject(new CloudError(`cloud reply broken: ${e.message}`, true)));
+        res.on("error", (e) => settle(new CloudError(`cloud reply broken: ${e.message}`, true)));
         res.on("end", () => {
           const text = Buffer.concat(chunks).toString("utf8");
           const status = res.statusCode ?? 0;
-          if (status === 200) return resolve(text);
+          if (status === 200) return settle(null, text);
           let why = text.slice(0, 200);
           try {
             why = (JSON.parse(text) as { error?: string }).error ?? why;
           } catch {
             // not JSON: keep the text
           }
-          reject(new CloudError(`cloud answered ${status}: ${why}`, status >= 500 || status === 429));
+          settle(new CloudError(`cloud answered ${status}: ${why}`, status >= 500 || status === 429));
         });
       });
-      req.on("timeout", () => req.destroy(new CloudError(`no answer from ${url.origin} within ${this.options.timeoutMs} ms`, true)));
-      req.on("error", (e) => reject(e instanceof CloudError ? e : new CloudError(`cannot reach ${url.origin}: ${e.message}`, true)));
+      const deadline = setTimeout(() => {
+        settle(new CloudError(`no complete answer from ${url.origin} within ${ms} ms`, true));
+        // The socket goes with it: a half-read reply cannot be reused.
+        req.destroy();
+      }, ms);
+      req.on("error", (e) => settle(e instanceof CloudError ? e : new CloudError(`cannot reach ${url.origin}: ${e.message}`, true)));
       req.end(body);
     });
   }
@@ -143,19 +177,70 @@ function requestBody(inputs: InferInput[], outputs: string[]): string {
   return `{"inputs":[${tensors.join(",")}],"outputs":[${outputs.map((o) => `{"name":${JSON.stringify(o)}}`).join(",")}]}`;
 }
 
-function parseReply(text: string, wanted: string[]): Record<string, InferOutput> {
-  let reply: { outputs?: { name?: unknown; shape?: unknown; data?: unknown }[] };
+/** The outputs of a 200 reply, each checked against what was asked for; a CloudError naming the first problem otherwise. */
+function parseReply(text: string, wanted: ExpectedOutput[]): Record<string, InferOutput> {
+  let reply: unknown;
   try {
-    reply = JSON.parse(text) as typeof reply;
+    reply = JSON.parse(text);
   } catch {
     throw new CloudError("cloud reply is not JSON", false);
   }
+  const outputs = (reply as { outputs?: unknown } | null)?.outputs;
+  if (!Array.isArray(outputs)) throw new CloudError("cloud reply has no list of outputs", false);
   const out: Record<string, InferOutput> = {};
-  for (const name of wanted) {
-    const o = reply.outputs?.find((x) => x.name === name);
-    if (!o || !Array.isArray(o.shape) || !Array.isArray(o.data)) throw new CloudError(`cloud reply lacks output ${name}`, false);
-    const flat = (o.data as unknown[]).flat(Infinity) as number[];
-    out[name] = { shape: o.shape as number[], data: Float32Array.from(flat) };
+  for (const w of wanted) {
+    const o = (outputs as unknown[]).find((x): x is Record<string, unknown> => typeof x === "object" && x !== null && (x as { name?: unknown }).name === w.name);
+    if (!o) throw new CloudError(`cloud reply lacks output ${w.name}`, false);
+    out[w.name] = { shape: [...w.shape], data: checkedOutput(o, w) };
   }
   return out;
+}
+
+/** A short rendering of a value from a reply, for a message. */
+function shown(v: unknown): string {
+  if (v === undefined) return "(none)";
+  const text = JSON.stringify(v);
+  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
+}
+
+/**
+ * One output's values, checked in order: datatype, shape, the number of values, each value (a
+ * finite number of the datatype; a probability in [0, 1]), then each row's sum for probabilities.
+ */
+function checkedOutput(o: Record<string, unknown>, w: ExpectedOutput): Float32Array {
+  const fail = (problem: string) => new CloudError(`cloud output ${w.name} ${problem}`, false);
+  if (o.datatype !== w.datatype) throw fail(`has datatype ${shown(o.datatype)}, not ${w.datatype}`);
+  const shape = o.shape;
+  if (!Array.isArray(shape) || shape.length !== w.shape.length || shape.some((d, i) => d !== w.shape[i])) throw fail(`has shape ${shown(shape)}, not ${JSON.stringify(w.shape)}`);
+  if (!Array.isArray(o.data)) throw fail("has no data array");
+  // The protocol allows the data flat or nested by the shape; either way it is read row-major.
+  const flat = (o.data as unknown[]).flat(Infinity);
+  const size = w.shape.reduce((a, b) => a * b, 1);
+  if (flat.length !== size) throw fail(`has ${flat.length} values, not the ${size} of shape ${JSON.stringify(w.shape)}`);
+  const data = new Float32Array(size);
+  for (let i = 0; i < size; i++) {
+    const v = flat[i];
+    if (typeof v !== "number") throw fail(`holds a non-number at index ${i}: ${shown(v)}`);
+    const problem = valueProblem(v, w.datatype);
+    if (problem) throw fail(`holds ${v} at index ${i}, ${problem}`);
+    if (w.probabilities && !(v >= 0 && v <= 1)) throw fail(`holds ${v} at index ${i}, not a probability in [0, 1]`);
+    data[i] = v;
+  }
+  const rows = w.shape[0] ?? 1;
+  if (w.probabilities && rows > 0) {
+    const k = size / rows;
+    for (let r = 0; r < rows; r++) {
+      let sum = 0;
+      for (let j = r * k; j < (r + 1) * k; j++) sum += data[j]!;
+      if (!(Math.abs(sum - 1) <= ROW_SUM_TOLERANCE)) throw fail(`row ${r} sums to ${Number(sum.toPrecision(6))}, not 1`);
+    }
+  }
+  return data;
+}
+
+/** Why a number cannot be a value of the datatype, or undefined. */
+function valueProblem(v: number, datatype: Datatype): string | undefined {
+  if (datatype === "FP32") return Number.isFinite(Math.fround(v)) ? undefined : "beyond the range of FP32";
+  const [min, max] = datatype === "UINT8" ? [0, 255] : [-128, 127];
+  return Number.isInteger(v) && v >= min && v <= max ? undefined : `not a ${datatype} value`;
 }

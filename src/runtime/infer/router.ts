@@ -15,7 +15,7 @@ import type { Manifest, PartitionIo } from "../../format/manifest.js";
 import { argmax } from "../../format/measures.js";
 import { decide, ExitUnavailable, NeedExit, rulesFromManifest, type ExitView, type Rule } from "../../format/rules.js";
 import { readExportedFile } from "../export/artifacts.js";
-import { CloudError, type CloudClient, type InferInput } from "./client.js";
+import { CloudError, protocolDatatype, type CloudClient } from "./client.js";
 import { feedTensor, openSession, type FeedData, type InferenceSession } from "./onnx.js";
 
 export interface Classification {
@@ -28,7 +28,7 @@ export interface Classification {
   target: string;
   /** The answering exit's top probability. */
   confidence: number;
-  /** The cloud was needed but did not answer; the edge answered instead. */
+  /** The cloud was needed but gave no usable answer; the edge answered instead. */
   degraded: boolean;
   /** Wall time of the batch's edge work, and of the cloud request that carried this input. */
   edgeMs: number;
@@ -232,14 +232,12 @@ export class Router {
       const t0 = performance.now();
       try {
         if (!this.cloud) throw new CloudError("no cloud is configured", false);
+        // The client checks the reply against the file's outputs: a reply that fails is a failed call.
         const reply = await this.cloud.infer(
-          gathered.map(({ io, data }) => ({ name: io.name, datatype: io.dtype === "uint8" ? "UINT8" : io.dtype === "int8" ? "INT8" : "FP32", shape: [ready.length, ...io.shape], data }) as InferInput),
-          file.outputs.map((o) => o.name),
+          gathered.map(({ io, data }) => ({ name: io.name, datatype: protocolDatatype(io.dtype), shape: [ready.length, ...io.shape], data })),
+          file.outputs.map((o) => ({ name: o.name, datatype: protocolDatatype(o.dtype), shape: [ready.length, ...o.shape], probabilities: o.exit !== null })),
         );
         outputs = Object.fromEntries(file.outputs.map((o) => [o.name, reply[o.name]!.data]));
-        for (const o of file.outputs) {
-          if (outputs[o.name]!.length !== ready.length * o.shape.reduce((a, b) => a * b, 1)) throw this.cloud.rejectReply(`cloud output ${o.name} has ${outputs[o.name]!.length} values for ${ready.length} inputs of ${o.shape.join("×")}`);
-        }
       } catch (e) {
         if (!(e instanceof CloudError)) throw e;
         for (const r of ready) st.cloudFailed[r] = 1;

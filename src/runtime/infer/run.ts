@@ -69,9 +69,9 @@ export interface RunReport {
   /** Edge energy by the cost model: edge MACs × energy per MAC + bits sent × energy per bit. */
   energyJPerSample: number;
   /**
-   * Requests to the cloud: `failures` counts every call that got no answer, `fastFailures` of
-   * them failed at once during the client's cool-down after a failure; `firstFailure` says why
-   * the first one failed.
+   * Requests to the cloud: `failures` counts every call that got no usable answer (none in time,
+   * or a reply that failed the client's checks), `fastFailures` of them failed at once during the
+   * client's cool-down after a failure; `firstFailure` says why the first one failed.
    */
   cloudRequests: { calls: number; failures: number; fastFailures: number; retries: number; firstFailure: string | null };
   seconds: number;
