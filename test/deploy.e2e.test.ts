@@ -1,9 +1,10 @@
 /**
  * The scale-out deployables: Triton's config.pbtxt and KServe's InferenceService written by
  * `meanet compile`, and the Triton model copy written by `meanet export`. The config is parsed back
- * and checked against the exported ONNX model itself, so a change to either side shows here.
+ * and checked against the exported ONNX model itself, so a change to either side shows here; the
+ * copy is checked against manifest.json by verify, serve and run like every exported file.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -178,5 +179,83 @@ describe("deploy files of a spec without a cloud partition", () => {
     expect(existsSync(join(dir, "cloud"))).toBe(false);
     const manifest = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as { artifacts: { path: string }[] };
     expect(manifest.artifacts.map((a) => a.path).filter((p) => p.startsWith("cloud/"))).toEqual([]);
+  });
+});
+
+/**
+ * `meanet serve` until it either exits (refusing to start) or prints its `listening on` line; a
+ * server that started is then stopped with SIGTERM, and `status` is its exit code after that.
+ */
+function serveOutcome(dir: string): Promise<{ listening: boolean; status: number | null; out: string; err: string }> {
+  const child = spawn(process.execPath, ["bin/meanet.js", "serve", dir, "--port", "0"], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  let listening = false;
+  child.stderr.on("data", (c: Buffer) => (err += c.toString()));
+  child.stdout.on("data", (c: Buffer) => {
+    out += c.toString();
+    if (!listening && /^listening on http:\/\/\S+\n/m.test(out)) {
+      listening = true;
+      child.kill("SIGTERM");
+    }
+  });
+  return new Promise((resolve) => child.on("close", (status) => resolve({ listening, status, out, err })));
+}
+
+describe("the Triton copy, checked against manifest.json like every exported file", () => {
+  const model = "fashion_mnist";
+  const copyPath = `cloud/triton/${model}/1/model.onnx`;
+  let dir: string;
+  beforeAll(() => {
+    dir = compileAndExport("examples/fashion-mnist.meanet", join(tmp, "checked"), model);
+  });
+
+  const spoilers: [string, (file: string) => void, RegExp][] = [
+    [
+      "one byte changed",
+      (file) => {
+        const bytes = readFileSync(file);
+        bytes[bytes.length >> 1] ^= 1;
+        writeFileSync(file, bytes);
+      },
+      /cloud\/triton\/fashion_mnist\/1\/model\.onnx does not match the sha256 in manifest\.json: it changed since the export; run `meanet export \S+` again/,
+    ],
+    ["deleted", (file) => rmSync(file), /cloud\/triton\/fashion_mnist\/1\/model\.onnx is missing; run `meanet export \S+` again/],
+  ];
+
+  it.each(spoilers)("%s: verify, serve and run refuse it by name before running anything; put back, all three pass", async (_, spoil, message) => {
+    const file = join(dir, copyPath);
+    const original = readFileSync(file);
+    spoil(file);
+
+    const v = cli("verify", dir, "--samples", "1", "--real", "0");
+    expect(v.status).toBe(1);
+    expect(v.err).toMatch(/^error MN5005: /);
+    expect(v.err).toMatch(message);
+    // Refused before onnxruntime or tfjs ran: no table.
+    expect(v.out).toBe("");
+
+    const s = await serveOutcome(dir);
+    expect(s.listening, s.err).toBe(false);
+    expect(s.status).toBe(1);
+    expect(s.err).toMatch(/^error MN5005: /m);
+    expect(s.err).toMatch(message);
+    expect(s.out).toBe("");
+
+    // Without --cloud, run serves the cloud model itself, through the same checks as serve.
+    const r = cli("run", dir, "--limit", "4");
+    expect(r.status).toBe(1);
+    expect(r.err).toMatch(/^error MN5005: /m);
+    expect(r.err).toMatch(message);
+
+    writeFileSync(file, original);
+    const again = cli("verify", dir, "--samples", "1", "--real", "0");
+    expect(again.status, again.err).toBe(0);
+    expect(again.out).toContain("all outputs within");
+    const served = await serveOutcome(dir);
+    expect(served.listening, served.err).toBe(true);
+    expect(served.status).toBe(0);
+    const ran = cli("run", dir, "--limit", "4");
+    expect(ran.status, ran.err).toBe(0);
   });
 });

@@ -156,6 +156,19 @@ describe("export of a trained Fashion-MNIST model", () => {
     expect(r.err).toMatch(/MN5005.*edge\/main\.onnx does not match the sha256 in manifest\.json/);
   });
 
+  it("verify refuses trained weights changed since training, naming the file, before comparing anything", () => {
+    const d = join(tmp, "weights-changed");
+    cpSync(dir, d, { recursive: true });
+    const f = join(d, "weights", "main", "weights.bin");
+    const bytes = readFileSync(f);
+    bytes[bytes.length - 1] ^= 1;
+    writeFileSync(f, bytes);
+    const r = cli("verify", d, "--samples", "1", "--real", "0");
+    expect(r.status).toBe(1);
+    expect(r.err).toMatch(/^error MN5005: \S+weights\/main\/weights\.bin does not match the sha256 in manifest\.json: it changed since training/);
+    expect(r.out).toBe("");
+  });
+
   it("--random-weights over a trained build does as asked but warns that the trained export is replaced", () => {
     const d = copy("random-over-trained");
     expect(cli("export", d).status).toBe(0);

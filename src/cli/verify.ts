@@ -1,9 +1,9 @@
 import { table } from "../codegen/index.js";
-import { verifyBuild, type OutputCheck } from "../runtime/export/verify.js";
+import { readVerifiedBuild, verifyBuild, type OutputCheck } from "../runtime/export/verify.js";
 import { BACKEND_CHOICES, selectBackend, type BackendRequest } from "../runtime/train/backend.js";
 import { take } from "../runtime/train/data/dataset.js";
 import { loadSplit, locateDataset } from "../runtime/train/data/locate.js";
-import { readBuild } from "../format/build.js";
+import type { IrJson } from "../format/ir.js";
 import { datasetFor } from "../runtime/train/run.js";
 import { isDataError } from "../runtime/train/data/errors.js";
 import { EXIT_ERRORS, EXIT_OK, UsageError } from "../diagnostics/index.js";
@@ -15,9 +15,8 @@ export const usage = `usage: meanet verify DIR/<model> [--samples N] [--real N] 
                      [--backend ${BACKEND_CHOICES.join("|")}] [--json]`;
 
 /** Real test samples when a data set fits the spec: from --data, or found on the machine; none otherwise (with a note). */
-function realSamples(dir: string, count: number, data: string | undefined, io: Io): { values: Uint8Array; count: number; source: string } | undefined {
+function realSamples(ir: IrJson, count: number, data: string | undefined, io: Io): { values: Uint8Array; count: number; source: string } | undefined {
   if (count === 0) return undefined;
-  const { ir } = readBuild(dir);
   let kind;
   try {
     kind = datasetFor(ir, undefined);
@@ -72,7 +71,9 @@ export const verify = defineCommand({
     };
   },
   async run({ dir, tolerance, backend, samples, realCount, seed, data, json }, io) {
-    const real = realSamples(dir, realCount, data, io);
+    // A missing or changed file is refused before any data is read or anything runs.
+    const { ir } = readVerifiedBuild(dir);
+    const real = realSamples(ir, realCount, data, io);
     const usedBackend = await selectBackend(backend);
     const r = await verifyBuild({ buildDir: dir, randomSamples: samples, seed, tolerance, ...(real ? { real } : {}) });
     if (json) io.out(JSON.stringify({ ...r, backend: usedBackend, realSource: real?.source ?? null }));

@@ -1,5 +1,5 @@
 import type { IrGraph } from "../ir/index.js";
-import type { Manifest, ManifestArtifact } from "../format/manifest.js";
+import { exportedFiles, type Manifest, type ManifestArtifact } from "../format/manifest.js";
 import { deviceJson } from "./irJson.js";
 import { manifestHardClasses } from "../format/hardClasses.js";
 import { sha256 } from "../format/hash.js";
@@ -39,9 +39,9 @@ export function emitManifest(ir: IrGraph, spec: SpecHashes, toolVersion: string,
   return JSON.stringify(manifest, null, 2) + "\n";
 }
 
-/** Pure: a manifest with the export's section and its artifacts, replacing those of an earlier export. */
+/** Pure: a manifest with the export's section and its artifacts, replacing every file of an earlier export. */
 export function emitManifestWithExport(manifest: Manifest, exported: NonNullable<Manifest["export"]>, artifacts: ManifestArtifact[]): string {
-  const replaced = new Set(manifest.export?.partitions.map((p) => p.path) ?? []);
+  const replaced = new Set(exportedFiles(manifest));
   for (const a of artifacts) replaced.add(a.path);
   const all = [...manifest.artifacts.filter((a) => !replaced.has(a.path)), ...artifacts].sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));
   const { artifacts: _old, export: _previous, ...rest } = manifest;

@@ -75,8 +75,31 @@ export interface Manifest {
     /** Labels of the hard classes, in the order of the hard-class exits' outputs. */
     hardClasses: string[];
     partitions: Omit<PartitionPlan, "nodes">[];
+    /**
+     * Every file the export wrote, by path inside the build, in the order written: the partitions'
+     * files, the Triton copy of the cloud file, and any other. Each is listed in `artifacts`.
+     * Absent in manifests of exports that predate it; read it through `exportedFiles`.
+     */
+    files?: string[];
   };
   /** Written by `meanet build`: the stages that finished, with the hashes they were keyed on. */
   stages?: Partial<Record<BuildStage, StageRecord>>;
   artifacts: ManifestArtifact[];
+}
+
+/**
+ * Every file of the last export, by path inside the build: what `export.files` records, so a file
+ * a later export adds is covered with no change here. An export recorded before `files` existed
+ * wrote its partitions' files and byte-identical copies of them (the Triton copy of the cloud
+ * file): those are the artifacts with a partition file's sha256. Empty when nothing is exported.
+ * Readers check each against `artifacts` before using any (src/runtime/export/artifacts.ts).
+ */
+export function exportedFiles(manifest: Pick<Manifest, "export" | "artifacts">): string[] {
+  const exported = manifest.export;
+  if (!exported) return [];
+  if (exported.files) return [...exported.files];
+  const partitions = exported.partitions.map((p) => p.path);
+  const hashes = new Set(manifest.artifacts.filter((a) => partitions.includes(a.path)).map((a) => a.sha256));
+  const copies = manifest.artifacts.filter((a) => !partitions.includes(a.path) && hashes.has(a.sha256)).map((a) => a.path);
+  return [...partitions, ...copies];
 }

@@ -5,7 +5,7 @@
  */
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import type { ManifestArtifact, PartitionPlan, WeightsOrigin } from "../format/manifest.js";
+import { exportedFiles, type ManifestArtifact, type PartitionPlan, type WeightsOrigin } from "../format/manifest.js";
 import { emitManifestWithExport, sha256 } from "../codegen/manifest.js";
 import { emitOnnx, IR_VERSION, OPSET, planPartitions, type OnnxModelInfo } from "../codegen/onnx/index.js";
 import { tritonModelPath } from "../codegen/triton.js";
@@ -89,7 +89,8 @@ export async function exportBuild(o: ExportOptions): Promise<ExportResult> {
   for (const { plan, bytes } of outputs) writeAtomic(join(o.buildDir, plan.path), bytes);
   if (cloudBytes) writeAtomic(join(o.buildDir, tritonCopy), cloudBytes);
   // Files of an earlier export that this one does not write again would be stale.
-  for (const p of manifest.export?.partitions ?? []) if (!plans.some((x) => x.path === p.path)) rmSync(join(o.buildDir, p.path), { force: true });
+  for (const p of exportedFiles(manifest)) if (!files.some((f) => f.path === p)) rmSync(join(o.buildDir, p), { force: true });
+  // A compile since that export dropped it from the manifest, but not its Triton copy from the disk.
   if (!cloudBytes) rmSync(join(o.buildDir, tritonCopy), { force: true });
   const exported = {
     opset: OPSET,
@@ -98,9 +99,9 @@ export async function exportBuild(o: ExportOptions): Promise<ExportResult> {
     layout: LAYOUT_NOTE,
     hardClasses: hard,
     partitions: plans.map(({ nodes: _nodes, ...rest }) => rest),
+    // Every file written, so that readers check them all (exportedFiles in src/format/manifest.ts).
+    files: files.map((f) => f.path),
   };
-  // An earlier export's copy is replaced by this one's, or dropped when there is no cloud partition.
-  const earlier = { ...manifest, artifacts: manifest.artifacts.filter((a) => a.path !== tritonCopy) };
-  writeAtomic(join(o.buildDir, "manifest.json"), emitManifestWithExport(earlier, exported, files));
+  writeAtomic(join(o.buildDir, "manifest.json"), emitManifestWithExport(manifest, exported, files));
   return { partitions: plans, files, weights: origin, hardClasses: hard };
 }

@@ -3,7 +3,8 @@
  * from the IR, an independent path) on the same inputs, and reports the largest absolute
  * difference per output. Each file is fed the tfjs values of its inputs; files that read other
  * files' outputs are also run chained, fed by onnxruntime's own outputs, which checks that the
- * partitions together reproduce the unpartitioned model.
+ * partitions together reproduce the unpartitioned model. Before anything runs, the files it reads
+ * are checked against manifest.json (`readVerifiedBuild`).
  */
 import { join } from "node:path";
 import type { PartitionPlan } from "../../format/manifest.js";
@@ -14,7 +15,7 @@ import { buildBlockModel, type BlockModel } from "../train/builder.js";
 import { mulberry32 } from "../train/data/rng.js";
 import { runBlocks, topoBlocks } from "../train/forward.js";
 import { tf, type Tensor } from "../train/tf.js";
-import { readExportedFile } from "./artifacts.js";
+import { checkExportedFiles, readListedFile } from "./artifacts.js";
 import { readBlockWeights, type WeightStore } from "./weights.js";
 
 export interface VerifyOptions {
@@ -49,12 +50,25 @@ export interface VerifyReport {
   ok: boolean;
 }
 
-/** The exported files, checked against the hashes the manifest lists. */
-function exportedPartitions(build: Build): Omit<PartitionPlan, "nodes">[] {
+/**
+ * A build read for verify, with everything verify reads checked against manifest.json before
+ * anything runs (MN5005 naming the first missing or changed file): every file of the last export,
+ * and for an export of trained weights the weight files training listed, since the export's files
+ * are compared with them. train-report.json is not read here, so it is not checked.
+ */
+export function readVerifiedBuild(dir: string): Build {
+  const build = readBuild(dir);
   const exp = build.manifest.export;
   if (!exp) throw new MeanetError(Codes.BuildInvalid, `${join(build.dir, "manifest.json")} lists no ONNX export; run \`meanet export ${build.dir}\` first`);
-  for (const p of exp.partitions) readExportedFile(build, p.path);
-  return exp.partitions;
+  checkExportedFiles(build);
+  if (exp.weights.kind === "trained") {
+    const training = { since: "training", again: `run \`meanet train\` and \`meanet export ${build.dir}\` again` };
+    const listed = new Set(build.manifest.artifacts.map((a) => a.path));
+    for (const b of build.ir.blocks) {
+      for (const f of [`weights/${b.name}/model.json`, `weights/${b.name}/weights.bin`]) if (listed.has(f)) readListedFile(build, f, training);
+    }
+  }
+  return build;
 }
 
 /** The tfjs models of every block, with the weights the export used. */
@@ -157,8 +171,8 @@ async function checkBatch(build: Build, models: Map<string, BlockModel>, session
 }
 
 export async function verifyBuild(o: VerifyOptions): Promise<VerifyReport> {
-  const build = readBuild(o.buildDir);
-  const parts = exportedPartitions(build);
+  const build = readVerifiedBuild(o.buildDir);
+  const parts = build.manifest.export!.partitions;
   const models = referenceModels(build);
   const sessions = new Map<string, InferenceSession>();
   try {

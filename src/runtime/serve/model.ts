@@ -1,14 +1,15 @@
 /**
  * The model a server serves: the cloud partition of an exported build, as manifest.json describes
- * it (the file checked against the manifest's SHA-256), and the check of an onnxruntime session
- * against that description, so a stale or hand-edited build fails at startup with a message
- * rather than as a 500 on the first request.
+ * it, and the check of an onnxruntime session against that description, so a stale or hand-edited
+ * build fails at startup with a message rather than as a 500 on the first request. A server
+ * starts only on an export whose files all match the manifest's SHA-256: `cloud/model.onnx`, which
+ * it serves, and the others, among them the Triton copy operators hand to Triton.
  */
 import { join } from "node:path";
 import type { PartitionIo } from "../../format/manifest.js";
 import { Codes, MeanetError } from "../../diagnostics/index.js";
 import { readBuild } from "../../format/build.js";
-import { readExportedFile } from "../export/artifacts.js";
+import { checkExportedFiles } from "../export/artifacts.js";
 import type { InferenceSession } from "../infer/onnx.js";
 import { datatypeOf, SUPPORTED_DTYPES, type Datatype } from "./datatypes.js";
 
@@ -78,8 +79,9 @@ export function describeServedModel(buildDir: string): ServedModel {
   const partition = manifest.export.partitions.find((p) => p.device === "cloud");
   if (!partition) throw new MeanetError(Codes.BuildInvalid, `${buildDir} has no cloud partition: every block of \`${manifest.model}\` runs on the edge`);
   const path = join(buildDir, partition.path);
-  // Missing, or changed since the export: refused by name before anything is loaded.
-  readExportedFile({ dir: buildDir, manifest }, partition.path);
+  // Any file of the export missing, or changed since the export (the served file, the Triton copy
+  // of it, the edge files): refused by name before anything is loaded.
+  checkExportedFiles({ dir: buildDir, manifest });
   const inputs = partition.inputs.map((x) => specOf(x, "input"));
   const outputs = partition.outputs.map((x) => specOf(x, "output"));
   return { name: manifest.model, version: "1", buildId: manifest.buildId, toolVersion: manifest.tool.version, path, inputs, outputs };
