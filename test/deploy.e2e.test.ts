@@ -6,7 +6,7 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -257,5 +257,16 @@ describe("the Triton copy, checked against manifest.json like every exported fil
     expect(served.status).toBe(0);
     const ran = cli("run", dir, "--limit", "4");
     expect(ran.status, ran.err).toBe(0);
+  });
+  it("serve checks the cloud's files only: a cloud machine without the edge files serves, verify still names the missing edge file", async () => {
+    const cloudOnly = join(tmp, "cloud-only", model);
+    cpSync(dir, cloudOnly, { recursive: true });
+    rmSync(join(cloudOnly, "edge"), { recursive: true, force: true });
+    const served = await serveOutcome(cloudOnly);
+    expect(served.listening, served.err).toBe(true);
+    expect(served.status).toBe(0);
+    const v = cli("verify", cloudOnly, "--samples", "1", "--real", "0");
+    expect(v.status).toBe(1);
+    expect(v.err).toMatch(/^error MN5005: .*edge\/main\.onnx is missing/m);
   });
 });

@@ -79,9 +79,10 @@ export function describeServedModel(buildDir: string): ServedModel {
   const partition = manifest.export.partitions.find((p) => p.device === "cloud");
   if (!partition) throw new MeanetError(Codes.BuildInvalid, `${buildDir} has no cloud partition: every block of \`${manifest.model}\` runs on the edge`);
   const path = join(buildDir, partition.path);
-  // Any file of the export missing, or changed since the export (the served file, the Triton copy
-  // of it, the edge files): refused by name before anything is loaded.
-  checkExportedFiles({ dir: buildDir, manifest });
+  // The cloud's files of the export (the served file and the Triton copy of it) missing or changed
+  // since the export: refused by name before anything is loaded. The edge files are the edge's to
+  // check (the router does), so a cloud machine given only cloud/ and the JSON files can serve.
+  checkExportedFiles({ dir: buildDir, manifest }, (p) => p.startsWith("cloud/"));
   const inputs = partition.inputs.map((x) => specOf(x, "input"));
   const outputs = partition.outputs.map((x) => specOf(x, "output"));
   return { name: manifest.model, version: "1", buildId: manifest.buildId, toolVersion: manifest.tool.version, path, inputs, outputs };
