@@ -2,8 +2,9 @@
  * `meanet serve` against the Open Inference Protocol (KServe v2) REST API, with plain HTTP
  * requests written from the spec: metadata and health, inference equal to onnxruntime run
  * in-process on the same seeded random images, every kind of bad request (right status, an
- * `{"error"}` naming the problem, the server still ready afterwards), the bearer token, dynamic
- * batching, and a graceful SIGTERM with requests in flight (the real binary, as a child process).
+ * `{"error"}` naming the problem, the server still ready afterwards), the body limit derived from
+ * the model and the turns of large bodies, the bearer token, dynamic batching, and a graceful
+ * SIGTERM with requests in flight (the real binary, as a child process).
  */
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -266,6 +267,114 @@ describe("bad requests", () => {
   it("logs one line per request with the method, path, status, latency and, for inference, the batch", () => {
     expect(logLines.some((l) => /^\S+ POST \/v2\/models\/fashion_mnist\/infer 200 \d+\.\dms samples=3 batch=\d+$/.test(l))).toBe(true);
     expect(logLines.some((l) => / DELETE \/v2\/models\/fashion_mnist 405 /.test(l))).toBe(true);
+  });
+});
+
+/**
+ * A POST on a socket of its own: headers announcing all of `body`, then its first `first` bytes;
+ * `rest()` sends the others. `reply` is what the server wrote, once a whole response has come or
+ * the server closed the connection, and fails if neither happens within `SERVER_REPLY_LIMIT_MS`.
+ */
+function partialPost(url: string, body: Buffer, first: number): { reply: Promise<string>; answered(): boolean; rest(): void } {
+  const u = new URL(url);
+  const socket = connect(Number(u.port), u.hostname);
+  socket.write(`POST /v2/models/${MODEL}/infer HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n`);
+  if (first > 0) socket.write(body.subarray(0, first));
+  let text = "";
+  const complete = () => {
+    const end = text.indexOf("\r\n\r\n");
+    const length = /\r\ncontent-length: *(\d+)/i.exec(text.slice(0, end));
+    return end >= 0 && length !== null && Buffer.byteLength(text) >= end + 4 + Number(length[1]);
+  };
+  const reply = new Promise<string>((resolve, reject) => {
+    const limit = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no whole answer within ${SERVER_REPLY_LIMIT_MS} ms; the server wrote: ${JSON.stringify(text.slice(0, 300))}`));
+    }, SERVER_REPLY_LIMIT_MS);
+    const done = () => {
+      clearTimeout(limit);
+      socket.destroy();
+      resolve(text);
+    };
+    socket.on("data", (d: Buffer) => {
+      text += d.toString();
+      if (complete()) done();
+    });
+    socket.on("close", done);
+    socket.on("error", (e) => (text ? done() : reject(e)));
+  });
+  return { reply, answered: () => text.length > 0, rest: () => void socket.write(body.subarray(first)) };
+}
+/** A bound on waiting for an answer the server owes, far above any it takes: not a measure of its speed. */
+const SERVER_REPLY_LIMIT_MS = 20_000;
+
+describe("the body limit from the model, and large bodies", () => {
+  let server: RunningServer;
+  beforeAll(async () => {
+    server = await startServer({ buildDir: dir, port: 0, largeBodies: { reading: 2, serving: 1, waiting: 1 } });
+  });
+  afterAll(() => server?.close());
+  const infer = () => `${server.url}/v2/models/${MODEL}/infer`;
+  /** The longest request of 64 images: nested, every pixel 255, with Python's ", " between items. */
+  const longest = () => Buffer.from(JSON.stringify(inferBody(new Uint8Array(64 * PIXELS).fill(255), {}, true)).replace(/,/g, ", "));
+  const gauges = async () => {
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    const value = (name: string) => Number(new RegExp(`^meanet_http_large_bodies_${name} (\\d+)$`, "m").exec(text)?.[1]);
+    return { waiting: value("waiting"), reading: value("reading"), serving: value("serving") };
+  };
+  const untilGauges = (want: { waiting: number; reading: number; serving: number }) => {
+    let seen = {};
+    return pollUntil(
+      `large-body gauges ${JSON.stringify(want)} in /metrics`,
+      async () => {
+        seen = await gauges();
+        return JSON.stringify(seen) === JSON.stringify(want) ? true : undefined;
+      },
+      { state: () => JSON.stringify(seen) },
+    );
+  };
+
+  it("is twice the longest request of --max-batch samples plus 16 KiB (934,408 bytes here); a longer Content-Length is a 413 before any of the body is sent", async () => {
+    // Headers alone: the answer comes without a byte of the body.
+    const reply = await partialPost(server.url, Buffer.alloc(934_409), 0).reply;
+    expect(reply).toMatch(/^HTTP\/1\.1 413 /);
+    expect(reply).toContain("request body of 934409 bytes exceeds this server's limit of 934408 bytes (--max-body-bytes)");
+    expect(server.maxBodyBytes).toBe(934_408);
+    // The longest request a client sends for 64 images is served.
+    const body = longest();
+    expect(body.length).toBeLessThan(server.maxBodyBytes / 2);
+    const r = await post(infer(), body.toString());
+    expect(r.status, r.body.error).toBe(200);
+    expect((r.body.outputs as { shape: number[] }[])[0]!.shape).toEqual([64, 10]);
+    await expectReady(server);
+  });
+
+  it("reads large bodies in turns and serves one at a time, refuses one more with 503, and answers small requests meanwhile", async () => {
+    const big = longest();
+    expect(big.length).toBeGreaterThan(64 * 1024);
+    // Two uploads stop halfway: they hold both turns to be read.
+    const stalled = [0, 1].map(() => partialPost(server.url, big, big.length >> 1));
+    await untilGauges({ waiting: 0, reading: 2, serving: 0 });
+    // A third, whole, waits unread; a fourth finds the queue full.
+    const queued = partialPost(server.url, big, big.length);
+    await untilGauges({ waiting: 1, reading: 2, serving: 0 });
+    const refused = await partialPost(server.url, big, 0).reply;
+    expect(refused).toMatch(/^HTTP\/1\.1 503 /);
+    expect(refused).toMatch(/\r\nretry-after: 1\r\n/i);
+    expect(refused).toContain("the server is busy with large requests (2 being read, 1 waiting)");
+    // Small requests go straight on.
+    const small = await Promise.all([0, 1, 2, 3, 4].map((i) => post(infer(), inferBody(seededImages(3000 + i, 1)))));
+    for (const r of small) expect(r.status, r.body.error).toBe(200);
+    expect([queued, ...stalled].map((p) => p.answered())).toEqual([false, false, false]);
+    expect(await gauges()).toEqual({ waiting: 1, reading: 2, serving: 0 });
+    for (const s of stalled) s.rest();
+    for (const reply of await Promise.all([...stalled, queued].map((p) => p.reply))) {
+      expect(reply).toMatch(/^HTTP\/1\.1 200 /);
+      expect(reply).toContain('"shape":[64,10]');
+    }
+    await untilGauges({ waiting: 0, reading: 0, serving: 0 });
+    expect(server.largeBodyBytes).toBe(64 * 1024);
+    expect(server.metrics.render()).toMatch(/meanet_http_requests_total\{endpoint="infer",code="503"\} 1\n/);
   });
 });
 

@@ -1,4 +1,4 @@
-import { readTokenFile, SERVE_DEFAULTS, startServer, type EngineThread } from "../runtime/serve/index.js";
+import { readTokenFile, SERVE_DEFAULTS, startServer, type EngineThread, type RunningServer } from "../runtime/serve/index.js";
 import { EXIT_ERRORS, EXIT_OK, UsageError } from "../diagnostics/index.js";
 import { integerFlag } from "../runtime/argv.js";
 import { VERSION } from "../toolchain/package.js";
@@ -53,6 +53,14 @@ function shutdownSignal(io: Io): Promise<NodeJS.Signals> {
   });
 }
 
+/** The line printed once the server is ready: the model, and the limits in force. */
+function readyLine(server: RunningServer, options: { maxBatch: number; maxDelayMs: number; maxBodyBytes: number | undefined }, tokenRequired: boolean): string {
+  const m = server.model;
+  const tensors = (ts: typeof m.inputs) => ts.map((t) => `${t.name} ${t.datatype}[${t.shape.join(", ")}]`).join(", ");
+  const body = `max body ${server.maxBodyBytes} bytes (${options.maxBodyBytes === undefined ? `the longest well-formed request of ${options.maxBatch} samples, doubled, + 16 KiB` : "--max-body-bytes"})`;
+  return `serving ${m.name} version ${m.version}: (${tensors(m.inputs)}) → (${tensors(m.outputs)}); max batch ${options.maxBatch}, max delay ${options.maxDelayMs} ms, ${body}${tokenRequired ? "; bearer token required" : ""}`;
+}
+
 /** `meanet serve DIR/<model>`: the cloud partition over the KServe v2 REST API until SIGTERM or SIGINT. */
 export const serve = defineCommand({
   usage,
@@ -80,7 +88,7 @@ export const serve = defineCommand({
         port: integerFlag("port", values.port, { min: 0, max: 65535 }) ?? SERVE_DEFAULTS.port,
         maxBatch: integerFlag("max-batch", values["max-batch"], { min: 1, max: 65536 }) ?? SERVE_DEFAULTS.maxBatch,
         maxDelayMs: milliseconds("max-delay-ms", values["max-delay-ms"], SERVE_DEFAULTS.maxDelayMs),
-        maxBodyBytes: integerFlag("max-body-bytes", values["max-body-bytes"], { min: 1, max: Number.MAX_SAFE_INTEGER }) ?? SERVE_DEFAULTS.maxBodyBytes,
+        maxBodyBytes: integerFlag("max-body-bytes", values["max-body-bytes"], { min: 1, max: Number.MAX_SAFE_INTEGER }),
         bodyTimeoutMs: integerFlag("body-timeout-ms", values["body-timeout-ms"], { min: 1, max: 600_000 }) ?? SERVE_DEFAULTS.bodyTimeoutMs,
         inferenceThread: thread,
         intraOpThreads: integerFlag("ort-threads", values["ort-threads"], { min: 0, max: 256 }) ?? 0,
@@ -94,12 +102,7 @@ export const serve = defineCommand({
     const signal = shutdownSignal(io);
     const token = tokenFile !== undefined ? readTokenFile(tokenFile) : undefined;
     const server = await startServer({ ...options, log: (line: string) => requestLog.write(line), ...(token !== undefined ? { token } : {}) });
-    const m = server.model;
-    const tensors = (ts: typeof m.inputs) => ts.map((t) => `${t.name} ${t.datatype}[${t.shape.join(", ")}]`).join(", ");
-    io.err(
-      `serving ${m.name} version ${m.version}: (${tensors(m.inputs)}) → (${tensors(m.outputs)}); ` +
-        `max batch ${options.maxBatch}, max delay ${options.maxDelayMs} ms${tokenFile !== undefined ? "; bearer token required" : ""}`,
-    );
+    io.err(readyLine(server, options, tokenFile !== undefined));
     io.out(`listening on ${server.url}`);
 
     const received = await signal;

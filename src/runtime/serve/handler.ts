@@ -10,6 +10,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { jsonProblem } from "../../format/build.js";
 import type { BearerAuth } from "./auth.js";
 import type { Batcher } from "./batcher.js";
+import { declaredLength, type LargeBodies } from "./bodies.js";
 import type { Engine } from "./engine.js";
 import { BodyTooLarge, discardRest, readBody, sendBody, sendEmpty, sendError, sendJson, splitBinaryBody } from "./http.js";
 import type { Endpoint, ServerMetrics } from "./metrics.js";
@@ -74,6 +75,9 @@ export interface HandlerContext {
   auth: BearerAuth | undefined;
   maxBatch: number;
   maxBodyBytes: number;
+  /** Bodies above this many bytes (or of unknown length) wait for a turn from `largeBodies`. */
+  largeBodyBytes: number;
+  largeBodies: LargeBodies;
   bodyTimeoutMs: number;
   log: ((line: string) => void) | undefined;
 }
@@ -207,8 +211,33 @@ function checkModel(model: ServedModel, name: string, version: string | undefine
   if (version !== undefined && version !== model.version) throw new HttpError(404, `model \`${name}\` has no version \`${version}\`; its only version is \`${model.version}\``);
 }
 
+/**
+ * Refuses a body whose Content-Length is over the limit before reading any of it. A large body (or
+ * a chunked one, of unknown length) waits for a turn to be read, then, still holding it, for a turn
+ * to be served (bodies.ts); a small one goes straight on.
+ */
 async function infer(ctx: HandlerContext, req: IncomingMessage, res: ServerResponse, exchange: Exchange): Promise<void> {
-  const body = await readBody(req, ctx.maxBodyBytes, ctx.bodyTimeoutMs);
+  const declared = declaredLength(req);
+  if (declared !== undefined && declared > ctx.maxBodyBytes) throw new BodyTooLarge(ctx.maxBodyBytes, `of ${declared} bytes`, declared);
+  const large = declared === undefined ? req.headers["transfer-encoding"] !== undefined : declared > ctx.largeBodyBytes;
+  if (!large) return answerInference(ctx, req, res, exchange, await readBody(req, ctx.maxBodyBytes, ctx.bodyTimeoutMs));
+  const endReading = await ctx.largeBodies.reading.take(res);
+  let body: Buffer;
+  let endServing: () => void;
+  try {
+    body = await readBody(req, ctx.maxBodyBytes, ctx.bodyTimeoutMs);
+    endServing = await ctx.largeBodies.serving.take(res);
+  } finally {
+    endReading();
+  }
+  try {
+    await answerInference(ctx, req, res, exchange, body);
+  } finally {
+    endServing();
+  }
+}
+
+async function answerInference(ctx: HandlerContext, req: IncomingMessage, res: ServerResponse, exchange: Exchange, body: Buffer): Promise<void> {
   const { json, binary } = splitBinaryBody(req, body);
   let parsed: unknown;
   try {
