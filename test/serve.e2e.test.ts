@@ -3,12 +3,13 @@
  * requests written from the spec: metadata and health, inference equal to onnxruntime run
  * in-process on the same seeded random images, every kind of bad request (right status, an
  * `{"error"}` naming the problem, the server still ready afterwards), the body limit derived from
- * the model and the turns of large bodies, the bearer token, dynamic batching, and a graceful
- * SIGTERM with requests in flight (the real binary, as a child process).
+ * the model and the turns of large bodies, the request log's redacted query strings, the bearer
+ * token, dynamic batching, and, with the real binary as a child process, a graceful SIGTERM with
+ * requests in flight and the token file reread on SIGHUP.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
@@ -24,8 +25,11 @@ const MODEL = "fashion_mnist";
 const PIXELS = 28 * 28;
 const TOKEN = "s3cret-token";
 
+/** A bound on one command, far above what any takes here: a server that should have refused to start does not hang the test. */
+const CLI_LIMIT_MS = 120_000;
+
 function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, ["bin/meanet.js", ...args], { encoding: "utf8" });
+  const r = spawnSync(process.execPath, ["bin/meanet.js", ...args], { encoding: "utf8", timeout: CLI_LIMIT_MS });
   return { status: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -267,6 +271,15 @@ describe("bad requests", () => {
   it("logs one line per request with the method, path, status, latency and, for inference, the batch", () => {
     expect(logLines.some((l) => /^\S+ POST \/v2\/models\/fashion_mnist\/infer 200 \d+\.\dms samples=3 batch=\d+$/.test(l))).toBe(true);
     expect(logLines.some((l) => / DELETE \/v2\/models\/fashion_mnist 405 /.test(l))).toBe(true);
+  });
+});
+
+describe("the request log", () => {
+  it("keeps the names of a query's parameters but not their values, so a token sent in a query is not logged", async () => {
+    expect((await call(`${open.url}/v2/models/${MODEL}?token=${TOKEN}&x=1`)).status).toBe(200);
+    const line = await pollUntil("the log line of GET /v2/models/fashion_mnist?…", () => logLines.find((l) => l.includes(` GET /v2/models/${MODEL}?`)), { state: () => JSON.stringify(logLines.slice(-5)) });
+    expect(line).toMatch(new RegExp(`^\\S+ GET /v2/models/${MODEL}\\?token=<redacted>&x=<redacted> 200 `));
+    expect(logLines.filter((l) => l.includes(TOKEN))).toEqual([]);
   });
 });
 
@@ -604,6 +617,58 @@ describe("meanet serve, the command", () => {
     await expect(fetch(`${url}/v2/health/live`)).rejects.toThrow();
   });
 
+  it("warns about a token file others may read, rereads it on SIGHUP and serves on, keeps the old token when the new file is bad, and loses no log line", async () => {
+    const tokenFile = join(tmp, "hup-token");
+    writeFileSync(tokenFile, "first-token\n");
+    chmodSync(tokenFile, 0o644);
+    const child = spawn(process.execPath, ["bin/meanet.js", "serve", dir, "--port", "0", "--token-file", tokenFile], { stdio: ["ignore", "pipe", "pipe"] });
+    let err = "";
+    child.stderr.on("data", (c: Buffer) => (err += c.toString()));
+    let exit: number | null | undefined;
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve((exit = code))));
+    try {
+      let out = "";
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stdout.on("data", (c: Buffer) => {
+          out += c.toString();
+          const m = /^listening on (http:\/\/127\.0\.0\.1:\d+)\n/.exec(out);
+          if (m) resolve(m[1]!);
+        });
+        child.on("exit", () => reject(new Error(`serve exited early:\n${err}`)));
+      });
+      expect(err).toContain(`warning: token file ${tokenFile} is accessible by its group or by others (mode 0644); \`chmod 600 ${tokenFile}\` keeps the token to its owner`);
+      expect(err).toMatch(/, max body 934408 bytes \(the longest well-formed request of 64 samples, doubled, \+ 16 KiB\); bearer token required\n/);
+      const model = (token: string) => fetch(`${url}/v2/models/${MODEL}?token=${token}`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.status);
+      const logged = (what: string, pattern: RegExp) =>
+        pollUntil(what, () => (exit === undefined ? (pattern.test(err) ? true : undefined) : Promise.reject(new Error(`serve exited (code ${exit}) before ${what}:\n${err}`))), { state: () => err.slice(-600) });
+
+      expect(await model("first-token")).toBe(200);
+      writeFileSync(tokenFile, "second-token\n");
+      chmodSync(tokenFile, 0o600);
+      child.kill("SIGHUP");
+      await logged("the reread logged", /SIGHUP: reread the bearer token from /);
+      // The request answered just before the signal was logged, before the reread.
+      expect(err).toMatch(new RegExp(` GET /v2/models/${MODEL}\\?token=<redacted> 200 [^\n]*\n\\S+ SIGHUP: reread the bearer token from ${tokenFile.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}; it applies to every request from now on\n`));
+      expect(await model("first-token")).toBe(401);
+      expect(await model("second-token")).toBe(200);
+
+      writeFileSync(tokenFile, "third-tok\u00e9n\n");
+      child.kill("SIGHUP");
+      await logged("the bad file logged", /SIGHUP: kept the previous bearer token: /);
+      expect(err).toMatch(/\S+ SIGHUP: kept the previous bearer token: MN5001: token file \S+hup-token has a character outside visible ASCII at line 1, column 10 \(U\+00E9\)/);
+      expect(await model("second-token")).toBe(200);
+      expect(exit).toBeUndefined();
+
+      child.kill("SIGTERM");
+      expect(await exited).toBe(0);
+      expect(err.match(new RegExp(` GET /v2/models/${MODEL}\\?token=<redacted> (200|401) `, "g"))).toHaveLength(4);
+      expect(err).not.toMatch(/first-token|second-token/);
+      expect(err).toMatch(/\nstopped\n$/);
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
+
   it("stops with a clear error when the port is taken, the token file is empty or missing, or the build is not exported", () => {
     const taken = cli("serve", dir, "--port", String(open.port));
     expect(taken.status).toBe(1);
@@ -617,6 +682,12 @@ describe("meanet serve, the command", () => {
     const missing = cli("serve", dir, "--port", "0", "--token-file", join(tmp, "nope"));
     expect(missing.status).toBe(1);
     expect(missing.err).toMatch(/^error MN5001: token file .*nope does not exist$/m);
+    const accented = join(tmp, "accented-token");
+    writeFileSync(accented, "tok\u00e9n\n");
+    const a = cli("serve", dir, "--port", "0", "--token-file", accented);
+    expect(a.status).toBe(1);
+    expect(a.err).toMatch(/^error MN5001: token file \S*accented-token has a character outside visible ASCII at line 1, column 4 \(U\+00E9\)/m);
+    expect(a.out).toBe("");
     const plain = join(tmp, "plain");
     expect(cli("compile", "examples/fashion-mnist.meanet", "-o", plain).status).toBe(0);
     const unexported = cli("serve", join(plain, MODEL), "--port", "0");

@@ -1,13 +1,19 @@
 /**
  * The parts of `meanet serve` that need no model file and no socket: request parsing for a model
- * with two inputs, the dynamic batcher with a stand-in runner, and the body limit and the turns
- * of large bodies. The server itself, over HTTP, is test/serve.e2e.test.ts.
+ * with two inputs, the dynamic batcher with a stand-in runner, the body limit and the turns of
+ * large bodies, the request log's view of a query string, and reading the token file. The server
+ * itself, over HTTP, is test/serve.e2e.test.ts.
  */
 import { EventEmitter } from "node:events";
-import { describe, expect, it, vi } from "vitest";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it, vi } from "vitest";
+import { readTokenFile, tokenFileWarning } from "../src/runtime/serve/auth.js";
 import { Batcher, type BatchRunner } from "../src/runtime/serve/batcher.js";
 import { inputBodyBytes, jsonCharsPerElement, largeBodyBytes, requestBodyLimit, Turns } from "../src/runtime/serve/bodies.js";
 import { datatypeOf } from "../src/runtime/serve/datatypes.js";
+import { loggedTarget } from "../src/runtime/serve/handler.js";
 import { Gauge } from "../src/runtime/serve/metrics.js";
 import type { ServedModel } from "../src/runtime/serve/model.js";
 import { HttpError, parseInferRequest } from "../src/runtime/serve/protocol.js";
@@ -154,5 +160,56 @@ describe("turns for large bodies", () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+});
+
+describe("the request log's target", () => {
+  it("keeps the path and the query's parameter names, never their values", () => {
+    expect(loggedTarget("/v2/models/m/infer")).toBe("/v2/models/m/infer");
+    expect(loggedTarget("/v2/models/m?token=s3cret&x=1")).toBe("/v2/models/m?token=<redacted>&x=<redacted>");
+    expect(loggedTarget("/v2?s3cret")).toBe("/v2?<redacted>");
+    expect(loggedTarget("/v2?=s3cret&a%20b=s3cret&&")).toBe("/v2?<redacted>&<redacted>");
+    expect(loggedTarget(`/v2?${"k=v&".repeat(12)}`)).toBe(`/v2?${Array(10).fill("k=<redacted>").join("&")}&…(2 more)`);
+  });
+});
+
+describe("the token file", () => {
+  const dir = mkdtempSync(join(tmpdir(), "meanet-token-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const file = (name: string, text: string, mode = 0o600) => {
+    const path = join(dir, name);
+    writeFileSync(path, text);
+    chmodSync(path, mode);
+    return path;
+  };
+  const problem = (path: string) => {
+    try {
+      readTokenFile(path);
+    } catch (e) {
+      return e as { code: string; message: string };
+    }
+    throw new Error("no error");
+  };
+
+  it("reads one word of visible ASCII, trimmed", () => {
+    expect(readTokenFile(file("good", "\n  !Abc-123_~\r\n"))).toBe("!Abc-123_~");
+  });
+
+  it("refuses a character outside visible ASCII with MN5001, naming the file, the line and column and the character", () => {
+    const accented = file("accented", "tok\u00e9n\n");
+    expect(problem(accented)).toMatchObject({ code: "MN5001", message: `token file ${accented} has a character outside visible ASCII at line 1, column 4 (U+00E9); a bearer token holds only the characters ! to ~ (0x21 to 0x7e)` });
+    expect(problem(file("bell", "\n  ab\u0007c")).message).toMatch(/at line 2, column 5 \(U\+0007\)/);
+    expect(problem(file("nbsp", "ab\u00a0cd")).message).toMatch(/at line 1, column 3 \(U\+00A0\)/);
+    expect(problem(file("emoji", "\u{1F511}x\u00ff")).message).toMatch(/at line 1, column 1 \(U\+1F511\)/);
+    expect(problem(file("two-words", "ab cd")).message).toMatch(/holds more than one word \(a space or line break at line 1, column 3\)/);
+  });
+
+  it.skipIf(process.platform === "win32")("warns when the group or others may read or change it, as ssh does", () => {
+    expect(tokenFileWarning(file("private", "t", 0o600))).toBeUndefined();
+    expect(tokenFileWarning(file("owner-only", "t", 0o400))).toBeUndefined();
+    const shared = file("shared", "t", 0o644);
+    expect(tokenFileWarning(shared)).toBe(`warning: token file ${shared} is accessible by its group or by others (mode 0644); \`chmod 600 ${shared}\` keeps the token to its owner`);
+    expect(tokenFileWarning(file("group", "t", 0o640))).toMatch(/mode 0640/);
+    expect(tokenFileWarning(file("others-write", "t", 0o602))).toMatch(/mode 0602/);
   });
 });

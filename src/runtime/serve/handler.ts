@@ -72,6 +72,7 @@ export interface HandlerContext {
   batcher: Batcher;
   metrics: ServerMetrics;
   requests: RequestTracker;
+  /** Replaced when the token is reread (SIGHUP); read afresh by every request. */
   auth: BearerAuth | undefined;
   maxBatch: number;
   maxBodyBytes: number;
@@ -107,10 +108,34 @@ export function handleRequest(ctx: HandlerContext, req: IncomingMessage, res: Se
     const status = !res.headersSent ? `${CLIENT_GONE} (client closed the connection before the answer)` : res.writableFinished ? String(res.statusCode) : `${res.statusCode} (client gone)`;
     ctx.metrics.request(exchange.endpoint, res.headersSent ? res.statusCode : CLIENT_GONE, seconds);
     ctx.requests.finished();
-    ctx.log?.(`${new Date().toISOString()} ${method} ${url.slice(0, 200)} ${status} ${(seconds * 1000).toFixed(1)}ms${exchange.detail}`);
+    ctx.log?.(`${new Date().toISOString()} ${method} ${loggedTarget(url)} ${status} ${(seconds * 1000).toFixed(1)}ms${exchange.detail}`);
   });
   const answer = async (): Promise<void> => dispatch(ctx, req, res, admit(ctx, req, method, url, exchange), exchange);
   answer().catch((e: unknown) => fail(ctx, req, res, e, exchange));
+}
+
+/** Query parameters whose names the log keeps; a longer or odder name is replaced as a whole. */
+const LOGGED_NAME = /^[A-Za-z0-9_.-]{1,40}$/;
+const REDACTED = "<redacted>";
+
+/**
+ * The request target as the log shows it: the path, and of the query only the parameters' names
+ * (`/v2?token=<redacted>`), so a token or other secret sent in a query string never reaches the
+ * log. A parameter without `=`, or whose name is not a plain word, is redacted whole.
+ */
+export function loggedTarget(url: string): string {
+  const q = url.indexOf("?");
+  const path = (q < 0 ? url : url.slice(0, q)).slice(0, 200);
+  if (q < 0) return path;
+  const params = url
+    .slice(q + 1)
+    .split("&")
+    .filter((p) => p !== "")
+    .map((p) => {
+      const eq = p.indexOf("=");
+      return eq > 0 && LOGGED_NAME.test(p.slice(0, eq)) ? `${p.slice(0, eq)}=${REDACTED}` : REDACTED;
+    });
+  return `${path}?${params.slice(0, 10).join("&")}${params.length > 10 ? `&…(${params.length - 10} more)` : ""}`;
 }
 
 /** The route of a request it may take: a known path, a valid token where one is needed, an allowed method. */
@@ -120,7 +145,7 @@ function admit(ctx: HandlerContext, req: IncomingMessage, method: string, url: s
   try {
     r = route(path);
   } catch {
-    throw new HttpError(400, `the path ${url.slice(0, 200)} is not valid percent-encoding`);
+    throw new HttpError(400, `the path ${path.slice(0, 200)} is not valid percent-encoding`);
   }
   if (r) exchange.endpoint = r.endpoint;
   if (ctx.auth && !UNAUTHENTICATED.has(exchange.endpoint)) {

@@ -1,7 +1,7 @@
 /**
  * The cloud server: the cloud partition of an exported build behind the Open Inference Protocol
- * (KServe v2) REST API, with dynamic batching, an optional bearer token, a body limit derived
- * from the model, Prometheus metrics and a graceful shutdown. This
+ * (KServe v2) REST API, with dynamic batching, an optional bearer token (replaceable while
+ * serving), a body limit derived from the model, Prometheus metrics and a graceful shutdown. This
  * file sets it up (the engine, the batcher, the listening socket) and shuts it down; handler.ts
  * answers the requests.
  */
@@ -85,6 +85,8 @@ export interface RunningServer {
   maxBodyBytes: number;
   /** Bodies longer than this take a turn among the large ones. */
   largeBodyBytes: number;
+  /** Replaces the bearer token (undefined: none needed) for every request from now on. */
+  setToken(token: string | undefined): void;
   /** Stops accepting connections, finishes in-flight and queued requests, closes keep-alive sockets, releases the session. */
   close(): Promise<void>;
 }
@@ -156,6 +158,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     metrics,
     maxBodyBytes,
     largeBodyBytes: ctx.largeBodyBytes,
+    setToken: (token) => void (ctx.auth = token !== undefined ? new BearerAuth(token) : undefined),
     close: () => (closed ??= shutdown(server, ctx, engine, shutdownTimeoutMs)),
   };
 }
