@@ -2,12 +2,14 @@
  * `meanet serve` against the Open Inference Protocol (KServe v2) REST API, with plain HTTP
  * requests written from the spec: metadata and health, inference equal to onnxruntime run
  * in-process on the same seeded random images, every kind of bad request (right status, an
- * `{"error"}` naming the problem, the server still ready afterwards), the bearer token, dynamic
- * batching, and a graceful SIGTERM with requests in flight (the real binary, as a child process).
+ * `{"error"}` naming the problem, the server still ready afterwards), the body limit derived from
+ * the model and the turns of large bodies, the request log's redacted query strings, the bearer
+ * token, dynamic batching, and, with the real binary as a child process, a graceful SIGTERM with
+ * requests in flight and the token file reread on SIGHUP.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
@@ -23,8 +25,11 @@ const MODEL = "fashion_mnist";
 const PIXELS = 28 * 28;
 const TOKEN = "s3cret-token";
 
+/** A bound on one command, far above what any takes here: a server that should have refused to start does not hang the test. */
+const CLI_LIMIT_MS = 120_000;
+
 function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, ["bin/meanet.js", ...args], { encoding: "utf8" });
+  const r = spawnSync(process.execPath, ["bin/meanet.js", ...args], { encoding: "utf8", timeout: CLI_LIMIT_MS });
   return { status: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -269,6 +274,123 @@ describe("bad requests", () => {
   });
 });
 
+describe("the request log", () => {
+  it("keeps the names of a query's parameters but not their values, so a token sent in a query is not logged", async () => {
+    expect((await call(`${open.url}/v2/models/${MODEL}?token=${TOKEN}&x=1`)).status).toBe(200);
+    const line = await pollUntil("the log line of GET /v2/models/fashion_mnist?…", () => logLines.find((l) => l.includes(` GET /v2/models/${MODEL}?`)), { state: () => JSON.stringify(logLines.slice(-5)) });
+    expect(line).toMatch(new RegExp(`^\\S+ GET /v2/models/${MODEL}\\?token=<redacted>&x=<redacted> 200 `));
+    expect(logLines.filter((l) => l.includes(TOKEN))).toEqual([]);
+  });
+});
+
+/**
+ * A POST on a socket of its own: headers announcing all of `body`, then its first `first` bytes;
+ * `rest()` sends the others. `reply` is what the server wrote, once a whole response has come or
+ * the server closed the connection, and fails if neither happens within `SERVER_REPLY_LIMIT_MS`.
+ */
+function partialPost(url: string, body: Buffer, first: number): { reply: Promise<string>; answered(): boolean; rest(): void } {
+  const u = new URL(url);
+  const socket = connect(Number(u.port), u.hostname);
+  socket.write(`POST /v2/models/${MODEL}/infer HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n`);
+  if (first > 0) socket.write(body.subarray(0, first));
+  let text = "";
+  const complete = () => {
+    const end = text.indexOf("\r\n\r\n");
+    const length = /\r\ncontent-length: *(\d+)/i.exec(text.slice(0, end));
+    return end >= 0 && length !== null && Buffer.byteLength(text) >= end + 4 + Number(length[1]);
+  };
+  const reply = new Promise<string>((resolve, reject) => {
+    const limit = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no whole answer within ${SERVER_REPLY_LIMIT_MS} ms; the server wrote: ${JSON.stringify(text.slice(0, 300))}`));
+    }, SERVER_REPLY_LIMIT_MS);
+    const done = () => {
+      clearTimeout(limit);
+      socket.destroy();
+      resolve(text);
+    };
+    socket.on("data", (d: Buffer) => {
+      text += d.toString();
+      if (complete()) done();
+    });
+    socket.on("close", done);
+    socket.on("error", (e) => (text ? done() : reject(e)));
+  });
+  return { reply, answered: () => text.length > 0, rest: () => void socket.write(body.subarray(first)) };
+}
+/** A bound on waiting for an answer the server owes, far above any it takes: not a measure of its speed. */
+const SERVER_REPLY_LIMIT_MS = 20_000;
+
+describe("the body limit from the model, and large bodies", () => {
+  let server: RunningServer;
+  beforeAll(async () => {
+    server = await startServer({ buildDir: dir, port: 0, largeBodies: { reading: 2, serving: 1, waiting: 1 } });
+  });
+  afterAll(() => server?.close());
+  const infer = () => `${server.url}/v2/models/${MODEL}/infer`;
+  /** The longest request of 64 images: nested, every pixel 255, with Python's ", " between items. */
+  const longest = () => Buffer.from(JSON.stringify(inferBody(new Uint8Array(64 * PIXELS).fill(255), {}, true)).replace(/,/g, ", "));
+  const gauges = async () => {
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    const value = (name: string) => Number(new RegExp(`^meanet_http_large_bodies_${name} (\\d+)$`, "m").exec(text)?.[1]);
+    return { waiting: value("waiting"), reading: value("reading"), serving: value("serving") };
+  };
+  const untilGauges = (want: { waiting: number; reading: number; serving: number }) => {
+    let seen = {};
+    return pollUntil(
+      `large-body gauges ${JSON.stringify(want)} in /metrics`,
+      async () => {
+        seen = await gauges();
+        return JSON.stringify(seen) === JSON.stringify(want) ? true : undefined;
+      },
+      { state: () => JSON.stringify(seen) },
+    );
+  };
+
+  it("is twice the longest request of --max-batch samples plus 16 KiB (934,408 bytes here); a longer Content-Length is a 413 before any of the body is sent", async () => {
+    // Headers alone: the answer comes without a byte of the body.
+    const reply = await partialPost(server.url, Buffer.alloc(934_409), 0).reply;
+    expect(reply).toMatch(/^HTTP\/1\.1 413 /);
+    expect(reply).toContain("request body of 934409 bytes exceeds this server's limit of 934408 bytes (--max-body-bytes)");
+    expect(server.maxBodyBytes).toBe(934_408);
+    // The longest request a client sends for 64 images is served.
+    const body = longest();
+    expect(body.length).toBeLessThan(server.maxBodyBytes / 2);
+    const r = await post(infer(), body.toString());
+    expect(r.status, r.body.error).toBe(200);
+    expect((r.body.outputs as { shape: number[] }[])[0]!.shape).toEqual([64, 10]);
+    await expectReady(server);
+  });
+
+  it("reads large bodies in turns and serves one at a time, refuses one more with 503, and answers small requests meanwhile", async () => {
+    const big = longest();
+    expect(big.length).toBeGreaterThan(64 * 1024);
+    // Two uploads stop halfway: they hold both turns to be read.
+    const stalled = [0, 1].map(() => partialPost(server.url, big, big.length >> 1));
+    await untilGauges({ waiting: 0, reading: 2, serving: 0 });
+    // A third, whole, waits unread; a fourth finds the queue full.
+    const queued = partialPost(server.url, big, big.length);
+    await untilGauges({ waiting: 1, reading: 2, serving: 0 });
+    const refused = await partialPost(server.url, big, 0).reply;
+    expect(refused).toMatch(/^HTTP\/1\.1 503 /);
+    expect(refused).toMatch(/\r\nretry-after: 1\r\n/i);
+    expect(refused).toContain("the server is busy with large requests (2 being read, 1 waiting)");
+    // Small requests go straight on.
+    const small = await Promise.all([0, 1, 2, 3, 4].map((i) => post(infer(), inferBody(seededImages(3000 + i, 1)))));
+    for (const r of small) expect(r.status, r.body.error).toBe(200);
+    expect([queued, ...stalled].map((p) => p.answered())).toEqual([false, false, false]);
+    expect(await gauges()).toEqual({ waiting: 1, reading: 2, serving: 0 });
+    for (const s of stalled) s.rest();
+    for (const reply of await Promise.all([...stalled, queued].map((p) => p.reply))) {
+      expect(reply).toMatch(/^HTTP\/1\.1 200 /);
+      expect(reply).toContain('"shape":[64,10]');
+    }
+    await untilGauges({ waiting: 0, reading: 0, serving: 0 });
+    expect(server.largeBodyBytes).toBe(64 * 1024);
+    expect(server.metrics.render()).toMatch(/meanet_http_requests_total\{endpoint="infer",code="503"\} 1\n/);
+  });
+});
+
 describe("bodies that do not arrive", () => {
   let slow: RunningServer;
   const lines: string[] = [];
@@ -495,6 +617,58 @@ describe("meanet serve, the command", () => {
     await expect(fetch(`${url}/v2/health/live`)).rejects.toThrow();
   });
 
+  it("warns about a token file others may read, rereads it on SIGHUP and serves on, keeps the old token when the new file is bad, and loses no log line", async () => {
+    const tokenFile = join(tmp, "hup-token");
+    writeFileSync(tokenFile, "first-token\n");
+    chmodSync(tokenFile, 0o644);
+    const child = spawn(process.execPath, ["bin/meanet.js", "serve", dir, "--port", "0", "--token-file", tokenFile], { stdio: ["ignore", "pipe", "pipe"] });
+    let err = "";
+    child.stderr.on("data", (c: Buffer) => (err += c.toString()));
+    let exit: number | null | undefined;
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve((exit = code))));
+    try {
+      let out = "";
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stdout.on("data", (c: Buffer) => {
+          out += c.toString();
+          const m = /^listening on (http:\/\/127\.0\.0\.1:\d+)\n/.exec(out);
+          if (m) resolve(m[1]!);
+        });
+        child.on("exit", () => reject(new Error(`serve exited early:\n${err}`)));
+      });
+      expect(err).toContain(`warning: token file ${tokenFile} is accessible by its group or by others (mode 0644); \`chmod 600 ${tokenFile}\` keeps the token to its owner`);
+      expect(err).toMatch(/, max body 934408 bytes \(the longest well-formed request of 64 samples, doubled, \+ 16 KiB\); bearer token required\n/);
+      const model = (token: string) => fetch(`${url}/v2/models/${MODEL}?token=${token}`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.status);
+      const logged = (what: string, pattern: RegExp) =>
+        pollUntil(what, () => (exit === undefined ? (pattern.test(err) ? true : undefined) : Promise.reject(new Error(`serve exited (code ${exit}) before ${what}:\n${err}`))), { state: () => err.slice(-600) });
+
+      expect(await model("first-token")).toBe(200);
+      writeFileSync(tokenFile, "second-token\n");
+      chmodSync(tokenFile, 0o600);
+      child.kill("SIGHUP");
+      await logged("the reread logged", /SIGHUP: reread the bearer token from /);
+      // The request answered just before the signal was logged, before the reread.
+      expect(err).toMatch(new RegExp(` GET /v2/models/${MODEL}\\?token=<redacted> 200 [^\n]*\n\\S+ SIGHUP: reread the bearer token from ${tokenFile.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}; it applies to every request from now on\n`));
+      expect(await model("first-token")).toBe(401);
+      expect(await model("second-token")).toBe(200);
+
+      writeFileSync(tokenFile, "third-tok\u00e9n\n");
+      child.kill("SIGHUP");
+      await logged("the bad file logged", /SIGHUP: kept the previous bearer token: /);
+      expect(err).toMatch(/\S+ SIGHUP: kept the previous bearer token: MN5001: token file \S+hup-token has a character outside visible ASCII at line 1, column 10 \(U\+00E9\)/);
+      expect(await model("second-token")).toBe(200);
+      expect(exit).toBeUndefined();
+
+      child.kill("SIGTERM");
+      expect(await exited).toBe(0);
+      expect(err.match(new RegExp(` GET /v2/models/${MODEL}\\?token=<redacted> (200|401) `, "g"))).toHaveLength(4);
+      expect(err).not.toMatch(/first-token|second-token/);
+      expect(err).toMatch(/\nstopped\n$/);
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
+
   it("stops with a clear error when the port is taken, the token file is empty or missing, or the build is not exported", () => {
     const taken = cli("serve", dir, "--port", String(open.port));
     expect(taken.status).toBe(1);
@@ -508,6 +682,12 @@ describe("meanet serve, the command", () => {
     const missing = cli("serve", dir, "--port", "0", "--token-file", join(tmp, "nope"));
     expect(missing.status).toBe(1);
     expect(missing.err).toMatch(/^error MN5001: token file .*nope does not exist$/m);
+    const accented = join(tmp, "accented-token");
+    writeFileSync(accented, "tok\u00e9n\n");
+    const a = cli("serve", dir, "--port", "0", "--token-file", accented);
+    expect(a.status).toBe(1);
+    expect(a.err).toMatch(/^error MN5001: token file \S*accented-token has a character outside visible ASCII at line 1, column 4 \(U\+00E9\)/m);
+    expect(a.out).toBe("");
     const plain = join(tmp, "plain");
     expect(cli("compile", "examples/fashion-mnist.meanet", "-o", plain).status).toBe(0);
     const unexported = cli("serve", join(plain, MODEL), "--port", "0");

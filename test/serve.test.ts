@@ -1,11 +1,20 @@
 /**
  * The parts of `meanet serve` that need no model file and no socket: request parsing for a model
- * with two inputs, and the dynamic batcher with a stand-in runner. The server itself, over HTTP,
- * is test/serve.e2e.test.ts.
+ * with two inputs, the dynamic batcher with a stand-in runner, the body limit and the turns of
+ * large bodies, the request log's view of a query string, and reading the token file. The server
+ * itself, over HTTP, is test/serve.e2e.test.ts.
  */
-import { describe, expect, it } from "vitest";
+import { EventEmitter } from "node:events";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it, vi } from "vitest";
+import { readTokenFile, tokenFileWarning } from "../src/runtime/serve/auth.js";
 import { Batcher, type BatchRunner } from "../src/runtime/serve/batcher.js";
+import { inputBodyBytes, jsonCharsPerElement, largeBodyBytes, requestBodyLimit, Turns } from "../src/runtime/serve/bodies.js";
 import { datatypeOf } from "../src/runtime/serve/datatypes.js";
+import { loggedTarget } from "../src/runtime/serve/handler.js";
+import { Gauge } from "../src/runtime/serve/metrics.js";
 import type { ServedModel } from "../src/runtime/serve/model.js";
 import { HttpError, parseInferRequest } from "../src/runtime/serve/protocol.js";
 
@@ -67,5 +76,140 @@ describe("dynamic batching", () => {
     expect(failed.map((r) => r.status)).toEqual(["rejected", "rejected"]);
     fail = false;
     expect(Array.from((await b.submit([Float32Array.of(3)], 1)).outputs[0]!)).toEqual([6]);
+  });
+});
+
+describe("the body limit", () => {
+  const image = { datatype: datatypeOf("uint8")!, shape: [28, 28, 1] };
+  /** Nested arrays of `shape`, every element `v`. */
+  const filled = (shape: number[], v: number): unknown => (shape.length === 1 ? new Array(shape[0]).fill(v) : Array.from({ length: shape[0]! }, () => filled(shape.slice(1), v)));
+  /** A body as Python's json.dumps writes it: ", " and ": " between items, the longest common spelling. */
+  const pythonStyle = (value: unknown) => JSON.stringify(value).replace(/,/g, ", ").replace(/":/g, '": ');
+
+  it("counts the longest spelling of an element of each datatype, with its separator", () => {
+    const chars = (dtype: string) => jsonCharsPerElement(datatypeOf(dtype)!);
+    expect([chars("uint8"), chars("int8"), chars("int32"), chars("float32"), chars("float64")]).toEqual(["255, ", "-128, ", "-2147483648, ", "-1.1754942106924411e-38, ", "-2.2250738585072014e-308, "].map((t) => t.length));
+    // No float32 value, sent as a double in shortest form, is longer than that.
+    for (const v of [-3.4028234663852886e38, -1.401298464324817e-45, -1.1754942106924411e-38, Math.fround(-0.1)]) expect(String(v).length + 2).toBeLessThanOrEqual(chars("float32"));
+  });
+
+  it("is twice the longest well-formed request of max-batch samples plus 16 KiB: 934,408 bytes for Fashion-MNIST at 64", () => {
+    // 64 × 784 elements of "255, " and 1 + 64 + 64·28 + 64·28·28 arrays of "[], ".
+    expect(inputBodyBytes(image, 64)).toBe(64 * 784 * 5 + (1 + 64 + 64 * 28 + 64 * 28 * 28) * 4);
+    expect(requestBodyLimit([image], 64)).toBe(2 * 459_012 + 16_384);
+    // The longest body a client sends for a batch of 64 (nested, every pixel 255, Python's spacing) fits without the margin.
+    const worst = pythonStyle({ id: "a-request-id", inputs: [{ name: "image", shape: [64, 28, 28, 1], datatype: "UINT8", data: filled([64, 28, 28, 1], 255) }] });
+    expect(worst.length).toBeLessThanOrEqual(inputBodyBytes(image, 64) + 200);
+    expect(worst.length).toBeGreaterThan(inputBodyBytes(image, 64) * 0.6);
+    // Binary tensor data is always the shorter encoding; FP64 counts 8 bytes an element there.
+    expect(inputBodyBytes({ datatype: datatypeOf("float64")!, shape: [3] }, 2)).toBe(6 * 26 + 3 * 4);
+  });
+
+  it("counts a body as large above what a single-sample request may take, and never below 64 KiB", () => {
+    expect(largeBodyBytes([image])).toBe(64 * 1024);
+    const big = { datatype: datatypeOf("float32")!, shape: [224, 224, 3] };
+    expect(largeBodyBytes([big])).toBe(requestBodyLimit([big], 1));
+    expect(largeBodyBytes([big])).toBeGreaterThan(2 * 224 * 224 * 3 * 20);
+  });
+});
+
+describe("turns for large bodies", () => {
+  class FakeResponse extends EventEmitter {}
+  const turns = (timeoutMs = 60_000) => {
+    const holding = new Gauge("h", "h");
+    const waiting = new Gauge("w", "w");
+    return { t: new Turns({ limit: 1, waiting: 2, timeoutMs, what: "being read" }, { holding, waiting }), holding, waiting };
+  };
+  const status = (p: Promise<unknown>) => p.then(() => "admitted", (e: HttpError) => e.status);
+
+  it("admits up to the limit, queues in arrival order up to the waiting count, refuses the next with 503 and Retry-After", async () => {
+    const { t, holding, waiting } = turns();
+    const first = await t.take(new FakeResponse());
+    const order: string[] = [];
+    const second = t.take(new FakeResponse()).then((end) => (order.push("second"), end));
+    const third = t.take(new FakeResponse()).then((end) => (order.push("third"), end));
+    const refused = await t.take(new FakeResponse()).catch((e: HttpError) => e);
+    expect(refused).toBeInstanceOf(HttpError);
+    expect(refused).toMatchObject({ status: 503, headers: { "retry-after": "1", connection: "close" } });
+    expect((refused as HttpError).message).toMatch(/busy with large requests \(1 being read, 2 waiting\)/);
+    expect([holding.get(), waiting.get()]).toEqual([1, 2]);
+    first();
+    first(); // ending a turn twice frees one place only
+    (await second)();
+    (await third)();
+    expect(order).toEqual(["second", "third"]);
+    expect([holding.get(), waiting.get(), t.holding, t.waiting]).toEqual([0, 0, 0, 0]);
+  });
+
+  it("drops a waiter whose client goes away, and refuses one that waited too long", async () => {
+    vi.useFakeTimers();
+    try {
+      const { t } = turns(1000);
+      const end = await t.take(new FakeResponse());
+      const leaving = new FakeResponse();
+      const gone = status(t.take(leaving));
+      const late = status(t.take(new FakeResponse()));
+      leaving.emit("close");
+      expect(await gone).toBe(499);
+      expect(t.waiting).toBe(1);
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(await late).toBe(503);
+      expect(t.waiting).toBe(0);
+      end();
+      expect(t.holding).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
+
+describe("the request log's target", () => {
+  it("keeps the path and the query's parameter names, never their values", () => {
+    expect(loggedTarget("/v2/models/m/infer")).toBe("/v2/models/m/infer");
+    expect(loggedTarget("/v2/models/m?token=s3cret&x=1")).toBe("/v2/models/m?token=<redacted>&x=<redacted>");
+    expect(loggedTarget("/v2?s3cret")).toBe("/v2?<redacted>");
+    expect(loggedTarget("/v2?=s3cret&a%20b=s3cret&&")).toBe("/v2?<redacted>&<redacted>");
+    expect(loggedTarget(`/v2?${"k=v&".repeat(12)}`)).toBe(`/v2?${Array(10).fill("k=<redacted>").join("&")}&…(2 more)`);
+  });
+});
+
+describe("the token file", () => {
+  const dir = mkdtempSync(join(tmpdir(), "meanet-token-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const file = (name: string, text: string, mode = 0o600) => {
+    const path = join(dir, name);
+    writeFileSync(path, text);
+    chmodSync(path, mode);
+    return path;
+  };
+  const problem = (path: string) => {
+    try {
+      readTokenFile(path);
+    } catch (e) {
+      return e as { code: string; message: string };
+    }
+    throw new Error("no error");
+  };
+
+  it("reads one word of visible ASCII, trimmed", () => {
+    expect(readTokenFile(file("good", "\n  !Abc-123_~\r\n"))).toBe("!Abc-123_~");
+  });
+
+  it("refuses a character outside visible ASCII with MN5001, naming the file, the line and column and the character", () => {
+    const accented = file("accented", "tok\u00e9n\n");
+    expect(problem(accented)).toMatchObject({ code: "MN5001", message: `token file ${accented} has a character outside visible ASCII at line 1, column 4 (U+00E9); a bearer token holds only the characters ! to ~ (0x21 to 0x7e)` });
+    expect(problem(file("bell", "\n  ab\u0007c")).message).toMatch(/at line 2, column 5 \(U\+0007\)/);
+    expect(problem(file("nbsp", "ab\u00a0cd")).message).toMatch(/at line 1, column 3 \(U\+00A0\)/);
+    expect(problem(file("emoji", "\u{1F511}x\u00ff")).message).toMatch(/at line 1, column 1 \(U\+1F511\)/);
+    expect(problem(file("two-words", "ab cd")).message).toMatch(/holds more than one word \(a space or line break at line 1, column 3\)/);
+  });
+
+  it.skipIf(process.platform === "win32")("warns when the group or others may read or change it, as ssh does", () => {
+    expect(tokenFileWarning(file("private", "t", 0o600))).toBeUndefined();
+    expect(tokenFileWarning(file("owner-only", "t", 0o400))).toBeUndefined();
+    const shared = file("shared", "t", 0o644);
+    expect(tokenFileWarning(shared)).toBe(`warning: token file ${shared} is accessible by its group or by others (mode 0644); \`chmod 600 ${shared}\` keeps the token to its owner`);
+    expect(tokenFileWarning(file("group", "t", 0o640))).toMatch(/mode 0640/);
+    expect(tokenFileWarning(file("others-write", "t", 0o602))).toMatch(/mode 0602/);
   });
 });

@@ -1,5 +1,5 @@
-import { readTokenFile, SERVE_DEFAULTS, startServer, type EngineThread } from "../runtime/serve/index.js";
-import { EXIT_ERRORS, EXIT_OK, UsageError } from "../diagnostics/index.js";
+import { readTokenFile, SERVE_DEFAULTS, startServer, tokenFileWarning, type EngineThread, type RunningServer } from "../runtime/serve/index.js";
+import { EXIT_ERRORS, EXIT_OK, MeanetError, UsageError } from "../diagnostics/index.js";
 import { integerFlag } from "../runtime/argv.js";
 import { VERSION } from "../toolchain/package.js";
 import { defineCommand } from "./command.js";
@@ -53,6 +53,39 @@ function shutdownSignal(io: Io): Promise<NodeJS.Signals> {
   });
 }
 
+/**
+ * SIGHUP rereads the token file: a good token replaces the old one for every request from then
+ * on; a bad file keeps the old token and says why. The handler also keeps Node's default for
+ * SIGHUP, stopping the process, from cutting the server and its unwritten log lines short.
+ * Returns the function that removes the handler.
+ */
+function rereadTokenOnHangup(tokenFile: string | undefined, log: (line: string) => void, apply: (token: string) => void): () => void {
+  const reread = () => {
+    const at = new Date().toISOString();
+    if (tokenFile === undefined) return log(`${at} SIGHUP: no --token-file to reread; serving on`);
+    try {
+      const token = readTokenFile(tokenFile);
+      const warning = tokenFileWarning(tokenFile);
+      if (warning) log(`${at} SIGHUP: ${warning}`);
+      apply(token);
+      log(`${at} SIGHUP: reread the bearer token from ${tokenFile}; it applies to every request from now on`);
+    } catch (e) {
+      const why = e instanceof MeanetError ? `${e.code}: ${e.message}` : (e as Error).message;
+      log(`${at} SIGHUP: kept the previous bearer token: ${why}`);
+    }
+  };
+  process.on("SIGHUP", reread);
+  return () => void process.off("SIGHUP", reread);
+}
+
+/** The line printed once the server is ready: the model, and the limits in force. */
+function readyLine(server: RunningServer, options: { maxBatch: number; maxDelayMs: number; maxBodyBytes: number | undefined }, tokenRequired: boolean): string {
+  const m = server.model;
+  const tensors = (ts: typeof m.inputs) => ts.map((t) => `${t.name} ${t.datatype}[${t.shape.join(", ")}]`).join(", ");
+  const body = `max body ${server.maxBodyBytes} bytes (${options.maxBodyBytes === undefined ? `the longest well-formed request of ${options.maxBatch} samples, doubled, + 16 KiB` : "--max-body-bytes"})`;
+  return `serving ${m.name} version ${m.version}: (${tensors(m.inputs)}) → (${tensors(m.outputs)}); max batch ${options.maxBatch}, max delay ${options.maxDelayMs} ms, ${body}${tokenRequired ? "; bearer token required" : ""}`;
+}
+
 /** `meanet serve DIR/<model>`: the cloud partition over the KServe v2 REST API until SIGTERM or SIGINT. */
 export const serve = defineCommand({
   usage,
@@ -80,7 +113,7 @@ export const serve = defineCommand({
         port: integerFlag("port", values.port, { min: 0, max: 65535 }) ?? SERVE_DEFAULTS.port,
         maxBatch: integerFlag("max-batch", values["max-batch"], { min: 1, max: 65536 }) ?? SERVE_DEFAULTS.maxBatch,
         maxDelayMs: milliseconds("max-delay-ms", values["max-delay-ms"], SERVE_DEFAULTS.maxDelayMs),
-        maxBodyBytes: integerFlag("max-body-bytes", values["max-body-bytes"], { min: 1, max: Number.MAX_SAFE_INTEGER }) ?? SERVE_DEFAULTS.maxBodyBytes,
+        maxBodyBytes: integerFlag("max-body-bytes", values["max-body-bytes"], { min: 1, max: Number.MAX_SAFE_INTEGER }),
         bodyTimeoutMs: integerFlag("body-timeout-ms", values["body-timeout-ms"], { min: 1, max: 600_000 }) ?? SERVE_DEFAULTS.bodyTimeoutMs,
         inferenceThread: thread,
         intraOpThreads: integerFlag("ort-threads", values["ort-threads"], { min: 0, max: 256 }) ?? 0,
@@ -92,21 +125,37 @@ export const serve = defineCommand({
     const requestLog = batchedLines((text) => io.err(text));
     // Listen for signals before the model loads, so a SIGTERM during startup is not the default abrupt exit.
     const signal = shutdownSignal(io);
-    const token = tokenFile !== undefined ? readTokenFile(tokenFile) : undefined;
-    const server = await startServer({ ...options, log: (line: string) => requestLog.write(line), ...(token !== undefined ? { token } : {}) });
-    const m = server.model;
-    const tensors = (ts: typeof m.inputs) => ts.map((t) => `${t.name} ${t.datatype}[${t.shape.join(", ")}]`).join(", ");
-    io.err(
-      `serving ${m.name} version ${m.version}: (${tensors(m.inputs)}) → (${tensors(m.outputs)}); ` +
-        `max batch ${options.maxBatch}, max delay ${options.maxDelayMs} ms${tokenFile !== undefined ? "; bearer token required" : ""}`,
+    let token: string | undefined;
+    let server: RunningServer | undefined;
+    const stopRereading = rereadTokenOnHangup(
+      tokenFile,
+      (line) => {
+        requestLog.flush();
+        io.err(line);
+      },
+      (t) => {
+        token = t;
+        server?.setToken(t);
+      },
     );
-    io.out(`listening on ${server.url}`);
+    try {
+      token = tokenFile !== undefined ? readTokenFile(tokenFile) : undefined;
+      const warning = tokenFile !== undefined ? tokenFileWarning(tokenFile) : undefined;
+      if (warning) io.err(warning);
+      server = await startServer({ ...options, log: (line: string) => requestLog.write(line), ...(token !== undefined ? { token } : {}) });
+      // A token reread while the model loaded.
+      if (token !== undefined) server.setToken(token);
+      io.err(readyLine(server, options, tokenFile !== undefined));
+      io.out(`listening on ${server.url}`);
 
-    const received = await signal;
-    io.err(`${received}: finishing in-flight requests (at most ${SERVE_DEFAULTS.shutdownTimeoutMs / 1000} s, then their connections are closed), then stopping; a second signal stops at once`);
-    await server.close();
-    requestLog.flush();
-    io.err("stopped");
-    return EXIT_OK;
+      const received = await signal;
+      io.err(`${received}: finishing in-flight requests (at most ${SERVE_DEFAULTS.shutdownTimeoutMs / 1000} s, then their connections are closed), then stopping; a second signal stops at once`);
+      await server.close();
+      requestLog.flush();
+      io.err("stopped");
+      return EXIT_OK;
+    } finally {
+      stopRereading();
+    }
   },
 });

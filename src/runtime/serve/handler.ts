@@ -10,6 +10,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { jsonProblem } from "../../format/build.js";
 import type { BearerAuth } from "./auth.js";
 import type { Batcher } from "./batcher.js";
+import { declaredLength, type LargeBodies } from "./bodies.js";
 import type { Engine } from "./engine.js";
 import { BodyTooLarge, discardRest, readBody, sendBody, sendEmpty, sendError, sendJson, splitBinaryBody } from "./http.js";
 import type { Endpoint, ServerMetrics } from "./metrics.js";
@@ -71,9 +72,13 @@ export interface HandlerContext {
   batcher: Batcher;
   metrics: ServerMetrics;
   requests: RequestTracker;
+  /** Replaced when the token is reread (SIGHUP); read afresh by every request. */
   auth: BearerAuth | undefined;
   maxBatch: number;
   maxBodyBytes: number;
+  /** Bodies above this many bytes (or of unknown length) wait for a turn from `largeBodies`. */
+  largeBodyBytes: number;
+  largeBodies: LargeBodies;
   bodyTimeoutMs: number;
   log: ((line: string) => void) | undefined;
 }
@@ -103,10 +108,34 @@ export function handleRequest(ctx: HandlerContext, req: IncomingMessage, res: Se
     const status = !res.headersSent ? `${CLIENT_GONE} (client closed the connection before the answer)` : res.writableFinished ? String(res.statusCode) : `${res.statusCode} (client gone)`;
     ctx.metrics.request(exchange.endpoint, res.headersSent ? res.statusCode : CLIENT_GONE, seconds);
     ctx.requests.finished();
-    ctx.log?.(`${new Date().toISOString()} ${method} ${url.slice(0, 200)} ${status} ${(seconds * 1000).toFixed(1)}ms${exchange.detail}`);
+    ctx.log?.(`${new Date().toISOString()} ${method} ${loggedTarget(url)} ${status} ${(seconds * 1000).toFixed(1)}ms${exchange.detail}`);
   });
   const answer = async (): Promise<void> => dispatch(ctx, req, res, admit(ctx, req, method, url, exchange), exchange);
   answer().catch((e: unknown) => fail(ctx, req, res, e, exchange));
+}
+
+/** Query parameters whose names the log keeps; a longer or odder name is replaced as a whole. */
+const LOGGED_NAME = /^[A-Za-z0-9_.-]{1,40}$/;
+const REDACTED = "<redacted>";
+
+/**
+ * The request target as the log shows it: the path, and of the query only the parameters' names
+ * (`/v2?token=<redacted>`), so a token or other secret sent in a query string never reaches the
+ * log. A parameter without `=`, or whose name is not a plain word, is redacted whole.
+ */
+export function loggedTarget(url: string): string {
+  const q = url.indexOf("?");
+  const path = (q < 0 ? url : url.slice(0, q)).slice(0, 200);
+  if (q < 0) return path;
+  const params = url
+    .slice(q + 1)
+    .split("&")
+    .filter((p) => p !== "")
+    .map((p) => {
+      const eq = p.indexOf("=");
+      return eq > 0 && LOGGED_NAME.test(p.slice(0, eq)) ? `${p.slice(0, eq)}=${REDACTED}` : REDACTED;
+    });
+  return `${path}?${params.slice(0, 10).join("&")}${params.length > 10 ? `&…(${params.length - 10} more)` : ""}`;
 }
 
 /** The route of a request it may take: a known path, a valid token where one is needed, an allowed method. */
@@ -116,7 +145,7 @@ function admit(ctx: HandlerContext, req: IncomingMessage, method: string, url: s
   try {
     r = route(path);
   } catch {
-    throw new HttpError(400, `the path ${url.slice(0, 200)} is not valid percent-encoding`);
+    throw new HttpError(400, `the path ${path.slice(0, 200)} is not valid percent-encoding`);
   }
   if (r) exchange.endpoint = r.endpoint;
   if (ctx.auth && !UNAUTHENTICATED.has(exchange.endpoint)) {
@@ -207,8 +236,33 @@ function checkModel(model: ServedModel, name: string, version: string | undefine
   if (version !== undefined && version !== model.version) throw new HttpError(404, `model \`${name}\` has no version \`${version}\`; its only version is \`${model.version}\``);
 }
 
+/**
+ * Refuses a body whose Content-Length is over the limit before reading any of it. A large body (or
+ * a chunked one, of unknown length) waits for a turn to be read, then, still holding it, for a turn
+ * to be served (bodies.ts); a small one goes straight on.
+ */
 async function infer(ctx: HandlerContext, req: IncomingMessage, res: ServerResponse, exchange: Exchange): Promise<void> {
-  const body = await readBody(req, ctx.maxBodyBytes, ctx.bodyTimeoutMs);
+  const declared = declaredLength(req);
+  if (declared !== undefined && declared > ctx.maxBodyBytes) throw new BodyTooLarge(ctx.maxBodyBytes, `of ${declared} bytes`, declared);
+  const large = declared === undefined ? req.headers["transfer-encoding"] !== undefined : declared > ctx.largeBodyBytes;
+  if (!large) return answerInference(ctx, req, res, exchange, await readBody(req, ctx.maxBodyBytes, ctx.bodyTimeoutMs));
+  const endReading = await ctx.largeBodies.reading.take(res);
+  let body: Buffer;
+  let endServing: () => void;
+  try {
+    body = await readBody(req, ctx.maxBodyBytes, ctx.bodyTimeoutMs);
+    endServing = await ctx.largeBodies.serving.take(res);
+  } finally {
+    endReading();
+  }
+  try {
+    await answerInference(ctx, req, res, exchange, body);
+  } finally {
+    endServing();
+  }
+}
+
+async function answerInference(ctx: HandlerContext, req: IncomingMessage, res: ServerResponse, exchange: Exchange, body: Buffer): Promise<void> {
   const { json, binary } = splitBinaryBody(req, body);
   let parsed: unknown;
   try {

@@ -162,6 +162,9 @@ export class ServerMetrics {
   readonly batchesBySize = new Counter("meanet_inference_batches_by_size_total", "onnxruntime runs, by exact batch size.");
   readonly runSeconds = new Histogram("meanet_inference_run_duration_seconds", "Time of one onnxruntime run of a batch.", LATENCY_BUCKETS);
   readonly failures = new Counter("meanet_inference_failed_batches_total", "onnxruntime runs that failed.");
+  readonly largeBodiesWaiting = new Gauge("meanet_http_large_bodies_waiting", "Large inference requests (bodies longer than a single-sample request can be) waiting for a turn, their bodies not read yet.");
+  readonly largeBodiesReading = new Gauge("meanet_http_large_bodies_reading", "Large inference requests whose bodies are being read, or read and waiting to be served.");
+  readonly largeBodiesServing = new Gauge("meanet_http_large_bodies_serving", "Large inference requests being parsed, run or answered.");
 
   constructor(maxBatch: number) {
     this.batchSize = new Histogram("meanet_inference_batch_size", "Samples per onnxruntime run.", batchBuckets(maxBatch));
@@ -180,7 +183,7 @@ export class ServerMetrics {
   }
 
   render(): string {
-    const all = [this.requests, this.latency, this.inFlight, this.queueRequests, this.queueSamples, this.batchSize, this.batchesBySize, this.runSeconds, this.failures];
+    const all = [this.requests, this.latency, this.inFlight, this.queueRequests, this.queueSamples, this.batchSize, this.batchesBySize, this.runSeconds, this.failures, this.largeBodiesWaiting, this.largeBodiesReading, this.largeBodiesServing];
     return all.map((m) => m.render()).join("\n") + "\n";
   }
 

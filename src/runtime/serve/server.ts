@@ -1,14 +1,16 @@
 /**
  * The cloud server: the cloud partition of an exported build behind the Open Inference Protocol
- * (KServe v2) REST API, with dynamic batching, an optional bearer token, Prometheus metrics and a
- * graceful shutdown. This file sets it up (the engine, the batcher, the listening socket) and shuts
- * it down; handler.ts answers the requests.
+ * (KServe v2) REST API, with dynamic batching, an optional bearer token (replaceable while
+ * serving), a body limit derived from the model, Prometheus metrics and a graceful shutdown. This
+ * file sets it up (the engine, the batcher, the listening socket) and shuts it down; handler.ts
+ * answers the requests.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { Codes, MeanetError } from "../../diagnostics/index.js";
 import { BearerAuth } from "./auth.js";
 import { Batcher } from "./batcher.js";
+import { LARGE_BODIES, largeBodyBytes, largeBodyTurns, requestBodyLimit } from "./bodies.js";
 import { handleRequest, RequestTracker, type HandlerContext } from "./handler.js";
 import { ServerMetrics } from "./metrics.js";
 import { openEngine, type Engine, type EngineThread } from "./engine.js";
@@ -19,7 +21,6 @@ export const SERVE_DEFAULTS = {
   port: 8000,
   maxBatch: 64,
   maxDelayMs: 2,
-  maxBodyBytes: 64 * 1024 * 1024,
   bodyTimeoutMs: 30_000,
   shutdownTimeoutMs: 30_000,
 } as const;
@@ -38,7 +39,14 @@ export interface ServeOptions {
   maxBatch?: number;
   /** How long the oldest queued request waits for others to join its batch. */
   maxDelayMs?: number;
+  /**
+   * The largest request body; a longer one is a 413, refused from its Content-Length before it is
+   * read. Defaults to twice the longest well-formed request of `maxBatch` samples, plus 16 KiB
+   * (`requestBodyLimit` in bodies.ts).
+   */
   maxBodyBytes?: number;
+  /** Turns of large requests (bodies longer than a single-sample request can be): read at once, served at once, waiting; see bodies.ts. */
+  largeBodies?: typeof LARGE_BODIES;
   /** How long a request's body may take to arrive after its headers; later is a 408. */
   bodyTimeoutMs?: number;
   /** One line per answered request (method, path, status, latency, batch). Silent when absent. */
@@ -73,6 +81,12 @@ export interface RunningServer {
   port: number;
   model: ModelInfo;
   metrics: ServerMetrics;
+  /** The body limit in force: `maxBodyBytes`, or the one derived from the model. */
+  maxBodyBytes: number;
+  /** Bodies longer than this take a turn among the large ones. */
+  largeBodyBytes: number;
+  /** Replaces the bearer token (undefined: none needed) for every request from now on. */
+  setToken(token: string | undefined): void;
   /** Stops accepting connections, finishes in-flight and queued requests, closes keep-alive sockets, releases the session. */
   close(): Promise<void>;
 }
@@ -94,12 +108,14 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const port = options.port ?? SERVE_DEFAULTS.port;
   const maxBatch = Math.floor(positive("maxBatch", options.maxBatch ?? SERVE_DEFAULTS.maxBatch, 1));
   const maxDelayMs = positive("maxDelayMs", options.maxDelayMs ?? SERVE_DEFAULTS.maxDelayMs, 0);
-  const maxBodyBytes = positive("maxBodyBytes", options.maxBodyBytes ?? SERVE_DEFAULTS.maxBodyBytes, 1);
   const bodyTimeoutMs = positive("bodyTimeoutMs", options.bodyTimeoutMs ?? SERVE_DEFAULTS.bodyTimeoutMs, 1);
   const shutdownTimeoutMs = options.shutdownTimeoutMs ?? SERVE_DEFAULTS.shutdownTimeoutMs;
   const auth = options.token !== undefined ? new BearerAuth(options.token) : undefined;
 
   const model = describeServedModel(options.buildDir);
+  const maxBodyBytes = positive("maxBodyBytes", options.maxBodyBytes ?? requestBodyLimit(model.inputs, maxBatch), 1);
+  const large = options.largeBodies ?? LARGE_BODIES;
+  for (const [k, v] of Object.entries(large)) positive(`largeBodies.${k}`, v, k === "waiting" ? 0 : 1);
   const engine = await openEngine(model, { thread: options.inferenceThread ?? "worker", ...(options.intraOpThreads ? { intraOpThreads: options.intraOpThreads } : {}) });
   const metrics = new ServerMetrics(maxBatch);
   const batcher = new Batcher(engine.run, model.inputs, model.outputs, { maxBatch, maxDelayMs }, {
@@ -110,7 +126,22 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     },
   });
   const requests = new RequestTracker(metrics);
-  const ctx: HandlerContext = { model, serverVersion: options.serverVersion ?? model.toolVersion, engine, batcher, metrics, requests, auth, maxBatch, maxBodyBytes, bodyTimeoutMs, log: options.log };
+  const largeBodies = largeBodyTurns(large, bodyTimeoutMs, { waiting: metrics.largeBodiesWaiting, reading: metrics.largeBodiesReading, serving: metrics.largeBodiesServing });
+  const ctx: HandlerContext = {
+    model,
+    serverVersion: options.serverVersion ?? model.toolVersion,
+    engine,
+    batcher,
+    metrics,
+    requests,
+    auth,
+    maxBatch,
+    maxBodyBytes,
+    largeBodyBytes: largeBodyBytes(model.inputs),
+    largeBodies,
+    bodyTimeoutMs,
+    log: options.log,
+  };
 
   const server = httpServer(ctx);
   await listen(server, host, port, engine);
@@ -125,6 +156,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     port: bound,
     model: { name: model.name, version: model.version, inputs: model.inputs.map(info), outputs: model.outputs.map(info) },
     metrics,
+    maxBodyBytes,
+    largeBodyBytes: ctx.largeBodyBytes,
+    setToken: (token) => void (ctx.auth = token !== undefined ? new BearerAuth(token) : undefined),
     close: () => (closed ??= shutdown(server, ctx, engine, shutdownTimeoutMs)),
   };
 }
