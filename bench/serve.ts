@@ -23,7 +23,6 @@
  * `throughputRatio` = server requests/s ÷ in-process samples/s with onnxruntime's defaults.
  * The last line with --json is one JSON object. --profile DIR writes the server's CPU profile there.
  */
-import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { createConnection, type Socket } from "node:net";
@@ -34,6 +33,7 @@ import * as ort from "onnxruntime-node";
 import { compile } from "../src/cli/compile.js";
 import { exportCommand } from "../src/cli/export.js";
 import type { Io } from "../src/cli/io.js";
+import { startServe } from "./serveChild.js";
 
 const { values } = parseArgs({
   options: {
@@ -119,27 +119,9 @@ try {
 
   // The server, as `meanet serve` runs it; its per-request log lines are read and dropped.
   const profile = values.profile ? ["--cpu-prof", `--cpu-prof-dir=${values.profile}`] : [];
-  const server = spawn(process.execPath, [...profile, "bin/meanet.js", "serve", buildDir, "--port", "0", "--max-batch", String(maxBatch), "--max-delay-ms", String(maxDelayMs), "--inference-thread", inferenceThread, "--ort-threads", String(serverThreads)], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  child.kill = (s) => server.kill(s);
-  let logLines = 0;
-  let lastErr = "";
-  server.stderr.on("data", (c: Buffer) => {
-    const t = c.toString();
-    logLines += t.split("\n").length - 1;
-    lastErr = t.slice(-2000);
-  });
-  const exited = new Promise<number | null>((resolve) => server.on("exit", (code) => resolve(code)));
-  const url = await new Promise<URL>((resolve, reject) => {
-    let out = "";
-    server.stdout.on("data", (c: Buffer) => {
-      out += c.toString();
-      const m = /listening on (\S+)\n/.exec(out);
-      if (m) resolve(new URL(m[1]!));
-    });
-    server.on("exit", () => reject(new Error(`meanet serve exited:\n${lastErr}`)));
-  });
+  const serve = await startServe(profile, "bin/meanet.js", [buildDir, "--port", "0", "--max-batch", String(maxBatch), "--max-delay-ms", String(maxDelayMs), "--inference-thread", inferenceThread, "--ort-threads", String(serverThreads)]);
+  child.kill = (s) => serve.process.kill(s);
+  const { url, exited } = serve;
   const agent = new Agent({ keepAlive: true, maxSockets: clients });
   const path = `/v2/models/${MODEL}/infer`;
 
@@ -311,14 +293,14 @@ try {
   for (let r = 0; r < rounds; r++) {
     const before = scrape(await get("/metrics"));
     phase = "timed";
-    const serverCpu0 = cpuSecondsOf(server.pid);
+    const serverCpu0 = cpuSecondsOf(serve.process.pid);
     const clientCpu0 = process.cpuUsage();
     const t0 = performance.now();
     await new Promise((done) => setTimeout(done, (seconds * 1000) / rounds));
     resume = new Promise((go) => (resumeNow = go));
     phase = "paused";
     timed += (performance.now() - t0) / 1000;
-    serverCpu += cpuSecondsOf(server.pid) - serverCpu0;
+    serverCpu += cpuSecondsOf(serve.process.pid) - serverCpu0;
     const u = process.cpuUsage(clientCpu0);
     clientCpu += (u.user + u.system) / 1e6;
     // Let the requests in flight finish, so the batches below are all of this window's.
@@ -342,7 +324,7 @@ try {
   await Promise.all(running);
   agent.destroy();
   for (const s of rawSockets) s.destroy();
-  server.kill("SIGTERM");
+  serve.process.kill("SIGTERM");
   const exitCode = await exited;
   for (const s of Object.values(sessions)) await s.release();
 
@@ -386,7 +368,7 @@ try {
     inferenceThread,
     ortThreads: serverThreads || "default",
     serverExitCode: exitCode,
-    serverLogLines: logLines,
+    serverLogLines: serve.logLines(),
     cores: availableParallelism(),
     loadAverage: round(Math.max(...loads), 2),
     versions: { node: process.versions.node, onnxruntime: ort.env.versions.node ?? ort.env.versions.common },

@@ -23,7 +23,6 @@
  * bin/meanet.js to measure an older server on the same machine with the same clients; --profile DIR
  * writes the server's CPU profile there. The last line with --json is one JSON object.
  */
-import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
@@ -32,6 +31,7 @@ import { parseArgs } from "node:util";
 import { compile } from "../src/cli/compile.js";
 import { exportCommand } from "../src/cli/export.js";
 import type { Io } from "../src/cli/io.js";
+import { startServe } from "./serveChild.js";
 
 const { values } = parseArgs({
   options: {
@@ -109,25 +109,9 @@ try {
 
   const limit = values["max-body-bytes"] ? ["--max-body-bytes", values["max-body-bytes"]] : [];
   const profile = values.profile ? ["--cpu-prof", `--cpu-prof-dir=${values.profile}`] : [];
-  const server = spawn(process.execPath, [...profile, meanetBin, "serve", buildDir, "--port", "0", "--max-batch", String(MAX_BATCH), ...limit], { stdio: ["ignore", "pipe", "pipe"] });
-  child.kill = (s) => server.kill(s);
-  let startup = "";
-  let lastErr = "";
-  server.stderr.on("data", (c: Buffer) => {
-    const t = c.toString();
-    if (!startup) startup = t.split("\n")[0]!;
-    lastErr = t.slice(-2000);
-  });
-  const exited = new Promise<number | null>((done) => server.on("exit", (code) => done(code)));
-  const url = await new Promise<URL>((done, fail) => {
-    let out = "";
-    server.stdout.on("data", (c: Buffer) => {
-      out += c.toString();
-      const m = /listening on (\S+)\n/.exec(out);
-      if (m) done(new URL(m[1]!));
-    });
-    server.on("exit", () => fail(new Error(`meanet serve exited:\n${lastErr}`)));
-  });
+  const serve = await startServe(profile, meanetBin, [buildDir, "--port", "0", "--max-batch", String(MAX_BATCH), ...limit]);
+  child.kill = (s) => serve.process.kill(s);
+  const { url, exited } = serve;
   const path = `/v2/models/${MODEL}/infer`;
 
   /** One POST; resolves with the status (0 for a connection error) and the reply's text. */
@@ -225,8 +209,8 @@ try {
   await Promise.all([...smalls, ...larges, watching]);
   smallAgent.destroy();
   largeAgent.destroy();
-  const peak = peakMiB(server.pid);
-  server.kill("SIGTERM");
+  const peak = peakMiB(serve.process.pid);
+  serve.process.kill("SIGTERM");
   const exitCode = await exited;
 
   const stats = (xs: number[]) => {
@@ -237,7 +221,7 @@ try {
     bench: "serveBodies",
     model: `${MODEL}/cloud`,
     server: meanetBin,
-    serverStartup: startup,
+    serverStartup: serve.startup(),
     seconds,
     smallClients,
     largeClients,

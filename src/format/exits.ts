@@ -7,7 +7,7 @@
 import { Codes, MeanetError } from "../diagnostics/index.js";
 import { hardClassIds } from "./hardClasses.js";
 import type { IrJson } from "./ir.js";
-import type { Manifest, PartitionIo, PartitionPlan } from "./manifest.js";
+import { exportOf, type Manifest, type PartitionIo, type PartitionPlan } from "./manifest.js";
 import { argmax, measureOf } from "./measures.js";
 import type { ClassSet, Measure } from "./conditions.js";
 import type { ExitView } from "./rules.js";
@@ -20,6 +20,8 @@ export interface ExitInfo {
   name: string;
   file: ExportedPartition;
   output: PartitionIo;
+  /** The classes the exit covers, as the spec says. */
+  classes: ClassSet;
   /** Output index → class id among the spec's labels. */
   classIds: number[];
   /** Output index → is a hard class. */
@@ -43,10 +45,6 @@ export function classIdsOf(labels: readonly string[], classes: ClassSet, hardIds
   }
 }
 
-function exportOf(manifest: Pick<Manifest, "export">): NonNullable<Manifest["export"]> {
-  if (!manifest.export) throw new MeanetError(Codes.BuildInvalid, "manifest.json lists no ONNX export; run `meanet export` first");
-  return manifest.export;
-}
 
 /** The exported files in the order export wrote them (the order a router runs them in). */
 export function exportedPartitions(manifest: Pick<Manifest, "export">): ExportedPartition[] {
@@ -63,8 +61,9 @@ export function exitInfos(manifest: Pick<Manifest, "labels" | "exits" | "export"
       if (!output.exit) continue;
       const exit = manifest.exits.find((x) => x.name === output.exit);
       if (!exit) throw new MeanetError(Codes.BuildInvalid, `${file.path} gives exit \`${output.exit}\`, which manifest.json does not list; run \`meanet export\` again`);
-      const classIds = classIdsOf(manifest.labels, exit.classes as ClassSet, hard);
-      out.set(output.exit, { name: output.exit, file, output, classIds, hard: classIds.map((c) => hardSet.has(c)), k: output.shape[0]! });
+      const classes = exit.classes as ClassSet;
+      const classIds = classIdsOf(manifest.labels, classes, hard);
+      out.set(output.exit, { name: output.exit, file, output, classes, classIds, hard: classIds.map((c) => hardSet.has(c)), k: output.shape[0]! });
     }
   }
   return out;

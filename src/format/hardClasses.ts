@@ -8,7 +8,7 @@
 import { join } from "node:path";
 import { Codes, MeanetError } from "../diagnostics/index.js";
 import type { HardClassSelection, IrJson } from "./ir.js";
-import type { Manifest } from "./manifest.js";
+import { exportOf, type Manifest } from "./manifest.js";
 import type { TrainRecord } from "./trainReport.js";
 
 /** The hard classes the spec itself lists, or undefined when training ranks them. */
@@ -29,8 +29,7 @@ export function manifestHardClasses(selection: HardClassSelection, trained: read
 
 /** The label ids of the hard classes the exported files were made for, in the hard exits' output order. */
 export function hardClassIds(manifest: Pick<Manifest, "labels" | "export">): number[] {
-  if (!manifest.export) throw new MeanetError(Codes.BuildInvalid, "manifest.json lists no ONNX export; run `meanet export` first");
-  return manifest.export.hardClasses.map((l) => manifest.labels.indexOf(l));
+  return exportOf(manifest).hardClasses.map((l) => manifest.labels.indexOf(l));
 }
 
 /**
@@ -49,8 +48,8 @@ export function trainedHardClasses(build: { dir: string; ir: IrJson; manifest: M
     return reported ?? spec;
   }
   if (reported) return reported;
-  const listed = manifest.hardClasses.labels;
-  if (listed && listed.length === ir.hardClasses.count && listed.every((l) => ir.labels.includes(l))) return listed;
+  const listed = fittingHardClasses(manifest.hardClasses.labels, ir);
+  if (listed) return listed;
   const h = record?.hardClasses;
   const why = !record
     ? `${join(dir, "train-report.json")} is missing`

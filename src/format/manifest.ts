@@ -1,3 +1,4 @@
+import { Codes, MeanetError } from "../diagnostics/index.js";
 import type { IrJsonDevice } from "./ir.js";
 
 /** The typed format of manifest.json (ARCHITECTURE.md, "Files on disk"). Later stages add artifacts and fill `hardClasses.labels`. */
@@ -49,6 +50,12 @@ export interface StageRecord {
   inputs: Record<string, string>;
   /** The files the stage wrote, by path inside the build directory, with their sha256. */
   outputs: Record<string, string>;
+}
+
+/** The export section of a manifest; a build not exported yet is MN5005 saying what to run. */
+export function exportOf(manifest: Pick<Manifest, "export">): NonNullable<Manifest["export"]> {
+  if (!manifest.export) throw new MeanetError(Codes.BuildInvalid, "manifest.json lists no ONNX export; run `meanet export` first");
+  return manifest.export;
 }
 
 export interface Manifest {

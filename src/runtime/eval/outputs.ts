@@ -11,7 +11,6 @@ import { hardClassIds } from "../../format/hardClasses.js";
 import type { IrJson } from "../../format/ir.js";
 import type { Manifest } from "../../format/manifest.js";
 import { argmax } from "../../format/measures.js";
-import type { ClassSet } from "../../format/conditions.js";
 import { ExitUnavailable, type ExitView } from "../../format/rules.js";
 import { readExportedFile } from "../export/artifacts.js";
 import { feedTensor, openSession, type FeedData, type InferenceSession } from "../infer/onnx.js";
@@ -19,7 +18,6 @@ import { feedTensor, openSession, type FeedData, type InferenceSession } from ".
 /** An exit's outputs over the whole split, with what the routing view knows of it. */
 export interface ExitTable extends ExitInfo {
   device: "edge" | "cloud";
-  classes: ClassSet;
   /** n × k probabilities. */
   probs: Float32Array;
   /** Bit mask of the files (in plan order) this exit needs. */
@@ -66,8 +64,7 @@ export async function computeExitOutputs(build: { dir: string; ir: IrJson; manif
   }));
   const exits = new Map<string, ExitTable>();
   for (const info of exitInfos(manifest).values()) {
-    const classes = manifest.exits.find((x) => x.name === info.name)!.classes as ClassSet;
-    exits.set(info.name, { ...info, device: info.file.device, classes, probs: new Float32Array(count * info.k), needs: fileNeeds[files.indexOf(info.file)]! });
+    exits.set(info.name, { ...info, device: info.file.device, probs: new Float32Array(count * info.k), needs: fileNeeds[files.indexOf(info.file)]! });
   }
 
   const sessions: InferenceSession[] = [];

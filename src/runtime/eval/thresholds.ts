@@ -3,11 +3,8 @@
  * swept or calibrated while the others keep their values. Numbered like routingThresholds.
  */
 import type { Manifest } from "../../format/manifest.js";
-import type { RecordedThreshold } from "../../format/conditions.js";
-import { conditionText } from "../../format/conditions.js";
-import type { Condition } from "../../format/conditions.js";
-import type { Rule } from "../../format/rules.js";
-import { rulesFromManifest } from "../../format/rules.js";
+import { conditionText, type Condition, type RecordedThreshold } from "../../format/conditions.js";
+import { rulesFromManifest, type Rule } from "../../format/rules.js";
 import { routedAnswers, type Answer } from "./systems.js";
 import type { ExitOutputs } from "./outputs.js";
 
