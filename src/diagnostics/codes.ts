@@ -38,6 +38,7 @@ export const Codes = {
   TypeMismatch: "MN2027",
   BadRouteCondition: "MN2028",
   DuplicateDeclaration: "MN2029",
+  BadQuantize: "MN2030",
 
   ShapeMismatch: "MN3001",
   RankMismatch: "MN3002",
@@ -62,6 +63,7 @@ export const Codes = {
   CloudUnavailable: "MN5008",
   TrainingStopped: "MN5009",
   BackendUnavailable: "MN5010",
+  CalibrationFailed: "MN5011",
 } as const;
 
 export type Code = (typeof Codes)[keyof typeof Codes];

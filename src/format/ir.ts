@@ -1,5 +1,6 @@
 /** The typed format of ir.json: the serialised IR that runtime stages (training, export) read. */
 import type { ClassSet, Condition } from "./conditions.js";
+import type { IrQuantize } from "./quantize.js";
 
 export type DeviceRole = "edge" | "cloud";
 export type Placement = DeviceRole | "auto";
@@ -111,6 +112,8 @@ export interface IrJson {
   devices: Record<DeviceRole, IrJsonDevice>;
   training: TrainingPlan;
   assertions: { metric: string; op: string; value: number; when: "compile" | "eval"; text: string; loc: string | null }[];
+  /** The spec's `quantize` section (calibration of int8 partitions); absent when the spec has none. */
+  quantize?: IrQuantize;
   partition: {
     crossing: { tensor: number; name: string; shape: number[]; bytes: number }[];
     auto: { block: string; chosen: number; candidates: unknown[] }[];
