@@ -7,19 +7,20 @@ import { selectBackend } from "../runtime/train/backend.js";
 import { exportBuild } from "../toolchain/export.js";
 import { VERSION } from "../toolchain/package.js";
 import { defineCommand } from "./command.js";
+import { parseCalibrationMethod, type Calibration } from "../format/quantize.js";
 import type { Io } from "./io.js";
 
-export const usage = "usage: meanet export DIR/<model> [--random-weights [--seed S]]";
+export const usage = "usage: meanet export DIR/<model> [--data DIR] [--calibration METHOD] [--calibration-images N] [--random-weights [--seed S]]";
 
 /** `meanet export DIR/<model>`: one ONNX file per partition, from trained or seeded initial weights; manifest.json lists their hashes. */
 export const exportCommand = defineCommand({
   usage,
-  options: { "random-weights": { type: "boolean" }, seed: { type: "string" } },
+  options: { "random-weights": { type: "boolean" }, seed: { type: "string" }, data: { type: "string" }, calibration: { type: "string" }, "calibration-images": { type: "string" } },
   positionals: ["DIR"],
   read(values, [dir]) {
     const seed = integerFlag("seed", values.seed, { min: 0, max: 0xffffffff });
     if (seed !== undefined && !values["random-weights"]) throw new UsageError("--seed only applies with --random-weights");
-    return { dir: dir!, random: Boolean(values["random-weights"]), seed };
+    return { dir: dir!, random: Boolean(values["random-weights"]), seed, data: values.data, calibration: calibrationFlags(values.calibration, values["calibration-images"]) };
   },
   async run(a, io) {
     try {
@@ -32,7 +33,28 @@ export const exportCommand = defineCommand({
   },
 });
 
-async function exportTo({ dir, random, seed }: { dir: string; random: boolean; seed: number | undefined }, io: Io): Promise<void> {
+/** `--calibration METHOD` and `--calibration-images N`, over the spec's `quantize` section. */
+function calibrationFlags(method: string | undefined, images: string | undefined): Partial<Calibration> {
+  const out: Partial<Calibration> = {};
+  if (method !== undefined) {
+    const m = parseCalibrationMethod(method);
+    if ("problem" in m) throw new UsageError(`--calibration: ${m.problem}`);
+    Object.assign(out, m);
+  }
+  const n = integerFlag("calibration-images", images, { min: 1, max: 1_000_000 });
+  if (n !== undefined) out.images = n;
+  return out;
+}
+
+interface ExportArgs {
+  dir: string;
+  random: boolean;
+  seed: number | undefined;
+  data: string | undefined;
+  calibration: Partial<Calibration>;
+}
+
+async function exportTo({ dir, random, seed, data, calibration }: ExportArgs, io: Io): Promise<void> {
   let randomSeed: number | undefined;
   if (random) {
     const build = readBuild(dir);
@@ -46,13 +68,18 @@ async function exportTo({ dir, random, seed }: { dir: string; random: boolean; s
     await selectBackend("auto");
     randomSeed = seed ?? build.ir.training.seed;
   }
-  const r = await exportBuild({ buildDir: dir, toolVersion: VERSION, ...(randomSeed !== undefined ? { randomSeed } : {}) });
+  const r = await exportBuild({ buildDir: dir, toolVersion: VERSION, dataDir: data, calibration, warn: (line) => io.err(line), ...(randomSeed !== undefined ? { randomSeed } : {}) });
   for (const p of r.partitions) {
     const f = r.files.find((x) => x.path === p.path)!;
     const ins = p.inputs.map((x) => x.name).join(", ");
     const outs = p.outputs.map((x) => x.name).join(", ");
-    io.out(`${p.path}  ${(f.bytes / 1024).toFixed(1)} KiB  (${ins}) → (${outs})`);
+    const precision = r.precisions[r.partitions.indexOf(p)]!;
+    io.out(`${p.path}  ${precision}  ${(f.bytes / 1024).toFixed(1)} KiB  (${ins}) → (${outs})`);
   }
-  for (const f of r.files.filter((x) => !r.partitions.some((p) => p.path === x.path))) io.out(`${f.path}  (a copy for a Triton model repository)`);
+  for (const f of r.files.filter((x) => !r.partitions.some((p) => p.path === x.path))) {
+    io.out(`${f.path}  ${f.path.includes("/reference/") ? `(the float32 reference, ${(f.bytes / 1024).toFixed(1)} KiB)` : "(a copy for a Triton model repository)"}`);
+  }
+  const c = r.calibration;
+  if (c) io.out(`int8 files calibrated by ${c.method === "percentile" ? `percentile(${c.percentile})` : c.method} on ${c.source}`);
   io.out(`weights: ${r.weights.kind === "random" ? `random initial weights, seed ${r.weights.seed}` : "trained"}; manifest.json lists every file with its sha256`);
 }

@@ -1,5 +1,6 @@
 import { Codes, MeanetError } from "../diagnostics/index.js";
-import type { IrJsonDevice } from "./ir.js";
+import type { IrJsonDevice, Precision } from "./ir.js";
+import type { Calibration } from "./quantize.js";
 
 /** The typed format of manifest.json (ARCHITECTURE.md, "Files on disk"). Later stages add artifacts and fill `hardClasses.labels`. */
 export interface ManifestArtifact {
@@ -19,6 +20,11 @@ export interface PartitionIo {
   layout: "NHWC" | "NC";
   /** For exit probabilities: the exit. */
   exit: string | null;
+  /**
+   * A tensor that crosses the link from an int8 edge file: sent as uint8, `real = scale × (q −
+   * zeroPoint)`; the edge file quantizes it and the cloud file dequantizes it inside.
+   */
+  quant?: { scale: number; zeroPoint: number };
 }
 
 /** One ONNX file of the export: the IR nodes it holds and its inputs and outputs, in file order. */
@@ -30,6 +36,16 @@ export interface PartitionPlan {
   exits: string[];
   inputs: PartitionIo[];
   outputs: PartitionIo[];
+  /** The precision the file ships at: its device's. Absent in manifests that predate it (fp32). */
+  precision?: Precision;
+  /** For int8 and fp16 files: the float32 file of the same weights, the reference `meanet verify` compares with. */
+  reference?: string | null;
+}
+
+/** How the int8 files of an export were calibrated. */
+export interface ExportCalibration extends Calibration {
+  /** Which images, e.g. "the first 512 of 6000 held-out validation images of …". */
+  source: string;
 }
 
 /** Where the exported weights came from. */
@@ -82,6 +98,8 @@ export interface Manifest {
     /** Labels of the hard classes, in the order of the hard-class exits' outputs. */
     hardClasses: string[];
     partitions: Omit<PartitionPlan, "nodes">[];
+    /** How the int8 files were calibrated; null when no file is int8. Absent in manifests that predate it. */
+    calibration?: ExportCalibration | null;
     /**
      * Every file the export wrote, by path inside the build, in the order written: the partitions'
      * files, the Triton copy of the cloud file, and any other. Each is listed in `artifacts`.

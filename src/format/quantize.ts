@@ -23,6 +23,12 @@ export interface Calibration {
 
 export const DEFAULT_CALIBRATION: Calibration = { method: "minmax", percentile: 99.99, images: 512 };
 
+/** The range of a value over the calibration images, after the calibration method's clipping. */
+export interface ValueRange {
+  min: number;
+  max: number;
+}
+
 /** The spec's `quantize` section as ir.json records it; absent when the spec has none. */
 export interface IrQuantize extends Calibration {
   loc: string | null;
@@ -37,4 +43,19 @@ export function calibrationOf(ir: Pick<IrJson, "quantize">): Calibration {
 /** The ONNX element type a device's tensors cross the link at. */
 export function linkDtype(precision: Precision): "uint8" | "float16" | "float32" {
   return precision === "int8" ? "uint8" : precision === "fp16" ? "float16" : "float32";
+}
+
+/**
+ * A calibration method as the command line writes it: `minmax`, `mse`, `percentile` or
+ * `percentile(P)` with P in (0, 100]. The problem, as a sentence, when the text is none of them.
+ */
+export function parseCalibrationMethod(text: string): Pick<Calibration, "method"> & Partial<Pick<Calibration, "percentile">> | { problem: string } {
+  const m = /^\s*([a-z_]+)\s*(?:\(\s*([^)]*?)\s*\))?\s*$/i.exec(text);
+  const method = m?.[1]?.toLowerCase();
+  if (!m || !CALIBRATION_METHODS.includes(method as CalibrationMethod)) return { problem: `unknown calibration method \`${text}\`; the methods are ${CALIBRATION_METHODS.join(", ")} and percentile(P)` };
+  if (m[2] === undefined) return { method: method as CalibrationMethod };
+  if (method !== "percentile") return { problem: `\`${method}\` takes no argument` };
+  const p = Number(m[2]);
+  if (m[2] === "" || !Number.isFinite(p) || p <= 0 || p > 100) return { problem: `the percentile must be a number in (0, 100], not \`${m[2]}\`` };
+  return { method: "percentile", percentile: p };
 }

@@ -84,7 +84,7 @@ async function runStages(ctx: StageContext): Promise<EvalReport | undefined> {
   const data = locateData(ctx);
   if (!data) return undefined;
   if (!(await p.stage("train", trainStage(ctx, data)))) return undefined;
-  if (!(await p.stage("export", exportStage(ctx)))) return undefined;
+  if (!(await p.stage("export", exportStage(ctx, data)))) return undefined;
   if (!(await p.stage("verify", verifyStage(ctx, data)))) return undefined;
   let report: EvalReport | undefined;
   const evaluated = await p.stage("eval", evalStage(ctx, data, (r) => (report = r)));

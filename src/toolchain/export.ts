@@ -5,7 +5,10 @@
  */
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { exportedFiles, type ManifestArtifact, type PartitionPlan, type WeightsOrigin } from "../format/manifest.js";
+import { exportedFiles, type ExportCalibration, type ManifestArtifact, type PartitionPlan, type WeightsOrigin } from "../format/manifest.js";
+import type { Precision } from "../format/ir.js";
+import { calibrationOf, type Calibration } from "../format/quantize.js";
+import { atDevicePrecision, precisionOf, referencePath, type Emitter } from "./precision.js";
 import { emitManifestWithExport, sha256 } from "../codegen/manifest.js";
 import { emitOnnx, IR_VERSION, OPSET, planPartitions, type OnnxModelInfo } from "../codegen/onnx/index.js";
 import { tritonModelPath } from "../codegen/triton.js";
@@ -24,10 +27,19 @@ export interface ExportOptions {
   /** Export the seeded initial weights instead of trained ones. */
   randomSeed?: number;
   toolVersion: string;
+  /** Where the data set is, for the calibration images of int8 files. */
+  dataDir?: string;
+  /** Overrides of the spec's `quantize` section. */
+  calibration?: Partial<Calibration>;
+  /** Warnings (calibration images that are not held-out ones). */
+  warn?: (line: string) => void;
 }
 
 export interface ExportResult {
   partitions: PartitionPlan[];
+  calibration: ExportCalibration | null;
+  /** Each partition's precision, in partition order. */
+  precisions: Precision[];
   files: ManifestArtifact[];
   weights: WeightsOrigin;
   hardClasses: string[];
@@ -46,6 +58,15 @@ function trainedWeights(build: Build): { store: WeightStore; origin: WeightsOrig
     readBlockWeights(dir, ir, b.name, store);
   }
   return { store, origin: { kind: "trained", trainReportSha256: record?.sha256 ?? null }, hard: trainedHardClasses(build, record) };
+}
+
+/** What a file says of its precision: the shipped file names its reference, the reference what it is the reference of. */
+function precisionMetadata(plan: PartitionPlan, precision: Precision, reference: boolean, calibration: ExportCalibration | null): [string, string][] {
+  if (reference) return [["meanet.precision", "fp32"], ["meanet.reference_of", plan.path]];
+  const meta: [string, string][] = [["meanet.precision", precision]];
+  if (precision !== "fp32") meta.push(["meanet.reference", referencePath(plan.path)]);
+  if (precision === "int8" && calibration) meta.push(["meanet.calibration", JSON.stringify(calibration)]);
+  return meta;
 }
 
 function modelInfo(build: Build, plan: PartitionPlan, origin: WeightsOrigin, hard: string[], toolVersion: string): OnnxModelInfo {
@@ -75,18 +96,27 @@ function modelInfo(build: Build, plan: PartitionPlan, origin: WeightsOrigin, har
 export async function exportBuild(o: ExportOptions): Promise<ExportResult> {
   const build = readBuild(o.buildDir);
   const { ir, manifest } = build;
+  const calibration = { ...calibrationOf(ir), ...o.calibration };
   const { store, origin, hard } =
     o.randomSeed !== undefined ? { store: randomWeights(ir, o.randomSeed), origin: { kind: "random", seed: o.randomSeed } as WeightsOrigin, hard: initialHardClasses(manifest) } : trainedWeights(build);
   const plans = planPartitions(ir);
   const lookup = lookupIn(store);
-  const outputs = plans.map((p) => ({ plan: p, bytes: emitOnnx(ir, p, lookup, modelInfo(build, p, origin, hard, o.toolVersion)) }));
+  const emit: Emitter = (plan, precision, reference, calibrated) => {
+    const info = modelInfo(build, plan, origin, hard, o.toolVersion);
+    info.metadata.push(...precisionMetadata(plan, precision, reference, calibrated));
+    return emitOnnx(ir, plan, lookup, info);
+  };
+  const atPrecision = await atDevicePrecision({ build, dataDir: o.dataDir, calibration, randomSeed: o.randomSeed, warn: o.warn ?? (() => {}) }, plans, emit);
+  const outputs = plans.map((p, i) => ({ plan: p, bytes: atPrecision.shipped[i]! }));
   const files = outputs.map(({ plan, bytes }) => ({ path: plan.path, sha256: sha256(bytes), bytes: bytes.byteLength }));
+  for (const [path, bytes] of atPrecision.references) files.push({ path, sha256: sha256(bytes), bytes: bytes.byteLength });
   // The Triton model repository (cloud/triton, config.pbtxt from compile) gets its own copy of the
   // cloud file, so the folder can be handed to a server as it is.
   const tritonCopy = tritonModelPath(ir.model);
   const cloudBytes = outputs.find(({ plan }) => plan.device === "cloud")?.bytes;
   if (cloudBytes) files.push({ path: tritonCopy, sha256: sha256(cloudBytes), bytes: cloudBytes.byteLength });
   for (const { plan, bytes } of outputs) writeAtomic(join(o.buildDir, plan.path), bytes);
+  for (const [path, bytes] of atPrecision.references) writeAtomic(join(o.buildDir, path), bytes);
   if (cloudBytes) writeAtomic(join(o.buildDir, tritonCopy), cloudBytes);
   // Files of an earlier export that this one does not write again would be stale.
   for (const p of exportedFiles(manifest)) if (!files.some((f) => f.path === p)) rmSync(join(o.buildDir, p), { force: true });
@@ -98,10 +128,14 @@ export async function exportBuild(o: ExportOptions): Promise<ExportResult> {
     weights: origin,
     layout: LAYOUT_NOTE,
     hardClasses: hard,
-    partitions: plans.map(({ nodes: _nodes, ...rest }) => rest),
+    partitions: plans.map(({ nodes: _nodes, ...rest }) => {
+      const precision = precisionOf(build, rest);
+      return { ...rest, precision, reference: precision === "fp32" ? null : referencePath(rest.path) };
+    }),
+    calibration: atPrecision.calibration,
     // Every file written, so that readers check them all (exportedFiles in src/format/manifest.ts).
     files: files.map((f) => f.path),
   };
   writeAtomic(join(o.buildDir, "manifest.json"), emitManifestWithExport(manifest, exported, files));
-  return { partitions: plans, files, weights: origin, hardClasses: hard };
+  return { partitions: plans, calibration: atPrecision.calibration, precisions: plans.map((p) => precisionOf(build, p)), files, weights: origin, hardClasses: hard };
 }

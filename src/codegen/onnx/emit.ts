@@ -67,7 +67,11 @@ function norm(weights: WeightLookup, bn: IrJsonNode): FoldedNorm {
 
 function graphInput(g: OnnxGraph, ir: IrJson, io: PartitionIo): Value {
   g.reserve(io.name);
-  if (io.tensor !== ir.input.tensor) return toInternal(g, { name: io.name, layout: "NC", shape: io.shape }, `${io.name}.nchw`);
+  if (io.tensor !== ir.input.tensor) {
+    // A tensor quantized by the edge file it comes from is dequantized first.
+    const real = io.quant ? g.op("DequantizeLinear", [io.name, ...g.quantParams(io.name, io.quant)], {}, g.unique(`${io.name}.dq`)) : io.name;
+    return toInternal(g, { name: real, layout: "NC", shape: io.shape }, `${io.name}.nchw`);
+  }
   // Pixels are scaled to [0, 1] inside the model, as in training.
   const asFloat = io.dtype === "float32" ? io.name : g.op("Cast", [io.name], { to: DataType.FLOAT }, g.unique(`${io.name}.float`));
   const scale = g.floats(`${io.name}.scale`, [], new Float32Array([255]));
@@ -110,7 +114,13 @@ export function emitOnnx(ir: IrJson, plan: PartitionPlan, weights: WeightLookup,
   for (const io of plan.outputs) {
     const v = values.get(io.tensor)!;
     if (io.exit) g.op("Softmax", [v.name], { axis: -1 }, io.name);
-    else toExternal(g, v, io.name);
+    else if (!io.quant) toExternal(g, v, io.name);
+    else {
+      // A tensor for the cloud leaves as uint8, at the edge's precision.
+      const real = g.unique(`${io.name}.real`);
+      toExternal(g, v, real);
+      g.op("QuantizeLinear", [real, ...g.quantParams(io.name, io.quant)], {}, io.name);
+    }
   }
   const dims = (io: PartitionIo) => ["N", ...io.shape];
   return encodeModel({
@@ -124,7 +134,7 @@ export function emitOnnx(ir: IrJson, plan: PartitionPlan, weights: WeightLookup,
       node: g.nodes,
       initializer: g.initializers,
       input: plan.inputs.map((io) => valueInfo(io.name, ELEM[io.dtype] ?? DataType.FLOAT, dims(io))),
-      output: plan.outputs.map((io) => valueInfo(io.name, DataType.FLOAT, dims(io))),
+      output: plan.outputs.map((io) => valueInfo(io.name, ELEM[io.dtype] ?? DataType.FLOAT, dims(io))),
     },
     metadataProps: info.metadata.map(([key, value]) => ({ key, value })),
   });

@@ -1,6 +1,6 @@
 /** An ONNX graph under construction: nodes in order, initializers, and unique names. */
 import type { IrJsonNode } from "../../format/ir.js";
-import { attributes, floatTensor, int64Tensor, type AttrInput, type NodeProto, type TensorProto } from "./proto.js";
+import { attributes, floatTensor, int64Tensor, intTensor, type AttrInput, type NodeProto, type TensorProto } from "./proto.js";
 
 /** A value in the graph. Feature maps are NCHW inside a file; `shape` is the IR's NHWC shape without the batch. */
 export interface Value {
@@ -47,6 +47,14 @@ export class OnnxGraph {
     const name = this.unique(base);
     this.initializers.push(floatTensor(name, dims, data));
     return name;
+  }
+
+  /** A uint8 quantization's scale and zero point, as scalars: [scale, zero point]. */
+  quantParams(base: string, p: { scale: number; zeroPoint: number }): [string, string] {
+    const scale = this.floats(`${base}.scale`, [], Float32Array.of(p.scale));
+    const zp = this.unique(`${base}.zero_point`);
+    this.initializers.push(intTensor(zp, [], Uint8Array.of(p.zeroPoint)));
+    return [scale, zp];
   }
 
   int64s(base: string, dims: number[], data: number[]): string {

@@ -44,6 +44,15 @@ export function floatTensor(name: string, dims: number[], data: Float32Array): T
   return { name, dims, dataType: DataType.FLOAT, rawData: bytes };
 }
 
+/** An initializer of 8- or 32-bit integers (int8 weights, uint8 zero points, int32 biases), as raw little-endian bytes. */
+export function intTensor(name: string, dims: number[], data: Int8Array | Uint8Array | Int32Array): TensorProto {
+  if (data.length !== dims.reduce((a, b) => a * b, 1)) throw new Error(`initializer ${name}: ${data.length} values for dims [${dims.join(", ")}]`);
+  const dataType = data instanceof Int8Array ? DataType.INT8 : data instanceof Uint8Array ? DataType.UINT8 : DataType.INT32;
+  const rawData = new Uint8Array(data.byteLength);
+  rawData.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  return { name, dims, dataType, rawData };
+}
+
 /** An int64 initializer (shapes, axes). */
 export function int64Tensor(name: string, dims: number[], data: number[]): TensorProto {
   const bytes = new Uint8Array(data.length * 8);

@@ -3,7 +3,6 @@
  * chosen on the validation split, threshold sweeps, the spec's evaluation assertions, and the cost
  * model's energy and latency per input. Every figure comes from one table of exit outputs.
  */
-import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Calibration, EvalReport, Sweep, SweepPoint, SystemFigures } from "../../format/eval.js";
 import type { Manifest } from "../../format/manifest.js";
@@ -14,8 +13,7 @@ import { readBuild, type Build } from "../../format/build.js";
 import { loadTestSamples } from "../infer/run.js";
 import { measureOf } from "../../format/measures.js";
 import { rulesFromManifest } from "../../format/rules.js";
-import { splitValidation, take } from "../train/data/dataset.js";
-import { datasetFor, loadSplit, locateDataset } from "../train/data/locate.js";
+import { loadValidation } from "../train/data/validation.js";
 import { checkEvalAssertions } from "./assertions.js";
 import { chooseThreshold, cloudFractionOf, metricOf, type CalibrationMetric, type Candidate } from "./calibrate.js";
 import { computeExitOutputs, predictionOf, type ExitOutputs, type ExitTable } from "./outputs.js";
@@ -42,32 +40,6 @@ const ENTROPY_FRACTIONS = [0, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.1, 0.1
 
 function pointOf(f: SystemFigures, threshold: number | null, cloudExits: ReadonlySet<string>): SweepPoint {
   return { threshold: threshold === null ? null : Number(threshold.toPrecision(6)), cloudFraction: cloudFractionOf(f, cloudExits), accuracy: f.accuracy, energyJ: f.energyJ, latencyS: f.latencyS };
-}
-
-/** The validation split the build was trained with: the training split, limited as training was, split with the training seed. */
-function loadValidation(build: Build, dataDir: string | undefined, note: (s: string) => void) {
-  const { ir, manifest } = build;
-  const located = locateDataset(datasetFor({ input: manifest.input, labels: manifest.labels }, undefined), dataDir);
-  let train = loadSplit(located, "train");
-  let seed = ir.training.seed;
-  const reportPath = join(build.dir, "train-report.json");
-  let expected: number | undefined;
-  if (existsSync(reportPath)) {
-    try {
-      const r = JSON.parse(readFileSync(reportPath, "utf8")) as { seed?: number; data?: { train?: number; validation?: number } };
-      if (typeof r.seed === "number") seed = r.seed;
-      const total = (r.data?.train ?? 0) + (r.data?.validation ?? 0);
-      if (total > 0 && total < train.count) train = take(train, total);
-      expected = r.data?.validation;
-    } catch {
-      note("train-report.json is unreadable; calibrating on the validation split of the spec's seed");
-    }
-  }
-  const { validation } = splitValidation(train, ir.training.validationSplit, seed);
-  if (expected !== undefined && expected !== validation.count) {
-    note(`warning: training held out ${expected} validation images but ${located.description} gives ${validation.count}; the calibration split may overlap the training images`);
-  }
-  return { images: validation.images, labels: validation.labels, count: validation.count };
 }
 
 function costModelOf(devices: Devices): EvalReport["costModel"] {

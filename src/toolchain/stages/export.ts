@@ -1,15 +1,17 @@
-
 import { exportBuild } from "../export.js";
 import { VERSION } from "../package.js";
-import type { Stage, StageContext } from "./stage.js";
+import type { BuildData, Stage, StageContext } from "./stage.js";
 import { sha256 } from "../../format/hash.js";
 
-/** The export stage: one ONNX file per partition. Its inputs: the spec, the IR, the trained weights. */
-export function exportStage({ b, p, tool }: StageContext): Stage {
+/**
+ * The export stage: one ONNX file per partition, at its device's precision. Its inputs: the spec,
+ * the IR, the trained weights, and the training data (int8 files are calibrated on its held-out split).
+ */
+export function exportStage({ b, p, tool, log }: StageContext, data: BuildData): Stage {
   return {
-    inputs: { tool: tool("export"), spec: p.records.compile?.key ?? "", ir: sha256(b.irText), weights: p.outputsOf("train") },
+    inputs: { tool: tool("export"), spec: p.records.compile?.key ?? "", ir: sha256(b.irText), weights: p.outputsOf("train"), data: data.identity.train },
     async work() {
-      const x = await exportBuild({ buildDir: b.dir, toolVersion: VERSION });
+      const x = await exportBuild({ buildDir: b.dir, toolVersion: VERSION, dataDir: data.located.dir, warn: (line) => log.err(line) });
       return { outputs: Object.fromEntries(x.files.map((f) => [f.path, f.sha256])), summary: x.files.map((f) => `${f.path} (${(f.bytes / 1024).toFixed(0)} KiB)`).join(", ") };
     },
     extra: (m) => (m?.export ? undefined : "manifest.json lists no export"),

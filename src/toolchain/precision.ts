@@ -1,0 +1,103 @@
+/**
+ * The files of an export at the precision of the device each runs on. Every partition is first
+ * written in float32 (the reference); int8 partitions are then calibrated on real images and
+ * quantized, fp16 partitions halved. A tensor that leaves an int8 edge file for the cloud is sent
+ * as uint8: the edge file quantizes it with its calibrated range and the cloud file dequantizes it.
+ */
+import type { Build } from "../format/build.js";
+import type { Precision } from "../format/ir.js";
+import type { ExportCalibration, PartitionPlan } from "../format/manifest.js";
+import type { Calibration, ValueRange } from "../format/quantize.js";
+import { decodeModel } from "../codegen/onnx/proto.js";
+import { toFloat16 } from "../codegen/onnx/float16.js";
+import { observeModel, quantizationPlan, quantizeModel, uint8Params } from "../codegen/onnx/quantize.js";
+import { calibrateRanges, type ObservedFile } from "../runtime/export/calibrate.js";
+import { calibrationImages } from "../runtime/export/calibrationImages.js";
+
+/** How a partition file is written in float32: for the reference of a file at `precision`, or for the file itself (quantized after). */
+export type Emitter = (plan: PartitionPlan, precision: Precision, reference: boolean, calibration: ExportCalibration | null) => Uint8Array;
+
+export interface PrecisionOptions {
+  build: Build;
+  dataDir: string | undefined;
+  calibration: Calibration;
+  randomSeed: number | undefined;
+  warn: (line: string) => void;
+}
+
+export interface PrecisionFiles {
+  /** Each plan's shipped file, in plan order. */
+  shipped: Uint8Array[];
+  /** Float32 references of the int8 and fp16 files, by path. */
+  references: Map<string, Uint8Array>;
+  calibration: ExportCalibration | null;
+}
+
+export const precisionOf = (build: Pick<Build, "ir">, plan: Pick<PartitionPlan, "device">): Precision => build.ir.devices[plan.device].precision;
+
+/** Where the float32 reference of a shipped file goes: `edge/reference/main.onnx` for `edge/main.onnx`. */
+export function referencePath(path: string): string {
+  const slash = path.lastIndexOf("/");
+  return `${path.slice(0, slash + 1)}reference/${path.slice(slash + 1)}`;
+}
+
+/** The plans int8 files depend on (their inputs' producers, transitively), with them, in plan order. */
+function neededFor(plans: PartitionPlan[], int8: PartitionPlan[]): PartitionPlan[] {
+  const need = new Set<PartitionPlan>();
+  const visit = (p: PartitionPlan) => {
+    if (need.has(p)) return;
+    need.add(p);
+    for (const io of p.inputs) for (const q of plans) if (q.outputs.some((o) => o.tensor === io.tensor && !o.exit)) visit(q);
+  };
+  int8.forEach(visit);
+  return plans.filter((p) => need.has(p));
+}
+
+/** Outputs of an int8 file that a file on another device reads: they cross the link. */
+function linkOutputs(plans: PartitionPlan[], plan: PartitionPlan) {
+  return plan.outputs.filter((o) => !o.exit && plans.some((q) => q.device !== plan.device && q.inputs.some((i) => i.tensor === o.tensor)));
+}
+
+async function calibrate(o: PrecisionOptions, plans: PartitionPlan[], int8: PartitionPlan[], references: Map<PartitionPlan, Uint8Array>) {
+  const images = calibrationImages({ build: o.build, dataDir: o.dataDir, calibration: o.calibration, randomSeed: o.randomSeed, warn: o.warn });
+  const files: ObservedFile[] = neededFor(plans, int8).map((p) => {
+    const ref = references.get(p)!;
+    const observe = int8.includes(p) ? [...quantizationPlan(decodeModel(ref)).observe, ...linkOutputs(plans, p).map((io) => io.name)] : [];
+    return { path: p.path, bytes: observe.length ? observeModel(ref, observe) : ref, inputs: p.inputs, outputs: p.outputs, observe };
+  });
+  const input = o.build.ir.input;
+  const ranges = await calibrateRanges(files, images, { tensor: input.tensor, name: input.name, shape: input.shape }, o.calibration);
+  return { ranges, source: images.source, count: images.count };
+}
+
+/** Marks the tensors leaving int8 edge files for the cloud as uint8 with their calibrated parameters, on both sides. */
+function quantizeLinks(plans: PartitionPlan[], int8: PartitionPlan[], ranges: Map<string, Map<string, ValueRange>>): void {
+  for (const p of int8) {
+    for (const out of linkOutputs(plans, p)) {
+      const quant = uint8Params(ranges.get(p.path)!.get(out.name)!);
+      Object.assign(out, { dtype: "uint8", quant });
+      for (const q of plans) for (const i of q.inputs) if (i.tensor === out.tensor) Object.assign(i, { dtype: "uint8", quant });
+    }
+  }
+}
+
+export async function atDevicePrecision(o: PrecisionOptions, plans: PartitionPlan[], emit: Emitter): Promise<PrecisionFiles> {
+  const precisions = plans.map((p) => precisionOf(o.build, p));
+  const refs = new Map(plans.map((p, i) => [p, emit(p, precisions[i]!, precisions[i] !== "fp32", null)]));
+  const int8 = plans.filter((_, i) => precisions[i] === "int8");
+  let calibration: ExportCalibration | null = null;
+  let ranges = new Map<string, Map<string, ValueRange>>();
+  if (int8.length) {
+    const c = await calibrate(o, plans, int8, refs);
+    ranges = c.ranges;
+    calibration = { ...o.calibration, images: c.count, source: c.source };
+    quantizeLinks(plans, int8, ranges);
+  }
+  const shipped = plans.map((p, i) => {
+    const bytes = emit(p, precisions[i]!, false, calibration);
+    if (precisions[i] === "int8") return quantizeModel(bytes, ranges.get(p.path)!);
+    return precisions[i] === "fp16" ? toFloat16(bytes) : bytes;
+  });
+  const references = new Map(plans.flatMap((p, i) => (precisions[i] === "fp32" ? [] : [[referencePath(p.path), refs.get(p)!] as const])));
+  return { shipped, references, calibration };
+}
