@@ -48,6 +48,8 @@ export function emitIrJson(ir: IrGraph, shapes: (Shape | undefined)[], results: 
     },
     training: ir.training,
     assertions: ir.assertions.map((a) => ({ metric: a.metric, op: a.op, value: a.value, when: a.when, text: a.text, loc: loc(a.span) })),
+    // Only a spec with a `quantize` section has the key, so other specs serialise as before.
+    ...(ir.quantize ? { quantize: { method: ir.quantize.method, percentile: ir.quantize.percentile, images: ir.quantize.images, loc: loc(ir.quantize.span) } } : {}),
     partition: { crossing: results.partition!.crossing, auto: results.partition!.auto },
   };
 }

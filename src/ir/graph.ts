@@ -1,6 +1,7 @@
 import type { Span } from "../diagnostics/index.js";
 import type { AttrValue, DeviceRole, DType, HardClassSelection, OptimizerSpec, Placement, Precision, ScheduleSpec, TrainingPlan, TrainStage } from "../format/ir.js";
 import type { ClassSet, Condition, Measure, MeasureRef, Threshold } from "../format/conditions.js";
+import type { Calibration } from "../format/quantize.js";
 
 /** The vocabulary the build directory shares with the runtime is defined by the on-disk contract (src/format). */
 export type { AttrValue, DeviceRole, DType, HardClassSelection, OptimizerSpec, Placement, Precision, ScheduleSpec, TrainingPlan, TrainStage, ClassSet, Condition, Measure, MeasureRef, Threshold };
@@ -90,6 +91,11 @@ export interface AssertionIr {
   span: Span;
 }
 
+/** The spec's `quantize` section: how export calibrates the activation ranges of int8 partitions. */
+export interface QuantizeIr extends Calibration {
+  span: Span;
+}
+
 /** The typed graph of one spec, after lowering (macros expanded, names resolved). */
 export interface IrGraph {
   model: string;
@@ -105,6 +111,8 @@ export interface IrGraph {
   training: TrainingPlan;
   assertions: AssertionIr[];
   objective: "energy" | "latency";
+  /** Undefined when the spec has no `quantize` section (export then uses DEFAULT_CALIBRATION). */
+  quantize: QuantizeIr | undefined;
   sourceFiles: string[];
 }
 

@@ -164,6 +164,11 @@ export interface TrainDecl extends Node {
   properties: Property[];
   stages: StageDecl[];
 }
+/** `quantize { calibration: …, images: … }`: how int8 partitions are calibrated at export. */
+export interface QuantizeDecl extends Node {
+  kind: "quantize";
+  properties: Property[];
+}
 export interface AssertDecl extends Node {
   kind: "assert";
   condition: Expr;
@@ -184,6 +189,7 @@ export type Item =
   | ComplexityDecl
   | RouteDecl
   | TrainDecl
+  | QuantizeDecl
   | AssertDecl
   | ObjectiveDecl;
 

@@ -13,7 +13,7 @@ export class SpecGrammar extends CstParser {
     this.MANY(() => this.SUBRULE(this.item));
   });
 
-  /** item = import | model | input | labels | device | def | block | complexity | route | train | assert | objective ; */
+  /** item = import | model | input | labels | device | def | block | complexity | route | train | quantize | assert | objective ; */
   item = this.RULE("item", () => {
     this.OR([
       { ALT: () => this.SUBRULE(this.importDecl) },
@@ -26,6 +26,7 @@ export class SpecGrammar extends CstParser {
       { ALT: () => this.SUBRULE(this.complexityDecl) },
       { ALT: () => this.SUBRULE(this.routeDecl) },
       { ALT: () => this.SUBRULE(this.trainDecl) },
+      { ALT: () => this.SUBRULE(this.quantizeDecl) },
       { ALT: () => this.SUBRULE(this.assertDecl) },
       { ALT: () => this.SUBRULE(this.objectiveDecl) },
     ]);
@@ -207,6 +208,12 @@ export class SpecGrammar extends CstParser {
   stageDecl = this.RULE("stageDecl", () => {
     this.CONSUME(T.Stage);
     this.CONSUME(T.Identifier);
+    this.SUBRULE(this.propertyBlock);
+  });
+
+  /** quantize = "quantize" "{" { property } "}" ; */
+  quantizeDecl = this.RULE("quantizeDecl", () => {
+    this.CONSUME(T.Quantize);
     this.SUBRULE(this.propertyBlock);
   });
 

@@ -154,7 +154,7 @@ function tokenLabel(raw: string): string {
   return raw.startsWith("'") ? raw : `'${raw}'`;
 }
 
-const TOP_LEVEL = new Set(["import", "model", "input", "labels", "device", "def", "block", "complexity", "route", "train", "assert", "objective"]);
+const TOP_LEVEL = new Set(["import", "model", "input", "labels", "device", "def", "block", "complexity", "route", "train", "quantize", "assert", "objective"]);
 
 function hintFor(e: IRecognitionException, expected: string | undefined): string | undefined {
   const image = e.token.image;

@@ -221,6 +221,10 @@ export class AstBuilder extends BaseVisitor {
     return { name: this.ident(this.tok(ctx, "Identifier")), properties: this.props(this.node(ctx, "propertyBlock")), span: this.span(this.tok(ctx, "Identifier")) };
   }
 
+  quantizeDecl(ctx: Ctx): A.QuantizeDecl {
+    return { kind: "quantize", properties: this.props(this.node(ctx, "propertyBlock")), span: this.span(this.tok(ctx, "Quantize")) };
+  }
+
   assertDecl(ctx: Ctx, full?: CstNode): A.AssertDecl {
     return { kind: "assert", condition: this.exprOf(this.node(ctx, "expr")), span: this.span(full) };
   }

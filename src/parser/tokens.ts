@@ -27,6 +27,7 @@ export const When = keyword("when");
 export const Otherwise = keyword("otherwise");
 export const Train = keyword("train");
 export const Stage = keyword("stage");
+export const Quantize = keyword("quantize");
 export const Assert = keyword("assert");
 export const Objective = keyword("objective");
 export const And = keyword("and");
@@ -74,7 +75,7 @@ export const Comment = createToken({ name: "Comment", pattern: /#[^\n]*/, group:
 
 const keywords = [
   Import, Model, Input, Labels, Device, Def, Block, On, Exit, Over, Return, If, Else, Complexity, Route, When,
-  Otherwise, Train, Stage, Assert, Objective, And, Or, Not, In, True, False,
+  Otherwise, Train, Stage, Quantize, Assert, Objective, And, Or, Not, In, True, False,
 ];
 
 export const allTokens: TokenType[] = [

@@ -8,6 +8,7 @@ import { SectionReader } from "./context.js";
 import { lowerDevices } from "./devices.js";
 import type { GraphStore } from "./nodes.js";
 import { orderBlocks } from "./order.js";
+import { lowerQuantize } from "./quantize.js";
 import { classSet, lowerRouting } from "./route.js";
 import { lowerTraining } from "./training.js";
 import { warnUnusedLayers } from "./unusedLayers.js";
@@ -97,6 +98,7 @@ export function lower(main: A.SpecFile, imported: A.SpecFile[], bag: DiagnosticB
     training: lowerTraining(of("train"), blocks, exits, complexity.selection.exit, r),
     assertions: lowerAssertions(of("assert"), blocks, exits, r),
     objective,
+    quantize: lowerQuantize(single(of("quantize"), "quantize", bag), r),
     sourceFiles: [main.span.source.name, ...imported.map((f) => f.span.source.name)],
   };
   return { ir, shapes: store.shapes };
