@@ -1,5 +1,6 @@
 import { table } from "../codegen/index.js";
 import { readVerifiedBuild, verifyBuild, type OutputCheck } from "../runtime/export/verify.js";
+import { DEFAULT_PRECISION_GATES, type PrecisionCheck } from "../runtime/export/verifyPrecision.js";
 import { BACKEND_CHOICES, selectBackend, type BackendRequest } from "../runtime/train/backend.js";
 import { take } from "../runtime/train/data/dataset.js";
 import { loadSplit, locateDataset } from "../runtime/train/data/locate.js";
@@ -12,10 +13,11 @@ import { defineCommand } from "./command.js";
 import type { Io } from "./io.js";
 
 export const usage = `usage: meanet verify DIR/<model> [--samples N] [--real N] [--data DIR] [--seed S] [--tolerance T]
+                     [--precision-images N] [--min-agreement PCT] [--min-accuracy-change POINTS]
                      [--backend ${BACKEND_CHOICES.join("|")}] [--json]`;
 
 /** Real test samples when a data set fits the spec: from --data, or found on the machine; none otherwise (with a note). */
-function realSamples(ir: IrJson, count: number, data: string | undefined, io: Io): { values: Uint8Array; count: number; source: string } | undefined {
+function realSamples(ir: IrJson, count: number, data: string | undefined, io: Io): { values: Uint8Array; labels: Int32Array; count: number; source: string } | undefined {
   if (count === 0) return undefined;
   let kind;
   try {
@@ -27,7 +29,7 @@ function realSamples(ir: IrJson, count: number, data: string | undefined, io: Io
   }
   try {
     const test = take(loadSplit(locateDataset(kind, data), "test"), count);
-    return { values: test.images, count: test.count, source: kind };
+    return { values: test.images, labels: test.labels, count: test.count, source: kind };
   } catch (e) {
     if (isDataError(e) && !data) {
       io.err(`note: ${kind} test data not found (${e.message}); checking seeded random inputs only`);
@@ -35,6 +37,30 @@ function realSamples(ir: IrJson, count: number, data: string | undefined, io: Io
     }
     throw e;
   }
+}
+
+type Labelled = { values: Uint8Array; labels: Int32Array; count: number; source: string };
+
+/** The first n samples. */
+function firstOf(s: Labelled, n: number): Labelled {
+  const count = Math.min(n, s.count);
+  const size = s.values.length / Math.max(1, s.count);
+  return { ...s, values: s.values.subarray(0, count * size), labels: s.labels.subarray(0, count), count };
+}
+
+const pct = (x: number | null, d = 1) => (x === null ? "" : `${(x * 100).toFixed(d)}%`);
+
+function precisionRow(c: PrecisionCheck): string[] {
+  const change = c.accuracyChange === null ? "" : `${c.accuracyChange >= 0 ? "+" : ""}${c.accuracyChange.toFixed(2)}`;
+  return [c.partition, c.precision, c.exit, c.inputs, String(c.samples), pct(c.agreement, 2), pct(c.accuracy, 2), pct(c.referenceAccuracy, 2), change, c.maxProbDiff.toExponential(2), c.gated ? (c.ok ? "ok" : "FAIL") : "reported"];
+}
+
+/** A number flag in a closed range, or a usage error naming it. */
+function numberFlag(name: string, text: string | undefined, fallback: number, min: number, max: number): number {
+  if (text === undefined) return fallback;
+  const x = Number(text);
+  if (text.trim() === "" || !Number.isFinite(x) || x < min || x > max) throw new UsageError(`--${name} must be a number from ${min} to ${max}, not \`${text}\``);
+  return x;
 }
 
 function row(c: OutputCheck): string[] {
@@ -52,6 +78,9 @@ export const verify = defineCommand({
     tolerance: { type: "string" },
     backend: { type: "string" },
     json: { type: "boolean" },
+    "precision-images": { type: "string" },
+    "min-agreement": { type: "string" },
+    "min-accuracy-change": { type: "string" },
   },
   positionals: ["DIR"],
   read(values, [dir]) {
@@ -68,19 +97,35 @@ export const verify = defineCommand({
       seed: integerFlag("seed", values.seed, { min: 0 }) ?? 0,
       data: values.data,
       json: Boolean(values.json),
+      precisionImages: integerFlag("precision-images", values["precision-images"], { min: 0 }) ?? 1000,
+      gates: {
+        minAgreement: numberFlag("min-agreement", values["min-agreement"], DEFAULT_PRECISION_GATES.minAgreement * 100, 0, 100) / 100,
+        minAccuracyChange: numberFlag("min-accuracy-change", values["min-accuracy-change"], DEFAULT_PRECISION_GATES.minAccuracyChange, -100, 100),
+      },
     };
   },
-  async run({ dir, tolerance, backend, samples, realCount, seed, data, json }, io) {
+  async run({ dir, tolerance, backend, samples, realCount, seed, data, json, precisionImages, gates }, io) {
     // A missing or changed file is refused before any data is read or anything runs.
-    const { ir } = readVerifiedBuild(dir);
-    const real = realSamples(ir, realCount, data, io);
+    const { ir, manifest } = readVerifiedBuild(dir);
+    const quantized = manifest.export!.partitions.some((p) => p.reference);
+    // One read of the test split serves both comparisons.
+    const loaded = realSamples(ir, Math.max(realCount, quantized ? precisionImages : 0), data, io);
+    const real = loaded && realCount > 0 ? firstOf(loaded, realCount) : undefined;
     const usedBackend = await selectBackend(backend);
-    const r = await verifyBuild({ buildDir: dir, randomSamples: samples, seed, tolerance, ...(real ? { real } : {}) });
+    const precision = quantized ? { real: loaded && precisionImages > 0 ? firstOf(loaded, precisionImages) : undefined, randomSamples: 256, gates } : undefined;
+    const r = await verifyBuild({ buildDir: dir, randomSamples: samples, seed, tolerance, ...(real ? { real } : {}), ...(precision ? { precision } : {}) });
     if (json) io.out(JSON.stringify({ ...r, backend: usedBackend, realSource: real?.source ?? null }));
     else {
       io.out(`${r.model} (${r.weights} weights): onnxruntime against tfjs (${usedBackend}) on ${samples} random${real ? ` and ${real.count} real ${real.source}` : ""} inputs`);
       io.out(table(["file", "output", "inputs", "fed by", "max |diff|", "top-1 agree", ""], r.checks.map(row), [false, false, false, false, true, true, false]));
-      io.out(r.ok ? `all outputs within ${tolerance}` : `FAILED: ${r.checks.filter((c) => !c.ok).length} outputs differ by more than ${tolerance}`);
+      const far = r.checks.filter((c) => !c.ok).length;
+      io.out(far ? `FAILED: ${far} outputs differ by more than ${tolerance}` : `all outputs within ${tolerance}`);
+      if (r.precision.length) {
+        io.out(`\nshipped files against their float32 references (gates on real images: top-1 agreement ≥ ${(gates.minAgreement * 100).toFixed(1)}%, accuracy change ≥ ${gates.minAccuracyChange} points):`);
+        io.out(table(["file", "precision", "exit", "inputs", "samples", "agreement", "accuracy", "reference", "change", "max |Δp|", ""], r.precision.map(precisionRow), [false, false, false, false, true, true, true, true, true, true, false]));
+        const failed = r.precision.filter((c) => !c.ok).length;
+        io.out(failed ? `FAILED: ${failed} shipped exits miss a gate` : "every shipped exit within its gates");
+      }
     }
     return r.ok ? EXIT_OK : EXIT_ERRORS;
   },

@@ -64,7 +64,7 @@ function trainedWeights(build: Build): { store: WeightStore; origin: WeightsOrig
 function precisionMetadata(plan: PartitionPlan, precision: Precision, reference: boolean, calibration: ExportCalibration | null): [string, string][] {
   if (reference) return [["meanet.precision", "fp32"], ["meanet.reference_of", plan.path]];
   const meta: [string, string][] = [["meanet.precision", precision]];
-  if (precision !== "fp32") meta.push(["meanet.reference", referencePath(plan.path)]);
+  if (plan.inputs.some((io) => io.quant) || precision !== "fp32") meta.push(["meanet.reference", referencePath(plan.path)]);
   if (precision === "int8" && calibration) meta.push(["meanet.calibration", JSON.stringify(calibration)]);
   return meta;
 }
@@ -129,8 +129,8 @@ export async function exportBuild(o: ExportOptions): Promise<ExportResult> {
     layout: LAYOUT_NOTE,
     hardClasses: hard,
     partitions: plans.map(({ nodes: _nodes, ...rest }) => {
-      const precision = precisionOf(build, rest);
-      return { ...rest, precision, reference: precision === "fp32" ? null : referencePath(rest.path) };
+      const reference = referencePath(rest.path);
+      return { ...rest, precision: precisionOf(build, rest), reference: atPrecision.references.has(reference) ? reference : null };
     }),
     calibration: atPrecision.calibration,
     // Every file written, so that readers check them all (exportedFiles in src/format/manifest.ts).

@@ -6,7 +6,7 @@
  */
 import type { Build } from "../format/build.js";
 import type { Precision } from "../format/ir.js";
-import type { ExportCalibration, PartitionPlan } from "../format/manifest.js";
+import type { ExportCalibration, PartitionIo, PartitionPlan } from "../format/manifest.js";
 import type { Calibration, ValueRange } from "../format/quantize.js";
 import { decodeModel } from "../codegen/onnx/proto.js";
 import { toFloat16 } from "../codegen/onnx/float16.js";
@@ -53,16 +53,25 @@ function neededFor(plans: PartitionPlan[], int8: PartitionPlan[]): PartitionPlan
   return plans.filter((p) => need.has(p));
 }
 
-/** Outputs of an int8 file that a file on another device reads: they cross the link. */
-function linkOutputs(plans: PartitionPlan[], plan: PartitionPlan) {
-  return plan.outputs.filter((o) => !o.exit && plans.some((q) => q.device !== plan.device && q.inputs.some((i) => i.tensor === o.tensor)));
+/** Outputs of an int8 file that cross the link (planPartitions makes them uint8). */
+function linkOutputs(plan: PartitionPlan) {
+  return plan.outputs.filter((o) => !o.exit && o.dtype === "uint8");
+}
+
+/** A tensor that crosses the link quantized: uint8, and not the model input. */
+const isLink = (o: PrecisionOptions, io: PartitionIo) => io.dtype === "uint8" && io.tensor !== o.build.ir.input.tensor;
+
+/** The plan as its float32 reference takes and gives its tensors: the link's in float32. */
+function floatPlan(o: PrecisionOptions, plan: PartitionPlan): PartitionPlan {
+  const float = (io: PartitionIo): PartitionIo => (isLink(o, io) ? { ...io, dtype: "float32" } : io);
+  return { ...plan, inputs: plan.inputs.map(float), outputs: plan.outputs.map(float) };
 }
 
 async function calibrate(o: PrecisionOptions, plans: PartitionPlan[], int8: PartitionPlan[], references: Map<PartitionPlan, Uint8Array>) {
   const images = calibrationImages({ build: o.build, dataDir: o.dataDir, calibration: o.calibration, randomSeed: o.randomSeed, warn: o.warn });
   const files: ObservedFile[] = neededFor(plans, int8).map((p) => {
     const ref = references.get(p)!;
-    const observe = int8.includes(p) ? [...quantizationPlan(decodeModel(ref)).observe, ...linkOutputs(plans, p).map((io) => io.name)] : [];
+    const observe = int8.includes(p) ? [...quantizationPlan(decodeModel(ref)).observe, ...linkOutputs(p).map((io) => io.name)] : [];
     return { path: p.path, bytes: observe.length ? observeModel(ref, observe) : ref, inputs: p.inputs, outputs: p.outputs, observe };
   });
   const input = o.build.ir.input;
@@ -70,21 +79,23 @@ async function calibrate(o: PrecisionOptions, plans: PartitionPlan[], int8: Part
   return { ranges, source: images.source, count: images.count };
 }
 
-/** Marks the tensors leaving int8 edge files for the cloud as uint8 with their calibrated parameters, on both sides. */
+/** Gives the tensors leaving int8 edge files for the cloud their calibrated parameters, on both sides. */
 function quantizeLinks(plans: PartitionPlan[], int8: PartitionPlan[], ranges: Map<string, Map<string, ValueRange>>): void {
   for (const p of int8) {
-    for (const out of linkOutputs(plans, p)) {
+    for (const out of linkOutputs(p)) {
       const quant = uint8Params(ranges.get(p.path)!.get(out.name)!);
-      Object.assign(out, { dtype: "uint8", quant });
-      for (const q of plans) for (const i of q.inputs) if (i.tensor === out.tensor) Object.assign(i, { dtype: "uint8", quant });
+      out.quant = quant;
+      for (const q of plans) for (const i of q.inputs) if (i.tensor === out.tensor) i.quant = quant;
     }
   }
 }
 
 export async function atDevicePrecision(o: PrecisionOptions, plans: PartitionPlan[], emit: Emitter): Promise<PrecisionFiles> {
   const precisions = plans.map((p) => precisionOf(o.build, p));
-  const refs = new Map(plans.map((p, i) => [p, emit(p, precisions[i]!, precisions[i] !== "fp32", null)]));
   const int8 = plans.filter((_, i) => precisions[i] === "int8");
+  // Files that take a tensor an int8 edge file sends over the link differ from their float form too.
+  const changed = plans.map((p, i) => precisions[i] !== "fp32" || p.inputs.some((io) => isLink(o, io)));
+  const refs = new Map(plans.map((p, i) => [p, emit(floatPlan(o, p), precisions[i]!, changed[i]!, null)]));
   let calibration: ExportCalibration | null = null;
   let ranges = new Map<string, Map<string, ValueRange>>();
   if (int8.length) {
@@ -94,10 +105,11 @@ export async function atDevicePrecision(o: PrecisionOptions, plans: PartitionPla
     quantizeLinks(plans, int8, ranges);
   }
   const shipped = plans.map((p, i) => {
+    if (!changed[i]) return refs.get(p)!;
     const bytes = emit(p, precisions[i]!, false, calibration);
     if (precisions[i] === "int8") return quantizeModel(bytes, ranges.get(p.path)!);
     return precisions[i] === "fp16" ? toFloat16(bytes) : bytes;
   });
-  const references = new Map(plans.flatMap((p, i) => (precisions[i] === "fp32" ? [] : [[referencePath(p.path), refs.get(p)!] as const])));
+  const references = new Map(plans.flatMap((p, i) => (changed[i] ? [[referencePath(p.path), refs.get(p)!] as const] : [])));
   return { shipped, references, calibration };
 }

@@ -8,6 +8,7 @@
 import type { Condition } from "../../ir/index.js";
 import type { IrJson } from "../../format/ir.js";
 import type { PartitionIo, PartitionPlan } from "../../format/manifest.js";
+import { linkDtype } from "../../format/quantize.js";
 
 /** Exits in the order a router evaluates them. */
 export function exitOrder(ir: IrJson): string[] {
@@ -109,7 +110,7 @@ function wireUp(ir: IrJson, plan: PartitionPlan, owner: Map<number, string>): vo
       if (p < 0 || !inside.has(p)) ins.add(t);
     }
   }
-  plan.inputs = [...ins].sort((a, b) => a - b).map((t) => tensorIo(ir, t));
+  plan.inputs = [...ins].sort((a, b) => a - b).map((t) => linkIo(ir, owner, t, plan));
   const outs = new Set<number>();
   for (const node of ir.nodes) {
     const o = owner.get(node.id);
@@ -121,6 +122,19 @@ function wireUp(ir: IrJson, plan: PartitionPlan, owner: Map<number, string>): vo
       const x = ir.exits.find((y) => y.name === e)!;
       return { name: probsName(e), tensor: x.tensor, dtype: "float32", shape: ir.tensors[x.tensor]!.shape, layout: "NC", exit: e };
     }),
-    ...[...outs].sort((a, b) => a - b).map((t) => tensorIo(ir, t)),
+    ...[...outs].sort((a, b) => a - b).map((t) => linkIo(ir, owner, t, undefined)),
   ];
+}
+
+/**
+ * A tensor at a file boundary. One an int8 edge file sends to a cloud file crosses the link at
+ * the edge's precision, as uint8 (export adds its calibrated scale and zero point).
+ */
+function linkIo(ir: IrJson, owner: Map<number, string>, tensor: number, reader: PartitionPlan | undefined): PartitionIo {
+  const io = tensorIo(ir, tensor);
+  if (tensor === ir.input.tensor) return io;
+  const producer = ir.nodes[ir.tensors[tensor]!.producer]!;
+  const readByCloud = reader ? reader.device === "cloud" : ir.nodes.some((n) => n.device === "cloud" && n.inputs.includes(tensor) && owner.get(n.id) !== undefined);
+  const crosses = producer.device === "edge" && readByCloud && linkDtype(ir.devices.edge.precision) === "uint8";
+  return crosses ? { ...io, dtype: "uint8" } : io;
 }

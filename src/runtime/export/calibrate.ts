@@ -30,6 +30,8 @@ export interface CalibrationImages {
 
 const BINS = 2048;
 const BATCH = 64;
+/** Values observed per batch at most: batches of large images are smaller (the first batch, of one image, measures). */
+const FLOATS_PER_BATCH = 16 * 2 ** 20;
 
 /** What is known of one value: its extremes, then (second pass) a histogram between them. */
 interface Stats {
@@ -40,8 +42,10 @@ interface Stats {
 
 async function forEachBatch(files: ObservedFile[], sessions: ort.InferenceSession[], images: CalibrationImages, imageIo: { tensor: number; name: string; shape: number[] }, visit: (path: string, name: string, data: Float32Array) => void): Promise<void> {
   const size = imageIo.shape.reduce((a, b) => a * b, 1);
-  for (let start = 0; start < images.count; start += BATCH) {
-    const n = Math.min(BATCH, images.count - start);
+  let batch = 1;
+  for (let start = 0, n = 0; start < images.count; start += n) {
+    n = Math.min(batch, images.count - start);
+    let observed = 0;
     const byTensor = new Map<number, ort.Tensor>([[imageIo.tensor, new ort.Tensor("uint8", images.images.subarray(start * size, (start + n) * size), [n, ...imageIo.shape])]]);
     for (let f = 0; f < files.length; f++) {
       const file = files[f]!;
@@ -53,8 +57,12 @@ async function forEachBatch(files: ObservedFile[], sessions: ort.InferenceSessio
       }
       const out = await sessions[f]!.run(feeds);
       for (const io of file.outputs) if (!io.exit) byTensor.set(io.tensor, out[io.name]!);
-      for (const name of file.observe) visit(file.path, name, out[name]!.data as Float32Array);
+      for (const name of file.observe) {
+        visit(file.path, name, out[name]!.data as Float32Array);
+        observed += out[name]!.size;
+      }
     }
+    if (start === 0) batch = Math.max(1, Math.min(BATCH, Math.floor(FLOATS_PER_BATCH / Math.max(1, observed))));
   }
 }
 

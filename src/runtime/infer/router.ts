@@ -51,7 +51,8 @@ export interface RouterOptions {
 interface BatchState {
   n: number;
   input: FeedData;
-  values: Map<string, { data: Float32Array; have: Uint8Array }>;
+  /** Float32 except tensors an int8 edge file sends to the cloud, which are uint8. */
+  values: Map<string, { data: FeedData; have: Uint8Array }>;
   macs: Float64Array;
   bytesSent: Float64Array;
   cloudMs: Float64Array;
@@ -134,7 +135,7 @@ export class Router {
     return targets.map((target, r) => {
       const exit = fallbackOf.get(r) ?? target!;
       const info = this.exits.get(exit)!;
-      const probs = st.values.get(info.output.name)!.data;
+      const probs = st.values.get(info.output.name)!.data as Float32Array;
       const best = argmax(probs, r * info.k, info.k);
       const classId = info.classIds[best]!;
       return {
@@ -197,7 +198,8 @@ export class Router {
         if (skip?.has(exit) || (info.file.device === "cloud" && st.cloudFailed[row])) throw new ExitUnavailable(exit);
         throw new NeedExit(exit);
       }
-      return { info, data: v.data, offset: row * info.k };
+      // Exit outputs are probabilities: float32 in every file.
+      return { info, data: v.data as Float32Array, offset: row * info.k };
     };
     return exitView(probs, this.hardIds, this.manifest.labels);
   }
@@ -221,11 +223,11 @@ export class Router {
     const ready = todo.filter((r) => file.inputs.every((io) => io.tensor === this.ir.input.tensor || st.values.get(io.name)?.have[r]));
     if (!ready.length) return;
     const gathered = file.inputs.map((io) => ({ io, data: this.gather(st, io, ready) }));
-    let outputs: Record<string, Float32Array>;
+    let outputs: Record<string, FeedData>;
     if (file.device === "edge") {
       const feeds = Object.fromEntries(gathered.map(({ io, data }) => [io.name, feedTensor(io.dtype, data, ready.length, io.shape)]));
       const result = await this.sessions.get(file.path)!.run(feeds);
-      outputs = Object.fromEntries(file.outputs.map((o) => [o.name, result[o.name]!.data as Float32Array]));
+      outputs = Object.fromEntries(file.outputs.map((o) => [o.name, result[o.name]!.data as FeedData]));
       const macs = this.fileMacs.get(file.path)!;
       for (const r of ready) st.macs[r] += macs;
     } else {
@@ -263,7 +265,7 @@ export class Router {
     return out;
   }
 
-  private scatter(st: BatchState, io: PartitionIo, rows: number[], data: Float32Array): void {
+  private scatter(st: BatchState, io: PartitionIo, rows: number[], data: FeedData): void {
     const size = io.shape.reduce((a, b) => a * b, 1);
     let v = st.values.get(io.name);
     if (!v && rows.length === st.n) {
@@ -272,7 +274,7 @@ export class Router {
       return;
     }
     if (!v) {
-      v = { data: new Float32Array(st.n * size), have: new Uint8Array(st.n) };
+      v = { data: data instanceof Float32Array ? new Float32Array(st.n * size) : data instanceof Int8Array ? new Int8Array(st.n * size) : new Uint8Array(st.n * size), have: new Uint8Array(st.n) };
       st.values.set(io.name, v);
     }
     rows.forEach((r, i) => {
