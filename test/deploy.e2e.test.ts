@@ -129,8 +129,8 @@ describe.each(CASES)("Triton and KServe files of $label", ({ spec, model }) => {
     expect(config.dynamic_batching).toEqual({ max_queue_delay_microseconds: 2000 });
     expect(config.instance_group).toEqual([{ count: 1, kind: "KIND_CPU" }]);
     if (model === "cut") {
-      // The cloud half of the cut block takes the edge half's float32 feature map, not the uint8 image.
-      expect(configTensors(config.input!)).toEqual([{ name: "far.c", type: "TYPE_FP32", dims: [8, 8, 2] }]);
+      // The cloud half of the cut block takes the edge half's feature map at the edge's int8 precision (uint8 with its calibrated scale), not the image.
+      expect(configTensors(config.input!)).toEqual([{ name: "far.c", type: "TYPE_UINT8", dims: [8, 8, 2] }]);
       expect(configTensors(config.output!)).toEqual([{ name: "probs_far", type: "TYPE_FP32", dims: [4] }]);
     }
   });

@@ -123,6 +123,8 @@ export function emitOnnx(ir: IrJson, plan: PartitionPlan, weights: WeightLookup,
     }
   }
   const dims = (io: PartitionIo) => ["N", ...io.shape];
+  // A tensor between files is float32 unless it crosses the link quantized (with its parameters).
+  const elem = (io: PartitionIo) => (io.tensor === ir.input.tensor ? (ELEM[io.dtype] ?? DataType.FLOAT) : io.quant ? DataType.UINT8 : DataType.FLOAT);
   return encodeModel({
     irVersion: IR_VERSION,
     opsetImport: [{ domain: "", version: OPSET }],
@@ -133,8 +135,8 @@ export function emitOnnx(ir: IrJson, plan: PartitionPlan, weights: WeightLookup,
       name: `${ir.model}_${plan.name}`,
       node: g.nodes,
       initializer: g.initializers,
-      input: plan.inputs.map((io) => valueInfo(io.name, ELEM[io.dtype] ?? DataType.FLOAT, dims(io))),
-      output: plan.outputs.map((io) => valueInfo(io.name, ELEM[io.dtype] ?? DataType.FLOAT, dims(io))),
+      input: plan.inputs.map((io) => valueInfo(io.name, elem(io), dims(io))),
+      output: plan.outputs.map((io) => valueInfo(io.name, elem(io), dims(io))),
     },
     metadataProps: info.metadata.map(([key, value]) => ({ key, value })),
   });
