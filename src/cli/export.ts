@@ -69,12 +69,13 @@ async function exportTo({ dir, random, seed, data, calibration }: ExportArgs, io
     randomSeed = seed ?? build.ir.training.seed;
   }
   const r = await exportBuild({ buildDir: dir, toolVersion: VERSION, dataDir: data, calibration, warn: (line) => io.err(line), ...(randomSeed !== undefined ? { randomSeed } : {}) });
+  const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
   for (const p of r.partitions) {
     const f = r.files.find((x) => x.path === p.path)!;
     const ins = p.inputs.map((x) => x.name).join(", ");
     const outs = p.outputs.map((x) => x.name).join(", ");
-    const precision = r.precisions[r.partitions.indexOf(p)]!;
-    io.out(`${p.path}  ${precision}  ${(f.bytes / 1024).toFixed(1)} KiB  (${ins}) → (${outs})`);
+    const w = p.weightBytes!;
+    io.out(`${p.path}  ${p.precision}  ${kib(f.bytes)}, weights ${kib(w.shipped)} (compiled ${kib(w.compiled)})  (${ins}) → (${outs})`);
   }
   for (const f of r.files.filter((x) => !r.partitions.some((p) => p.path === x.path))) {
     io.out(`${f.path}  ${f.path.includes("/reference/") ? `(the float32 reference, ${(f.bytes / 1024).toFixed(1)} KiB)` : "(a copy for a Triton model repository)"}`);

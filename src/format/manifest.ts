@@ -40,6 +40,12 @@ export interface PartitionPlan {
   precision?: Precision;
   /** For int8 and fp16 files: the float32 file of the same weights, the reference `meanet verify` compares with. */
   reference?: string | null;
+  /**
+   * Weight bytes of the file: `compiled`, its nodes' parameters at its precision as the compiler
+   * counts them against the budgets; `shipped`, the bytes of the file's initializers (int8 weights
+   * with their scales and zero points, int32 biases, float constants). Written by export.
+   */
+  weightBytes?: { compiled: number; shipped: number };
 }
 
 /** How the int8 files of an export were calibrated. */

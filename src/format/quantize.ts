@@ -40,6 +40,9 @@ export function calibrationOf(ir: Pick<IrJson, "quantize">): Calibration {
   return q ? { method: q.method, percentile: q.percentile, images: q.images } : { ...DEFAULT_CALIBRATION };
 }
 
+/** Bytes of one weight at a precision. */
+export const PRECISION_BYTES: Record<Precision, number> = { int8: 1, fp16: 2, fp32: 4 };
+
 /** The ONNX element type a device's tensors cross the link at. */
 export function linkDtype(precision: Precision): "uint8" | "float16" | "float32" {
   return precision === "int8" ? "uint8" : precision === "fp16" ? "float16" : "float32";

@@ -132,5 +132,5 @@ export function formatShape(shape: Shape): string {
   return shape.join("×");
 }
 
-export const PRECISION_BYTES: Record<Precision, number> = { int8: 1, fp16: 2, fp32: 4 };
+export { PRECISION_BYTES } from "../format/quantize.js";
 export const DTYPE_BYTES: Record<DType, number> = { uint8: 1, int8: 1, float16: 2, float32: 4 };

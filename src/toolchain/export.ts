@@ -5,12 +5,12 @@
  */
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { exportedFiles, type ExportCalibration, type ManifestArtifact, type PartitionPlan, type WeightsOrigin } from "../format/manifest.js";
+import { exportedFiles, type Manifest, type ExportCalibration, type ManifestArtifact, type PartitionPlan, type WeightsOrigin } from "../format/manifest.js";
 import type { Precision } from "../format/ir.js";
-import { calibrationOf, type Calibration } from "../format/quantize.js";
+import { calibrationOf, PRECISION_BYTES, type Calibration } from "../format/quantize.js";
 import { atDevicePrecision, precisionOf, referencePath, type Emitter } from "./precision.js";
 import { emitManifestWithExport, sha256 } from "../codegen/manifest.js";
-import { emitOnnx, IR_VERSION, OPSET, planPartitions, type OnnxModelInfo } from "../codegen/onnx/index.js";
+import { emitOnnx, initializerBytes, IR_VERSION, OPSET, planPartitions, type OnnxModelInfo } from "../codegen/onnx/index.js";
 import { tritonModelPath } from "../codegen/triton.js";
 import { Codes, MeanetError } from "../diagnostics/index.js";
 import { readBuild, type Build } from "../format/build.js";
@@ -36,10 +36,8 @@ export interface ExportOptions {
 }
 
 export interface ExportResult {
-  partitions: PartitionPlan[];
+  partitions: NonNullable<Manifest["export"]>["partitions"];
   calibration: ExportCalibration | null;
-  /** Each partition's precision, in partition order. */
-  precisions: Precision[];
   files: ManifestArtifact[];
   weights: WeightsOrigin;
   hardClasses: string[];
@@ -93,6 +91,12 @@ function modelInfo(build: Build, plan: PartitionPlan, origin: WeightsOrigin, har
   };
 }
 
+/** A file's weight bytes as compiled (its nodes' parameters at its precision) and as shipped (its initializers). */
+function weightBytesOf(build: Build, plan: PartitionPlan, bytes: Uint8Array): { compiled: number; shipped: number } {
+  const params = plan.nodes.reduce((n, id) => n + build.ir.nodes[id]!.params, 0);
+  return { compiled: params * PRECISION_BYTES[precisionOf(build, plan)], shipped: initializerBytes(bytes) };
+}
+
 export async function exportBuild(o: ExportOptions): Promise<ExportResult> {
   const build = readBuild(o.buildDir);
   const { ir, manifest } = build;
@@ -122,20 +126,21 @@ export async function exportBuild(o: ExportOptions): Promise<ExportResult> {
   for (const p of exportedFiles(manifest)) if (!files.some((f) => f.path === p)) rmSync(join(o.buildDir, p), { force: true });
   // A compile since that export dropped it from the manifest, but not its Triton copy from the disk.
   if (!cloudBytes) rmSync(join(o.buildDir, tritonCopy), { force: true });
+  const partitions = plans.map(({ nodes: _nodes, ...rest }, i) => {
+    const reference = referencePath(rest.path);
+    return { ...rest, precision: precisionOf(build, rest), reference: atPrecision.references.has(reference) ? reference : null, weightBytes: weightBytesOf(build, plans[i]!, atPrecision.shipped[i]!) };
+  });
   const exported = {
     opset: OPSET,
     irVersion: IR_VERSION,
     weights: origin,
     layout: LAYOUT_NOTE,
     hardClasses: hard,
-    partitions: plans.map(({ nodes: _nodes, ...rest }) => {
-      const reference = referencePath(rest.path);
-      return { ...rest, precision: precisionOf(build, rest), reference: atPrecision.references.has(reference) ? reference : null };
-    }),
+    partitions,
     calibration: atPrecision.calibration,
     // Every file written, so that readers check them all (exportedFiles in src/format/manifest.ts).
     files: files.map((f) => f.path),
   };
   writeAtomic(join(o.buildDir, "manifest.json"), emitManifestWithExport(manifest, exported, files));
-  return { partitions: plans, calibration: atPrecision.calibration, precisions: plans.map((p) => precisionOf(build, p)), files, weights: origin, hardClasses: hard };
+  return { partitions, calibration: atPrecision.calibration, files, weights: origin, hardClasses: hard };
 }

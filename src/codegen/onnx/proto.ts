@@ -76,3 +76,8 @@ export function encodeModel(model: ModelProto): Uint8Array {
 export function decodeModel(bytes: Uint8Array): onnxProto.onnx.ModelProto {
   return onnx.ModelProto.decode(bytes);
 }
+
+/** Bytes of a model's initializers: what its weights take in the file. */
+export function initializerBytes(bytes: Uint8Array): number {
+  return (decodeModel(bytes).graph?.initializer ?? []).reduce((n, t) => n + (t.rawData?.byteLength ?? 0), 0);
+}
