@@ -5,11 +5,12 @@
  */
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeModel } from "../src/codegen/onnx/index.js";
+import type { PrecisionCheck } from "../src/runtime/export/verifyPrecision.js";
 import { expectGoldenSet, filesUnder } from "./helpers/golden.js";
 import { copyTrainedBuild, trainedFixture } from "./helpers/trained.js";
 
@@ -27,8 +28,9 @@ function cli(...args: string[]) {
 
 const sha = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
 
+/** The exported ONNX files of a build: the shipped ones under edge/ and cloud/, and their float32 references under edge/reference/ and cloud/reference/. */
 function onnxFiles(dir: string): string[] {
-  return ["edge", "cloud"].flatMap((d) => (existsSync(join(dir, d)) ? readdirSync(join(dir, d)).filter((f) => f.endsWith(".onnx")).map((f) => join(dir, d, f)) : []));
+  return ["edge", "cloud", "edge/reference", "cloud/reference"].flatMap((d) => (existsSync(join(dir, d)) ? readdirSync(join(dir, d)).filter((f) => f.endsWith(".onnx")).map((f) => join(dir, d, f)) : []));
 }
 
 /** The official checker on each file; one JSON row per file. */
@@ -42,6 +44,7 @@ interface VerifyJson {
   tolerance: number;
   realSource: string | null;
   checks: { partition: string; output: string; inputs: string; mode: string; maxAbsDiff: number; argmaxAgreement: number | null; ok: boolean }[];
+  precision: PrecisionCheck[];
 }
 
 function verifyJson(dir: string, ...flags: string[]): { status: number | null; report: VerifyJson; err: string } {
@@ -123,19 +126,42 @@ describe("export of a trained Fashion-MNIST model", () => {
     for (const r of rows) expect(r, r.error ?? "").toMatchObject({ ok: true, irVersion: 8, opset: 17 });
   });
 
-  it("verify: onnxruntime matches tfjs within 1e-4 per file and chained, on random and real images", () => {
-    const { status, report, err } = verifyJson(dir, "--samples", "5", "--real", "200");
+  it("verify: the float32 references match tfjs within 1e-4 per file and chained; the int8 files agree with them on real images", () => {
+    // The fixture is trained for one epoch: the gates are relaxed for it (the defaults are 97% and −0.5 points).
+    const { status, report, err } = verifyJson(dir, "--samples", "5", "--real", "200", "--precision-images", "2000", "--min-agreement", "95", "--min-accuracy-change", "-2");
     expect(status, err).toBe(0);
     expect(report.realSource).toBe("fashion-mnist");
     for (const c of report.checks) expect(c.ok, `${c.partition} ${c.output} ${c.inputs} ${c.mode}`).toBe(true);
+    // tfjs is compared with the float32 files: the references of the int8 edge files, the cloud file itself.
+    expect([...new Set(report.checks.map((c) => c.partition))].sort()).toEqual(["cloud/model.onnx", "edge/reference/extension.onnx", "edge/reference/main.onnx"]);
     const chained = report.checks.filter((c) => c.mode === "chained");
-    expect(chained.map((c) => `${c.partition}:${c.output}:${c.inputs}`)).toEqual(["edge/extension.onnx:probs_extension:random", "edge/extension.onnx:probs_extension:real"]);
+    expect(chained.map((c) => `${c.partition}:${c.output}:${c.inputs}`)).toEqual(["edge/reference/extension.onnx:probs_extension:random", "edge/reference/extension.onnx:probs_extension:real"]);
     const probs = report.checks.filter((c) => c.argmaxAgreement !== null);
     expect(probs.length).toBe(8);
     for (const c of probs) {
       expect(c.maxAbsDiff).toBeLessThanOrEqual(1e-4);
       expect(c.argmaxAgreement).toBe(1);
     }
+    // The shipped int8 files against their references: gated on 2,000 real test images, reported on random ones.
+    const real = report.precision.filter((c) => c.inputs === "real");
+    expect(real.map((c) => `${c.partition}:${c.precision}:${c.exit}`)).toEqual(["edge/main.onnx:int8:main", "edge/extension.onnx:int8:extension"]);
+    for (const c of real) {
+      expect(c.samples).toBe(2000);
+      expect(c.gated && c.ok).toBe(true);
+      expect(c.agreement).toBeGreaterThanOrEqual(0.95);
+      expect(c.agreement).toBeLessThanOrEqual(1);
+      // Quantization changes some probabilities: a difference of 0 would mean the float file was compared with itself.
+      expect(c.maxProbDiff).toBeGreaterThan(1e-5);
+      expect(c.accuracy! - c.referenceAccuracy!).toBeCloseTo(c.accuracyChange! / 100, 10);
+    }
+    expect(report.precision.filter((c) => c.inputs === "random").every((c) => !c.gated)).toBe(true);
+  });
+
+  it("verify fails when the int8 files miss a gate, so the gate can fail", () => {
+    // No int8 file gains 50 points of accuracy over its float32 reference.
+    const { status, report } = verifyJson(dir, "--samples", "1", "--real", "0", "--precision-images", "500", "--min-accuracy-change", "50");
+    expect(status).toBe(1);
+    expect(report.precision.some((c) => c.gated && !c.ok)).toBe(true);
   });
 
   it("verify fails when the tolerance is below the real difference, so the check can fail", () => {
@@ -371,10 +397,11 @@ describe("random-weight exports of every example", () => {
       const c = cli("compile", `examples/${ex}.meanet`, "-o", out);
       expect(c.status, c.err).toBe(0);
       const model = /wrote (\S+)\/\{/.exec(c.out)![1]!;
-      const e = cli("export", model, "--random-weights", "--seed", "7");
+      // Few calibration images: the ImageNet examples' int8 files calibrate on seeded random pixels.
+      const e = cli("export", model, "--random-weights", "--seed", "7", "--calibration-images", "16");
       expect(e.status, e.err).toBe(0);
-      // Nothing trained to replace: no warning.
-      expect(e.err).not.toContain("warning");
+      // Nothing trained to replace; the one warning says what int8 files were calibrated on.
+      expect(e.err.split("\n").filter((l) => l.startsWith("warning") && !/calibrating on \d+ (seeded images of the training split|images of seeded random pixels)/.test(l))).toEqual([]);
       dirs.push(model);
     }
   });
@@ -392,21 +419,51 @@ describe("random-weight exports of every example", () => {
     }
   });
 
+  it("ships each edge file at its device's precision, its weight bytes within 5% of the compile-time figure and the file at most 1.1 × that + 16 KiB", () => {
+    for (const [i, ex] of examples.entries()) {
+      const d = dirs[i]!;
+      const m = JSON.parse(readFileSync(join(d, "manifest.json"), "utf8"));
+      const ir = JSON.parse(readFileSync(join(d, "ir.json"), "utf8"));
+      const edge = m.export.partitions.filter((p: { device: string }) => p.device === "edge");
+      expect(edge.length, ex).toBeGreaterThan(0);
+      for (const p of edge) {
+        const where = `${ex} ${p.path}`;
+        expect(p.precision, where).toBe(ir.devices.edge.precision);
+        const { compiled, shipped } = p.weightBytes;
+        // The shipped figure, counted here from the file: every initializer's bytes.
+        const initializers = decodeModel(readFileSync(join(d, p.path))).graph!.initializer!;
+        const counted = initializers.reduce((t, x) => t + (x.rawData?.byteLength ?? 0), 0);
+        expect(counted, where).toBe(shipped);
+        // int8 weights are int8 in the file (no float weight tensors of any size).
+        if (p.precision === "int8") expect(initializers.filter((x) => x.dataType === 1 && (x.rawData?.byteLength ?? 0) > 4096).map((x) => x.name), where).toEqual([]);
+        expect(Math.abs(shipped / compiled - 1), `${where}: shipped ${shipped} B against compiled ${compiled} B`).toBeLessThanOrEqual(0.05);
+        expect(statSync(join(d, p.path)).size, where).toBeLessThanOrEqual(1.1 * compiled + 16 * 1024);
+      }
+      // The edge's total against the compile-time total that inspect checks against weight_memory.
+      const totalCompiled = edge.reduce((t: number, p: { weightBytes: { compiled: number } }) => t + p.weightBytes.compiled, 0);
+      const edgeParams = ir.nodes.filter((n: { device: string }) => n.device === "edge").reduce((t: number, n: { params: number }) => t + n.params, 0);
+      expect(totalCompiled, ex).toBe(edgeParams * { int8: 1, fp16: 2, fp32: 4 }[ir.devices.edge.precision as "int8"]);
+    }
+  });
+
   it("records the seed, and the same seed gives the same bytes", () => {
     const d = dirs[1]!;
     const manifest = JSON.parse(readFileSync(join(d, "manifest.json"), "utf8"));
     expect(manifest.export.weights).toEqual({ kind: "random", seed: 7 });
     const before = onnxFiles(d).map(sha);
-    expect(cli("export", d, "--random-weights", "--seed", "7").status).toBe(0);
+    // The same weights and calibration images give byte-identical files, int8 ones included.
+    const again = (seed: string) => expect(cli("export", d, "--random-weights", "--seed", seed, "--calibration-images", "16").status).toBe(0);
+    again("7");
     expect(onnxFiles(d).map(sha)).toEqual(before);
-    expect(cli("export", d, "--random-weights", "--seed", "8").status).toBe(0);
+    again("8");
     expect(onnxFiles(d).map(sha)).not.toEqual(before);
-    expect(cli("export", d, "--random-weights", "--seed", "7").status).toBe(0);
+    again("7");
   });
 
   it.skipIf(!HAS_ONNX)("every file passes the official ONNX checker (full_check) and strict shape inference", () => {
     const files = dirs.flatMap(onnxFiles);
-    expect(files).toHaveLength(examples.length * 3);
+    // Three shipped files per example, and the float32 references of its two edge files (int8 or fp16 in every example).
+    expect(files).toHaveLength(examples.length * 5);
     const rows = officialCheck(files);
     expect(rows).toHaveLength(files.length);
     for (const r of rows) expect(r, `${r.file}: ${r.error}`).toMatchObject({ ok: true, irVersion: 8, opset: 17 });

@@ -1,18 +1,31 @@
 import { summarize } from "../codegen/summary.js";
 import { renderInspect } from "../codegen/table.js";
-import { EXIT_ERRORS, EXIT_OK } from "../diagnostics/index.js";
+import { statSync } from "node:fs";
+import { Codes, EXIT_ERRORS, EXIT_OK, MeanetError } from "../diagnostics/index.js";
+import { readBuild } from "../format/build.js";
+import { renderShipped, shippedSummary } from "../codegen/shipped.js";
+import type { Io } from "./io.js";
 import { defineCommand } from "./command.js";
 import { errorsOf, loadSpec, renderDiagnostics, summary } from "../toolchain/load.js";
 
-export const usage = "usage: meanet inspect FILE [--json]";
+export const usage = "usage: meanet inspect FILE|DIR/<model> [--json]";
 
-/** `meanet inspect FILE`: costs per block, device and route. */
+/** An exported build: what its files ship beside what the compiler counted. */
+function inspectBuild(dir: string, json: boolean, io: Io): number {
+  const s = shippedSummary(readBuild(dir).manifest);
+  if (!s) throw new MeanetError(Codes.BuildInvalid, `${dir}/manifest.json lists no export; run \`meanet export ${dir}\` first, or inspect the spec file`);
+  io.out(json ? JSON.stringify(s, null, 2) : renderShipped(s));
+  return EXIT_OK;
+}
+
+/** `meanet inspect FILE`: costs per block, device and route; `meanet inspect DIR/<model>`: the exported files' weights beside those costs. */
 export const inspect = defineCommand({
   usage,
   options: { json: { type: "boolean", default: false } },
   positionals: ["FILE"],
   read: (values, [file]) => ({ file: file!, json: values.json }),
   run({ file, json }, io) {
+    if (statSync(file, { throwIfNoEntry: false })?.isDirectory()) return inspectBuild(file, json, io);
     const r = loadSpec(file);
     if (errorsOf(r).length || !r.ir) {
       io.err(renderDiagnostics(r.diagnostics) + "\n\n" + summary(r.diagnostics));

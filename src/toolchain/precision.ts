@@ -75,7 +75,7 @@ async function calibrate(o: PrecisionOptions, plans: PartitionPlan[], int8: Part
     return { path: p.path, bytes: observe.length ? observeModel(ref, observe) : ref, inputs: p.inputs, outputs: p.outputs, observe };
   });
   const input = o.build.ir.input;
-  const ranges = await calibrateRanges(files, images, { tensor: input.tensor, name: input.name, shape: input.shape }, o.calibration);
+  const ranges = await calibrateRanges(files, images, { tensor: input.tensor, name: input.name, dtype: input.dtype, shape: input.shape }, o.calibration);
   return { ranges, source: images.source, count: images.count };
 }
 

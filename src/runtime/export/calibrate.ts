@@ -19,6 +19,14 @@ export interface ObservedFile {
   observe: string[];
 }
 
+/** The model input: its tensor, name, element type and shape (no batch). */
+export interface ImageIo {
+  tensor: number;
+  name: string;
+  dtype: string;
+  shape: number[];
+}
+
 export interface CalibrationImages {
   /** NHWC uint8 pixels, `count` images. */
   images: Uint8Array;
@@ -40,13 +48,16 @@ interface Stats {
   hist: Float64Array | undefined;
 }
 
-async function forEachBatch(files: ObservedFile[], sessions: ort.InferenceSession[], images: CalibrationImages, imageIo: { tensor: number; name: string; shape: number[] }, visit: (path: string, name: string, data: Float32Array) => void): Promise<void> {
+async function forEachBatch(files: ObservedFile[], sessions: ort.InferenceSession[], images: CalibrationImages, imageIo: ImageIo, visit: (path: string, name: string, data: Float32Array) => void): Promise<void> {
   const size = imageIo.shape.reduce((a, b) => a * b, 1);
   let batch = 1;
   for (let start = 0, n = 0; start < images.count; start += n) {
     n = Math.min(batch, images.count - start);
     let observed = 0;
-    const byTensor = new Map<number, ort.Tensor>([[imageIo.tensor, new ort.Tensor("uint8", images.images.subarray(start * size, (start + n) * size), [n, ...imageIo.shape])]]);
+    const pixels = images.images.subarray(start * size, (start + n) * size);
+    // A float input takes the pixel values as they are (the file scales them as it scales uint8 ones).
+    const image = imageIo.dtype === "float32" ? new ort.Tensor("float32", Float32Array.from(pixels), [n, ...imageIo.shape]) : new ort.Tensor("uint8", pixels, [n, ...imageIo.shape]);
+    const byTensor = new Map<number, ort.Tensor>([[imageIo.tensor, image]]);
     for (let f = 0; f < files.length; f++) {
       const file = files[f]!;
       const feeds: Record<string, ort.Tensor> = {};
@@ -73,7 +84,8 @@ export function chooseRange(s: Stats, c: Calibration): ValueRange {
   const at = (i: number) => s.min + (i + 0.5) * width;
   if (c.method === "percentile") {
     const total = s.hist.reduce((a, b) => a + b, 0);
-    const tail = (total * (100 - c.percentile)) / 100;
+    // Both tails of (100 − P)%: a P below 50 names the same range as 100 − P.
+    const tail = (total * (100 - Math.max(c.percentile, 100 - c.percentile))) / 100;
     let lo = 0;
     for (let seen = 0; lo < BINS - 1 && seen + s.hist[lo]! <= tail; lo++) seen += s.hist[lo]!;
     let hi = BINS - 1;
@@ -98,7 +110,7 @@ export function chooseRange(s: Stats, c: Calibration): ValueRange {
 }
 
 /** The range of every observed value of every file, by file path and value name. */
-export async function calibrateRanges(files: ObservedFile[], images: CalibrationImages, imageIo: { tensor: number; name: string; shape: number[] }, c: Calibration): Promise<Map<string, Map<string, ValueRange>>> {
+export async function calibrateRanges(files: ObservedFile[], images: CalibrationImages, imageIo: ImageIo, c: Calibration): Promise<Map<string, Map<string, ValueRange>>> {
   const size = imageIo.shape.reduce((a, b) => a * b, 1);
   if (images.count === 0) throw new MeanetError(Codes.CalibrationFailed, `the calibration set is empty (${images.source})`);
   if (images.images.length !== images.count * size) {

@@ -4,6 +4,7 @@
  * images of the training split are taken, or, when the spec's data set is not on this machine,
  * seeded random pixels; a warning says which.
  */
+import { Codes, MeanetError } from "../../diagnostics/index.js";
 import type { Build } from "../../format/build.js";
 import type { Calibration } from "../../format/quantize.js";
 import { isDataError } from "../train/data/errors.js";
@@ -32,6 +33,9 @@ export function calibrationImages(s: CalibrationSource): CalibrationImages {
   const n = calibration.images;
   if (randomSeed === undefined) {
     const v = loadValidation(build, s.dataDir, s.warn);
+    if (v.count === 0) {
+      throw new MeanetError(Codes.CalibrationFailed, `the calibration set is empty: training held out no validation images (\`validation: ${build.ir.training.validationSplit}\`), and int8 ranges are calibrated on them; train with a validation split, or export --random-weights`);
+    }
     const count = Math.min(n, v.count);
     return { images: v.images.subarray(0, count * (v.images.length / Math.max(1, v.count))), count, source: `the first ${count} of ${v.source}` };
   }

@@ -203,8 +203,10 @@ export async function verifyBuild(o: VerifyOptions): Promise<VerifyReport> {
     const q = o.precision;
     if (q) {
       const random = { kind: "random" as const, pixels: randomInputs(build.ir.input.dtype, q.randomSamples, size, o.seed + 1), labels: undefined, count: q.randomSamples };
-      if (q.real && q.real.count > 0) precision.push(...(await comparePrecision(build, { kind: "real", pixels: q.real.values, labels: q.real.labels, count: q.real.count }, q.gates)));
-      if (q.randomSamples > 0) precision.push(...(await comparePrecision(build, random, q.gates)));
+      // Random weights answer near-uniformly, so which class wins flips at the smallest change: their agreement is reported, not gated.
+      const gates = build.manifest.export!.weights.kind === "trained" ? q.gates : null;
+      if (q.real && q.real.count > 0) precision.push(...(await comparePrecision(build, { kind: "real", pixels: q.real.values, labels: q.real.labels, count: q.real.count }, gates)));
+      if (q.randomSamples > 0) precision.push(...(await comparePrecision(build, random, null)));
     }
     const w = build.manifest.export!.weights;
     const ok = checks.every((c) => c.ok) && precision.every((c) => c.ok);

@@ -1,0 +1,60 @@
+/**
+ * What an export ships, beside what the compiler counted: per file its precision, its weight bytes
+ * as compiled (parameters at the precision, the figure checked against the budgets) and as shipped
+ * (the file's initializers), and the file's size; then each device's totals against its budget.
+ */
+import type { Manifest } from "../format/manifest.js";
+import { table } from "./table.js";
+
+export interface ShippedRow {
+  file: string;
+  device: string;
+  precision: string;
+  compiledWeightBytes: number;
+  shippedWeightBytes: number;
+  fileBytes: number;
+  reference: string | null;
+}
+
+export interface ShippedSummary {
+  files: ShippedRow[];
+  devices: { device: string; compiledWeightBytes: number; shippedWeightBytes: number; budgetBytes: number | null }[];
+}
+
+export function shippedSummary(manifest: Manifest): ShippedSummary | undefined {
+  const exp = manifest.export;
+  if (!exp) return undefined;
+  const files = exp.partitions.map((p) => ({
+    file: p.path,
+    device: p.device,
+    precision: p.precision ?? "fp32",
+    compiledWeightBytes: p.weightBytes?.compiled ?? NaN,
+    shippedWeightBytes: p.weightBytes?.shipped ?? NaN,
+    fileBytes: manifest.artifacts.find((a) => a.path === p.path)?.bytes ?? NaN,
+    reference: p.reference ?? null,
+  }));
+  const devices = (["edge", "cloud"] as const)
+    .filter((d) => files.some((f) => f.device === d))
+    .map((d) => {
+      const mine = files.filter((f) => f.device === d);
+      return { device: d, compiledWeightBytes: mine.reduce((n, f) => n + f.compiledWeightBytes, 0), shippedWeightBytes: mine.reduce((n, f) => n + f.shippedWeightBytes, 0), budgetBytes: manifest.devices[d].weightMemoryBytes };
+    });
+  return { files, devices };
+}
+
+const kib = (n: number) => (Number.isFinite(n) ? `${(n / 1024).toFixed(1)} KiB` : "—");
+const ratio = (a: number, b: number) => (Number.isFinite(a) && b > 0 ? `${((a / b - 1) * 100 >= 0 ? "+" : "")}${((a / b - 1) * 100).toFixed(1)}%` : "—");
+
+export function renderShipped(s: ShippedSummary): string {
+  const files = table(
+    ["file", "precision", "weights compiled", "weights shipped", "difference", "file size", "float32 reference"],
+    s.files.map((f) => [f.file, f.precision, kib(f.compiledWeightBytes), kib(f.shippedWeightBytes), ratio(f.shippedWeightBytes, f.compiledWeightBytes), kib(f.fileBytes), f.reference ?? ""]),
+    [false, false, true, true, true, true, false],
+  );
+  const devices = table(
+    ["device", "weights compiled", "weights shipped", "budget"],
+    s.devices.map((d) => [d.device, kib(d.compiledWeightBytes), kib(d.shippedWeightBytes), d.budgetBytes === null ? "" : kib(d.budgetBytes)]),
+    [false, true, true, true],
+  );
+  return `Exported files (weights as the compiler counts them, and as the files hold them)\n${files}\n\n${devices}`;
+}
