@@ -159,9 +159,10 @@ describe("meanet build", () => {
 
   it("exported outputs that differ from tfjs stop the build at verify, each named, and the next build checks again", () => {
     const longer = replaced(SPEC_THRESHOLD, /(stage cloud \{[^}]*epochs: )1/, "$12");
-    // Every weight of edge/main.onnx scaled by 1.5, and the manifest made to agree with the file, so
-    // that export is reused and only verify can notice.
-    const path = join(dir, "edge/main.onnx");
+    // Every weight of the float32 reference of edge/main.onnx (the file tfjs is compared with) scaled
+    // by 1.5, and the manifest made to agree with the file, so that export is reused and only verify can notice.
+    const file = "edge/reference/main.onnx";
+    const path = join(dir, file);
     const model = decodeModel(readFileSync(path));
     let scaled = 0;
     for (const t of model.graph!.initializer!) {
@@ -177,14 +178,14 @@ describe("meanet build", () => {
     writeFileSync(path, bytes);
     const sha = sha256(bytes);
     const m = manifest();
-    m.artifacts = m.artifacts.map((a) => (a.path === "edge/main.onnx" ? { ...a, sha256: sha } : a));
-    m.stages!.export!.outputs["edge/main.onnx"] = sha;
+    m.artifacts = m.artifacts.map((a) => (a.path === file ? { ...a, sha256: sha } : a));
+    m.stages!.export!.outputs[file] = sha;
     writeFileSync(join(dir, "manifest.json"), JSON.stringify(m, null, 2) + "\n");
 
     const r = build(longer);
     expect(r.status).toBe(1);
     expect(r.statuses).toEqual({ compile: "reused", train: "reused", export: "reused", verify: "failed", eval: "skipped" });
-    expect(r.err).toMatch(/^error: edge\/main\.onnx output probs_main \((random|real) inputs, partition\) differs from tfjs by [\d.]+e[-+]\d+, above the tolerance 0\.0001$/m);
+    expect(r.err).toMatch(/^error: edge\/reference\/main\.onnx output probs_main \((random|real) inputs, partition\) differs from tfjs by [\d.]+e[-+]\d+, above the tolerance 0\.0001$/m);
     expect(r.summary.stages.verify.reason).toBe("changed: onnx");
     expect(manifest().stages!.verify).toBeUndefined();
     // Nothing was recorded for verify, so it runs again (and fails again) until the export is redone.

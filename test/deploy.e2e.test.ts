@@ -13,6 +13,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeModel } from "../src/codegen/onnx/index.js";
 import type { ValueInfoProto } from "../src/codegen/onnx/proto.js";
 import { parsePbtxt, type PbMessage, type PbValue } from "./helpers/pbtxt.js";
+import http from "node:http";
+import { startServe, type ServeChild } from "../bench/serveChild.js";
+import { CloudClient } from "../src/runtime/infer/client.js";
+import { Router } from "../src/runtime/infer/router.js";
+import { mulberry32 } from "../src/runtime/train/data/rng.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "meanet-deploy-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -268,5 +273,72 @@ describe("the Triton copy, checked against manifest.json like every exported fil
     const v = cli("verify", cloudOnly, "--samples", "1", "--real", "0");
     expect(v.status).toBe(1);
     expect(v.err).toMatch(/^error MN5005: .*edge\/main\.onnx is missing/m);
+  });
+});
+
+describe("a tensor an int8 edge sends to the cloud", () => {
+  let dir: string;
+  let served: ServeChild;
+  let proxy: http.Server;
+  const requests: { headerLength: number; body: Buffer }[] = [];
+
+  beforeAll(async () => {
+    dir = join(tmp, "wire", "cut");
+    expect(cli("compile", specFile("wire.meanet", AUTO), "-o", join(tmp, "wire")).status).toBe(0);
+    const e = cli("export", dir, "--random-weights", "--calibration-images", "32");
+    expect(e.status, e.err).toBe(0);
+    served = await startServe([], "bin/meanet.js", [dir, "--port", "0"]);
+    // Between the edge and the cloud: every request's bytes are kept, then passed on.
+    proxy = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        const body = Buffer.concat(chunks);
+        requests.push({ headerLength: Number(req.headers["inference-header-content-length"]), body });
+        const headers = { ...req.headers, host: served.url.host };
+        const out = http.request(new URL(req.url!, served.url), { method: req.method, headers }, (reply) => {
+          res.writeHead(reply.statusCode ?? 502, reply.headers);
+          reply.pipe(res);
+        });
+        out.end(body);
+      });
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+  });
+  afterAll(async () => {
+    proxy?.close();
+    served?.process.kill("SIGTERM");
+    await served?.exited;
+  });
+
+  it("crosses the link as uint8: the bytes on the wire per input are inspect's bytes sent", async () => {
+    const inspected = JSON.parse(cli("inspect", join(tmp, "wire.meanet"), "--json").out) as { routes: { exit: string; bytesSent: number }[] };
+    const sent = inspected.routes.find((r) => r.exit === "far")!.bytesSent;
+    expect(sent).toBe(8 * 8 * 2);
+    const manifest = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8"));
+    const cut = manifest.export.partitions.find((p: { device: string }) => p.device === "cloud").inputs[0];
+    expect(cut).toMatchObject({ name: "far.c", dtype: "uint8", quant: { scale: expect.any(Number), zeroPoint: expect.any(Number) } });
+
+    const { port } = proxy.address() as { port: number };
+    const router = await Router.open({ buildDir: dir, cloud: new CloudClient({ url: `http://127.0.0.1:${port}`, model: "cut", timeoutMs: 10_000 }) });
+    const n = 24;
+    const rng = mulberry32(21);
+    const images = Uint8Array.from({ length: n * 16 * 16 * 3 }, () => Math.floor(rng() * 256));
+    const answers = await router.classify(images, n);
+    await router.close();
+    const toCloud = answers.filter((a) => a.exit === "far").length;
+    expect(toCloud).toBeGreaterThan(0);
+    expect(answers.filter((a) => a.exit === "far").every((a) => !a.degraded)).toBe(true);
+    // Each request: a JSON header naming the inputs, then their bytes.
+    let inputs = 0;
+    for (const r of requests) {
+      const header = JSON.parse(r.body.subarray(0, r.headerLength).toString("utf8")) as { inputs: { name: string; datatype: string; shape: number[]; parameters: { binary_data_size: number } }[] };
+      expect(header.inputs.map((i) => [i.name, i.datatype])).toEqual([["far.c", "UINT8"]]);
+      const rows = header.inputs[0]!.shape[0]!;
+      expect(r.body.byteLength - r.headerLength).toBe(rows * sent);
+      expect(header.inputs[0]!.parameters.binary_data_size).toBe(rows * sent);
+      inputs += rows;
+    }
+    expect(inputs).toBe(toCloud);
   });
 });

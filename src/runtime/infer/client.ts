@@ -125,7 +125,7 @@ export class CloudClient {
    * One attempt. Its deadline runs from the request to the last byte of the reply, so a cloud
    * that answers slowly, byte by byte, fails it as one that does not answer at all.
    */
-  private post(url: URL, body: string): Promise<string> {
+  private post(url: URL, { body, headerLength }: { body: Buffer; headerLength: number }): Promise<string> {
     const mod = url.protocol === "https:" ? https : http;
     const ms = this.options.timeoutMs;
     return new Promise((resolve, reject) => {
@@ -137,7 +137,7 @@ export class CloudClient {
         if (e) reject(e);
         else resolve(text);
       };
-      const headers: Record<string, string | number> = { "content-type": "application/json", "content-length": Buffer.byteLength(body) };
+      const headers: Record<string, string | number> = { "content-type": "application/octet-stream", "content-length": body.byteLength, "inference-header-content-length": headerLength };
       if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
       const req = mod.request(url, { method: "POST", agent: this.agent, headers }, (res) => {
         const chunks: Buffer[] = [];
@@ -171,10 +171,18 @@ export class CloudClient {
   }
 }
 
-function requestBody(inputs: InferInput[], outputs: string[]): string {
-  // Typed arrays join without an intermediate array of numbers.
-  const tensors = inputs.map((t) => `{"name":${JSON.stringify(t.name)},"shape":[${t.shape.join(",")}],"datatype":"${t.datatype}","data":[${t.data.join(",")}]}`);
-  return `{"inputs":[${tensors.join(",")}],"outputs":[${outputs.map((o) => `{"name":${JSON.stringify(o)}}`).join(",")}]}`;
+/**
+ * A request in the binary tensor extension: the JSON header names each input with its
+ * `binary_data_size`, and the inputs' bytes follow it in order, little-endian, so a tensor costs
+ * on the wire what it takes in memory (a uint8 feature map one byte per value). Outputs come back
+ * in JSON.
+ */
+export function requestBody(inputs: InferInput[], outputs: string[]): { body: Buffer; headerLength: number } {
+  const tensors = inputs.map((t) => `{"name":${JSON.stringify(t.name)},"shape":[${t.shape.join(",")}],"datatype":"${t.datatype}","parameters":{"binary_data_size":${t.data.byteLength}}}`);
+  const header = Buffer.from(`{"inputs":[${tensors.join(",")}],"outputs":[${outputs.map((o) => `{"name":${JSON.stringify(o)}}`).join(",")}]}`);
+  // Typed arrays are little-endian on every platform Node runs on.
+  const data = inputs.map((t) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  return { body: Buffer.concat([header, ...data]), headerLength: header.byteLength };
 }
 
 /** The outputs of a 200 reply, each checked against what was asked for; a CloudError naming the first problem otherwise. */
