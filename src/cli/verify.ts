@@ -112,7 +112,10 @@ export const verify = defineCommand({
     const loaded = realSamples(ir, Math.max(realCount, quantized ? precisionImages : 0), data, io);
     const real = loaded && realCount > 0 ? firstOf(loaded, realCount) : undefined;
     const usedBackend = await selectBackend(backend);
-    const precision = quantized ? { real: loaded && precisionImages > 0 ? firstOf(loaded, precisionImages) : undefined, randomSamples: 256, gates } : undefined;
+    // Seeded random inputs (reported, not gated): 256 small images, fewer large ones (16 at 224×224×3).
+    const inputSize = ir.input.shape.reduce((a, b) => a * b, 1);
+    const randomSamples = Math.max(16, Math.min(256, Math.round((256 * 3072) / inputSize)));
+    const precision = quantized ? { real: loaded && precisionImages > 0 ? firstOf(loaded, precisionImages) : undefined, randomSamples, gates } : undefined;
     const r = await verifyBuild({ buildDir: dir, randomSamples: samples, seed, tolerance, ...(real ? { real } : {}), ...(precision ? { precision } : {}) });
     if (json) io.out(JSON.stringify({ ...r, backend: usedBackend, realSource: real?.source ?? null }));
     else {

@@ -69,6 +69,28 @@ async function runChain(build: Build, parts: ExportedPartition[], sessions: Map<
   return probs;
 }
 
+/** Inputs in batches of at most BATCH (feature maps of large images take memory), exit outputs joined. */
+const BATCH = 32;
+async function inBatches(x: PrecisionInputs, run: (b: PrecisionInputs) => Promise<Map<string, Float32Array>>): Promise<Map<string, Float32Array>> {
+  const size = x.pixels.length / Math.max(1, x.count);
+  const parts: Map<string, Float32Array>[] = [];
+  for (let start = 0; start < x.count; start += BATCH) {
+    const n = Math.min(BATCH, x.count - start);
+    parts.push(await run({ ...x, pixels: x.pixels.subarray(start * size, (start + n) * size), count: n }));
+  }
+  const out = new Map<string, Float32Array>();
+  for (const exit of parts[0]?.keys() ?? []) {
+    const joined = new Float32Array(parts.reduce((t, p) => t + p.get(exit)!.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      joined.set(p.get(exit)!, at);
+      at += p.get(exit)!.length;
+    }
+    out.set(exit, joined);
+  }
+  return out;
+}
+
 function score(got: Float32Array, want: Float32Array, k: number, classIds: number[], labels: Int32Array | undefined) {
   const argmax = (a: Float32Array, r: number) => {
     let best = 0;
@@ -102,8 +124,8 @@ export async function comparePrecision(build: Build, x: PrecisionInputs, gates: 
   const sessions = new Map<string, InferenceSession>();
   try {
     for (const p of parts) for (const path of [p.path, p.reference].filter((f): f is string => Boolean(f))) sessions.set(path, await openSession(join(build.dir, path)));
-    const shipped = await runChain(build, parts, sessions, (p) => p.path, x);
-    const reference = await runChain(build, parts, sessions, (p) => p.reference ?? p.path, x);
+    const shipped = await inBatches(x, (b) => runChain(build, parts, sessions, (p) => p.path, b));
+    const reference = await inBatches(x, (b) => runChain(build, parts, sessions, (p) => p.reference ?? p.path, b));
     const exits = exitInfos(build.manifest);
     const checks: PrecisionCheck[] = [];
     for (const p of parts) {
