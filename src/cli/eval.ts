@@ -35,7 +35,8 @@ export function formatEvalSummary(r: EvalReport): string {
     table(["system", "accuracy", ...exits.map((x) => `at ${x}`), "edge energy", "latency", "cloud energy"], rows, [false, true, ...exits.map(() => true), true, true, true]),
     "",
     oracleLine(r),
-    ...costModelLines(r),
+    // `meanet build` prints an eval.json it reuses: one written before the cost model named precisions has no `files`.
+    ...(r.costModel.files ? costModelLines(r) : []),
     ...(r.precision ? ["", precisionSummary(r.precision, exits, r.calibration.length > 0)] : []),
   ];
   if (r.precision && (r.calibration.length || r.assertions.length)) lines.push("");
