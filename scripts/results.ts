@@ -10,13 +10,14 @@
  * test split; then, for threshold calibration, recompiles the same weights with the cloud rule's
  * threshold given as `calibrate(…)` targets, exports and evaluates each. Every figure in
  * RESULTS.md comes from this run's files; the machine and the wall times are recorded beside them.
+ * The int8 edge files against their float32 references are eval.json's `precision` section.
  */
 import { spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, totalmem, type as osType, release } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import type { EvalReport, SystemFigures } from "../src/format/eval.js";
+import { macPrecisionText, shippedPrecisions, type EvalReport, type PrecisionRouted, type SystemFigures } from "../src/format/eval.js";
 
 const { values } = parseArgs({ options: { data: { type: "string" }, out: { type: "string" }, results: { type: "string" }, quick: { type: "boolean" } } });
 const resultsFile = values.results ?? "RESULTS.md";
@@ -89,6 +90,35 @@ function accuracyAt(points: { cloudFraction: number; accuracy: number }[], f: nu
   return points.at(-1)!.accuracy;
 }
 const compareAt = [0.02, 0.05, 0.1, 0.15, 0.2, 0.25];
+const points = (x: number) => `${x >= 0 ? "+" : "−"}${Math.abs(x * 100).toFixed(2)} points`;
+
+/** The shipped files (int8 edges) against their float32 references, as eval.json reports them. */
+function precisionLines(r: EvalReport): string[] {
+  const p = r.precision;
+  if (!p) return ["Every file of this export ships as its own float32 form: there is no reference to compare with."];
+  const at = shippedPrecisions(p);
+  const routedRow = (name: string, f: PrecisionRouted) => `| ${name} | ${pct(f.accuracy)} | ${exits.map((x) => pct(f.fractions[x], 1)).join(" | ")} |`;
+  const moved = p.routed.referenceAtCloudFraction;
+  return [
+    `\`meanet export\` ships ${p.files.map((f) => `\`${f.path}\` in ${f.precision}`).join(", ")}, with the float32 file of the same weights beside each (${p.files.map((f) => `\`${f.reference}\``).join(", ")}); \`meanet eval\` runs the references in place of the shipped files on the same ${r.data.samples} test images. Accuracy per exit on the test images of its classes, top-1 agreement on all of them.`,
+    "",
+    "| exit | file | ships at | accuracy | float32 reference | shipped − reference | top-1 agreement |",
+    "|---|---|---|---:|---:|---:|---:|",
+    ...p.exits.map((x) => `| ${x.exit} | \`${x.file}\` | ${x.precision} | ${pct(x.accuracy.shipped)} | ${pct(x.accuracy.reference)} | ${points(x.accuracy.shipped - x.accuracy.reference)} | ${pct(x.agreement)} |`),
+    "",
+    `The routed system, by the same rule: with the same thresholds (the shipped system's${r.calibration.length ? ", calibrated on the shipped files' validation outputs" : ""}), and with the cloud threshold moved so that the references send as many images to the cloud as the shipped files.`,
+    "",
+    `| routed system | accuracy | ${exits.map((x) => `at ${x}`).join(" | ")} |`,
+    `|---|---:|${exits.map(() => "---:").join("|")}|`,
+    routedRow(`**shipped (${at})**`, p.routed.shipped),
+    routedRow("float32 reference, same thresholds", p.routed.reference),
+    ...(moved ? [routedRow(`float32 reference, same cloud fraction (\`${moved.condition.replace(/ t$/, ` ${moved.threshold}`)}\`)`, moved)] : []),
+    "",
+    `- The shipped and reference systems send ${pct(p.routed.sameExit)} of the test images to the same exit and give the same answer for ${pct(p.routed.agreement)}.`,
+    ...(moved ? [`- At the same cloud fraction (${pct(p.routed.shipped.cloudFraction)}), routed accuracy shipped (${at}) − float32 reference: ${points(p.routed.shipped.accuracy - moved.accuracy)}.`] : []),
+    `- Energy is priced at the precision the files ship at: the edge's energy per MAC is ${macPrecisionText(r.costModel, "edge")}.`,
+  ];
+}
 const beats = report.routed.accuracy > b.entropyExit.accuracy;
 
 const cpu = cpus();
@@ -147,9 +177,13 @@ const lines: string[] = [
     return `| ${pct(f, 0)} | ${pct(r)} | ${pct(e)} | ${((r - e) * 100).toFixed(2)} points |`;
   }),
   "",
+  `## Shipped precision against the float32 reference${report.precision ? ` (${shippedPrecisions(report.precision)} vs float32)` : ""}`,
+  "",
+  ...precisionLines(report),
+  "",
   "## Energy per inference",
   "",
-  `Edge energy = edge MACs × energy per MAC + bits sent × energy per bit; routed ${uj(report.routed.energyJ)}, edge only ${uj(b.edgeOnly.energyJ)}, cloud only ${uj(b.cloudOnly.energyJ)} per input. Sending one 28×28 image costs ${uj(28 * 28 * 8 * report.costModel.edge.energyPerBitJ)} on the link, against ${uj(b.edgeOnly.energyJ)} for the main block's compute: transmission dominates whenever an input goes to the cloud. Constants:`,
+  `Edge energy = edge MACs × energy per MAC + bits sent × energy per bit (the edge's energy per MAC is ${macPrecisionText(report.costModel, "edge")}); routed ${uj(report.routed.energyJ)}, edge only ${uj(b.edgeOnly.energyJ)}, cloud only ${uj(b.cloudOnly.energyJ)} per input. Sending one 28×28 image costs ${uj(28 * 28 * 8 * report.costModel.edge.energyPerBitJ)} on the link, against ${uj(b.edgeOnly.energyJ)} for the main block's compute: transmission dominates whenever an input goes to the cloud. Constants:`,
   "",
   ...report.costModel.sources.map((s) => `- ${s}`),
   "",

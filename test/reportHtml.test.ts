@@ -1,6 +1,9 @@
 /**
  * report.html of `meanet eval`, from a fixture EvalReport (Fashion-MNIST, exits main / extension /
  * cloud): the page's content and escaping, the two vega charts and their series, and determinism.
+ * The fixture's run predates per-device precision: its files shipped in float32 while the edge's
+ * energy per MAC is int8's, and it has no comparison with float32 references; the int8 case is the
+ * fixture with an int8 export's files and a comparison section put in (`withInt8`).
  * The page as headless Chromium renders it is test/reportHtml.e2e.test.ts.
  */
 import { readFileSync } from "node:fs";
@@ -42,7 +45,14 @@ function hostile(r: EvalReport, tag: string): EvalReport {
   c.rule = c.rule.map(h);
   for (const b of Object.values(c.baselines)) b.description = h(b.description);
   c.perClass = c.perClass.map((p) => ({ ...p, label: h(p.label) }));
-  c.exitStandalone = c.exitStandalone.map((e) => ({ ...e, classes: h(e.classes) }));
+  c.exitStandalone = c.exitStandalone.map((e) => ({ ...e, classes: h(e.classes), file: h(e.file) }));
+  c.costModel.files = c.costModel.files.map((f) => ({ ...f, path: h(f.path) }));
+  if (c.precision) {
+    c.precision.files = c.precision.files.map((f) => ({ ...f, path: h(f.path), reference: h(f.reference) }));
+    c.precision.exits = c.precision.exits.map((x) => ({ ...x, file: h(x.file), reference: x.reference === null ? null : h(x.reference) }));
+    const moved = c.precision.routed.referenceAtCloudFraction;
+    if (moved) moved.condition = h(moved.condition);
+  }
   c.sweeps = c.sweeps.map((s) => ({ ...s, condition: h(s.condition) }));
   c.calibration = c.calibration.map((x) => ({ ...x, condition: h(x.condition) }));
   c.assertions = c.assertions.map((a) => ({ ...a, text: h(a.text), loc: a.loc === null ? null : h(a.loc), metric: h(a.metric) }));
@@ -84,10 +94,10 @@ describe("emitEvalReportHtml", () => {
     ]);
     expect(html).toMatch(/tr\.failed td \{ background: #[0-9a-f]{6}; \}/);
     expect(html).toContain('<dd class="status-line bad">3 passed, 1 failed</dd>');
-    expect(html).toContain('<tr><td>extension</td><td class="num">29.6%</td><td class="num">90.51%</td><td>hard</td><td class="num">5000</td><td class="num">86.24%</td></tr>');
+    expect(html).toContain('<tr><td>extension</td><td><code>edge/extension.onnx</code></td><td>fp32</td><td class="num">29.6%</td><td class="num">90.51%</td><td>hard</td><td class="num">5000</td><td class="num">86.24%</td></tr>');
     expect(count(html.slice(html.indexOf('<section id="per-class">')), '<span class="bar"')).toBe(10);
     expect(html).toContain('<tr><td>Shirt</td><td>hard</td><td class="num">1000</td><td class="num">80.1%</td>');
-    expect(html).toContain('<tr><td>edge</td><td>edge_int8_45nm</td><td class="num">0.23 pJ</td><td class="num">50 GMAC/s</td><td class="num">283.2 nJ</td><td class="num">18.88 Mbit/s</td><td class="num">10.000 ms</td></tr>');
+    expect(html).toContain('<tr><td>edge</td><td>edge_int8_45nm</td><td>int8</td><td class="num">0.23 pJ</td><td class="num">50 GMAC/s</td><td class="num">283.2 nJ</td><td class="num">18.88 Mbit/s</td><td class="num">10.000 ms</td></tr>');
     expect(count(html, "<li>")).toBe(report.costModel.sources.length);
     expect(html).toContain("Horowitz, &quot;Computing&#x27;s energy problem&quot;, ISSCC 2014");
   });
@@ -199,5 +209,88 @@ describe("emitEvalReportHtml", () => {
     const below = structuredClone(report);
     below.oracleGainRecovered = -0.1;
     expect(emitEvalReportHtml(below)).toContain("Oracle gain recovered: none; the routed system is less accurate than the edge alone (-10.0% by (routed − edge only) / (oracle − edge only)); routed ");
+  });
+});
+
+/**
+ * The fixture as an int8 export of the same build would report it: int8 edge files and the
+ * comparison with their float32 references. The comparison's figures are made up for the page
+ * (plausible, not measured); test/evalPrecision.e2e.test.ts has measured ones.
+ */
+function withInt8(r: EvalReport): EvalReport {
+  const c = structuredClone(r);
+  c.costModel.files = c.costModel.files.map((f) => (f.device === "edge" ? { ...f, precision: "int8" } : f));
+  c.exitStandalone = c.exitStandalone.map((x) => (x.file.startsWith("edge/") ? { ...x, precision: "int8" } : x));
+  const shipped = { accuracy: c.routed.accuracy, fractions: c.routed.fractions, cloudFraction: c.routed.fractions.cloud! };
+  c.precision = {
+    files: [
+      { path: "edge/main.onnx", device: "edge", precision: "int8", reference: "edge/reference/main.onnx" },
+      { path: "edge/extension.onnx", device: "edge", precision: "int8", reference: "edge/reference/extension.onnx" },
+    ],
+    exits: [
+      { exit: "main", file: "edge/main.onnx", precision: "int8", reference: "edge/reference/main.onnx", samples: 10000, accuracy: { shipped: 0.9047, reference: 0.9061 }, agreement: 0.9912 },
+      { exit: "extension", file: "edge/extension.onnx", precision: "int8", reference: "edge/reference/extension.onnx", samples: 5000, accuracy: { shipped: 0.8624, reference: 0.8652 }, agreement: 0.9874 },
+      { exit: "cloud", file: "cloud/model.onnx", precision: "fp32", reference: null, samples: 10000, accuracy: { shipped: 0.9318, reference: 0.9318 }, agreement: 1 },
+    ],
+    routed: {
+      shipped,
+      reference: { accuracy: 0.9329, fractions: { main: 0.4995, extension: 0.2962, cloud: 0.2043 }, cloudFraction: 0.2043 },
+      sameExit: 0.9871,
+      agreement: 0.9902,
+      referenceAtCloudFraction: { accuracy: 0.9327, fractions: { main: 0.5004, extension: 0.2965, cloud: shipped.cloudFraction }, cloudFraction: shipped.cloudFraction, condition: "max_prob(main) < t", threshold: 0.713021 },
+    },
+  };
+  return c;
+}
+
+/** The text of a section, from its opening tag to its end. */
+function section(page: string, id: string): string {
+  const start = page.indexOf(`<section id="${id}">`);
+  expect(start, `section #${id}`).toBeGreaterThanOrEqual(0);
+  return page.slice(start, page.indexOf("</section>", start));
+}
+
+const cellsOf = (row: string) => [...row.matchAll(/<td[^>]*>(.*?)<\/td>/g)].map((m) => m[1]);
+
+describe("report.html: precision", () => {
+  it("names the precision each exit's file ships at, and says when the edge's MACs are priced at another precision than its files ship at", () => {
+    expect(html).not.toContain('<section id="precision">');
+    const cost = section(html, "cost-model");
+    expect(cost).toContain("<th>precision</th>");
+    expect(cost).toContain(
+      '<p class="mac-precision">The edge&#x27;s energy per MAC, 0.23 pJ, is that of int8 MACs, the edge&#x27;s precision; but edge/main.onnx ships at fp32, edge/extension.onnx ships at fp32, so their MACs are priced at int8 all the same.</p>',
+    );
+    expect(cost).toContain('<p class="mac-precision">The cloud&#x27;s energy per MAC, 4.6 pJ, is that of fp32 MACs, the precision the cloud&#x27;s files ship at (cloud/model.onnx).</p>');
+  });
+
+  it("shows shipped (int8) against the float32 reference: each exit, and the routed system with the same thresholds and at the same cloud fraction", () => {
+    const page = emitEvalReportHtml(withInt8(report));
+    const p = section(page, "precision");
+    expect(p).toContain("<h2>Shipped (int8) vs float32 reference</h2>");
+    expect(p).toContain("edge/reference/main.onnx for edge/main.onnx, int8; edge/reference/extension.onnx for edge/extension.onnx, int8");
+    const exitRow = (x: string) => cellsOf(new RegExp(`<tr data-exit="${x}">(.*?)</tr>`).exec(p)![1]!);
+    expect(exitRow("main")).toEqual(["main", "<code>edge/main.onnx</code>", "int8", "<code>edge/reference/main.onnx</code>", "10000", "90.47%", "90.61%", "99.12%"]);
+    expect(exitRow("cloud")).toEqual(["cloud", "<code>cloud/model.onnx</code>", "fp32", "the shipped file", "10000", "93.18%", "93.18%", "100.00%"]);
+    const routed = [...p.matchAll(/<tr class="[a-z]+" data-system="([A-Za-z]+)">(.*?)<\/tr>/g)].map((m) => [m[1], ...cellsOf(m[2]!)]);
+    expect(routed).toEqual([
+      ["shipped", "shipped (int8)", "93.22%", "50.1%", "29.6%", "20.3%"],
+      ["reference", "float32 reference, same thresholds", "93.29%", "50.0%", "29.6%", "20.4%"],
+      ["referenceAtCloudFraction", "float32 reference, same cloud fraction", "93.27%", "50.0%", "29.6%", "20.3%"],
+    ]);
+    expect(p).toContain("with the shipped system&#x27;s thresholds, which are calibrated on the validation outputs of the shipped files, not of the references. The two send 98.71% of the test inputs to the same exit and give the same answer for 99.02%.");
+    expect(p).toContain("Same cloud fraction: the float32 reference with max_prob(main) &lt; 0.713021, the threshold that sends as many test inputs to the cloud as the shipped system (20.3%).");
+    expect(section(page, "exits")).toContain("<tr><td>main</td><td><code>edge/main.onnx</code></td><td>int8</td>");
+    expect(section(page, "cost-model")).toContain("The edge&#x27;s energy per MAC, 0.23 pJ, is that of int8 MACs, the precision the edge&#x27;s files ship at (edge/main.onnx, edge/extension.onnx).");
+  });
+
+  it("escapes the comparison's strings and leaves out the same-cloud-fraction row when no threshold sends inputs to the cloud", () => {
+    const page = emitEvalReportHtml(hostile(withInt8(report), "<i>&"));
+    expect(page).not.toContain("<i>");
+    expect(section(page, "precision")).toContain("<code>edge/reference/main.onnx&lt;i&gt;&amp;</code>");
+    const none = withInt8(report);
+    none.precision!.routed.referenceAtCloudFraction = null;
+    const p = section(emitEvalReportHtml(none), "precision");
+    expect(p).not.toContain("referenceAtCloudFraction");
+    expect(p).not.toContain("Same cloud fraction");
   });
 });

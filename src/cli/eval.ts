@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { formatEnergy, formatSeconds, table } from "../codegen/index.js";
-import type { EvalReport, SystemFigures } from "../format/eval.js";
+import { macPrecisionText, shippedPrecisions, type EvalReport, type PrecisionComparison, type PrecisionRouted, type SystemFigures } from "../format/eval.js";
 // Imported here rather than through codegen/index.js: the chart library loads only for `eval`.
 import { emitEvalReportHtml } from "../codegen/reportHtml/index.js";
 import { EXIT_ERRORS, EXIT_OK } from "../diagnostics/index.js";
@@ -35,11 +35,46 @@ export function formatEvalSummary(r: EvalReport): string {
     table(["system", "accuracy", ...exits.map((x) => `at ${x}`), "edge energy", "latency", "cloud energy"], rows, [false, true, ...exits.map(() => true), true, true, true]),
     "",
     oracleLine(r),
+    // `meanet build` prints an eval.json it reuses: one written before the cost model named precisions has no `files`.
+    ...(r.costModel.files ? costModelLines(r) : []),
+    ...(r.precision ? ["", precisionSummary(r.precision, exits, r.calibration.length > 0)] : []),
   ];
+  if (r.precision && (r.calibration.length || r.assertions.length)) lines.push("");
   for (const c of r.calibration) {
     lines.push(`calibrated ${c.condition} = ${c.threshold} for ${c.target.metric} ${c.target.value}: ${c.validation.value} on ${c.validation.samples} validation images${c.met ? "" : " (target not reachable; closest taken)"}, ${c.test.value} on the test images`);
   }
   for (const a of r.assertions) lines.push(`assert ${a.text}: ${a.status}${a.value === null ? "" : ` (measured ${a.value})`}`);
+  return lines.join("\n");
+}
+
+const picojoules = (j: number) => `${Number((j * 1e12).toPrecision(4))} pJ`;
+
+/** The energy per MAC of each device, and the precision it is of: the one its files ship at. */
+function costModelLines(r: EvalReport): string[] {
+  const { edge, cloud } = r.costModel;
+  return [`edge energy per MAC ${picojoules(edge.energyPerMacJ)}: ${macPrecisionText(r.costModel, "edge")}`, `cloud energy per MAC ${picojoules(cloud.energyPerMacJ)}: ${macPrecisionText(r.costModel, "cloud")}`];
+}
+
+function routedRow(name: string, f: PrecisionRouted, exits: string[]): string[] {
+  return [name, pct(f.accuracy), ...exits.map((x) => pct(f.fractions[x] ?? 0))];
+}
+
+/** The shipped files against their float32 references: each exit, then the routed system both ways. */
+export function precisionSummary(p: PrecisionComparison, exits: string[], calibrated: boolean): string {
+  const shippedAt = shippedPrecisions(p);
+  const exitRows = p.exits.map((x) => [x.exit, x.file, x.precision, pct(x.accuracy.shipped), pct(x.accuracy.reference), pct(x.agreement)]);
+  const { routed } = p;
+  const routedRows = [routedRow(`routed, shipped (${shippedAt})`, routed.shipped, exits), routedRow("routed, float32 reference, same thresholds", routed.reference, exits)];
+  const moved = routed.referenceAtCloudFraction;
+  if (moved) routedRows.push(routedRow(`routed, float32 reference, same cloud fraction`, moved, exits));
+  const lines = [
+    `shipped (${shippedAt}) vs float32 reference on the same test images: ${p.files.map((f) => `${f.reference} in place of ${f.path}`).join(", ")}`,
+    table(["exit", "file", "ships at", "accuracy", "float32 reference", "top-1 agreement"], exitRows, [false, false, false, true, true, true]),
+    "",
+    table(["system", "accuracy", ...exits.map((x) => `at ${x}`)], routedRows, [false, true, ...exits.map(() => true)]),
+    `thresholds: the shipped system's${calibrated ? " (calibrated on the shipped files' validation outputs)" : ""}${moved ? `; same cloud fraction: ${moved.condition.replace(/ t$/, ` ${moved.threshold}`)}, the threshold that sends as many images to the cloud` : ""}`,
+    `the shipped and reference systems (same thresholds) send ${pct(routed.sameExit)} of the images to the same exit and give the same answer for ${pct(routed.agreement)}`,
+  ];
   return lines.join("\n");
 }
 

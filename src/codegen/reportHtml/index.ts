@@ -5,9 +5,9 @@
  * report, same bytes.
  */
 import { formatCount } from "../../ir/index.js";
-import type { AssertionOutcome, Calibration, EvalReport, SystemFigures } from "../../format/eval.js";
+import { macPrecisionText, shippedPrecisions, type AssertionOutcome, type Calibration, type EvalReport, type PrecisionComparison, type PrecisionRouted, type SystemFigures } from "../../format/eval.js";
 import { chartSpec, cloudFraction, sweepLabels, systemFigures, type ChartKind } from "./charts.js";
-import { renderPage, STYLE, type PageModel } from "./page.js";
+import { renderPage, STYLE, type PageModel, type PagePrecision } from "./page.js";
 import { renderChartSvg } from "./vegaSvg.js";
 import { formatEnergy, formatSeconds } from "../table.js";
 
@@ -90,6 +90,31 @@ function assertionSummary(assertions: AssertionOutcome[]): string {
   return parts.join(", ");
 }
 
+function precisionRoutedRow(key: string, name: string, f: PrecisionRouted, exitNames: string[]): PagePrecision["routed"][number] {
+  return { key, rowClass: key === "shipped" ? "routed" : "baseline", name, accuracy: percent(f.accuracy), fractions: exitNames.map((e) => percent(f.fractions[e] ?? null, 1)) };
+}
+
+/** The table of the shipped files against their float32 references, and what its rows mean. */
+function precisionModel(p: PrecisionComparison, exitNames: string[], calibrated: boolean): PagePrecision {
+  const at = shippedPrecisions(p);
+  const { routed } = p;
+  const moved = routed.referenceAtCloudFraction;
+  const rows = [precisionRoutedRow("shipped", `shipped (${at})`, routed.shipped, exitNames), precisionRoutedRow("reference", "float32 reference, same thresholds", routed.reference, exitNames)];
+  if (moved) rows.push(precisionRoutedRow("referenceAtCloudFraction", "float32 reference, same cloud fraction", moved, exitNames));
+  const notes = [
+    `Same thresholds: the rule as above, with the shipped system's thresholds${calibrated ? ", which are calibrated on the validation outputs of the shipped files, not of the references" : ""}. The two send ${percent(routed.sameExit)} of the test inputs to the same exit and give the same answer for ${percent(routed.agreement)}.`,
+  ];
+  if (moved) notes.push(`Same cloud fraction: the float32 reference with ${moved.condition.replace(/ t$/, ` ${plain(moved.threshold)}`)}, the threshold that sends as many test inputs to the cloud as the shipped system (${percent(routed.shipped.cloudFraction, 1)}).`);
+  notes.push("Energy and latency are not given for the references: the cost model prices the files that ship, at their precision.");
+  return {
+    title: `Shipped (${at}) vs float32 reference`,
+    intro: `The same test inputs through the float32 reference of each file that ships at another precision or reads a quantized tensor (${p.files.map((f) => `${f.reference} for ${f.path}, ${f.precision}`).join("; ")}), every other file as it ships. Accuracy per exit on the test inputs of its classes; top-1 agreement on every test input.`,
+    exits: p.exits.map((x) => ({ name: x.exit, file: x.file, precision: x.precision, reference: x.reference, samples: String(x.samples), shipped: percent(x.accuracy.shipped), referenceAccuracy: percent(x.accuracy.reference), agreement: percent(x.agreement) })),
+    routed: rows,
+    notes,
+  };
+}
+
 const CHARTS: { kind: ChartKind; id: string; title: string; caption: string }[] = [
   { kind: "cloudFraction", id: "chart-cloud-fraction", title: "Accuracy against the fraction of inputs sent to the cloud", caption: "Each sweep moves one threshold from never to always sending inputs to the cloud; the baselines sit at their own cloud fraction." },
   { kind: "energy", id: "chart-energy", title: "Accuracy against edge energy per input", caption: "Edge energy by the device model, log scale when every value is positive: sending an input usually costs far more than the edge's own MACs." },
@@ -136,6 +161,8 @@ export function emitEvalReportHtml(report: EvalReport): string {
       const s = standalone.get(name);
       return {
         name,
+        file: s?.file ?? DASH,
+        precision: s?.precision ?? DASH,
         fraction: percent(report.routed.fractions[name] ?? null, 1),
         accuracy: percent(report.routed.exitAccuracy[name] ?? null),
         classes: s?.classes ?? DASH,
@@ -143,6 +170,8 @@ export function emitEvalReportHtml(report: EvalReport): string {
         standalone: s ? percent(s.accuracy) : DASH,
       };
     }),
+    hasPrecision: report.precision !== undefined,
+    precision: report.precision ? precisionModel(report.precision, exitNames, report.calibration.length > 0) : null,
     perClass: report.perClass.map((c) => ({
       label: c.label,
       kind: c.hard ? "hard" : "easy",
@@ -154,14 +183,16 @@ export function emitEvalReportHtml(report: EvalReport): string {
       {
         name: "edge",
         preset: report.costModel.edge.preset ?? DASH,
+        precision: report.costModel.edge.precision,
         energyPerMac: si(report.costModel.edge.energyPerMacJ, "J"),
         throughput: si(report.costModel.edge.throughputMacsPerS, "MAC/s"),
         energyPerBit: si(report.costModel.edge.energyPerBitJ, "J"),
         uplink: si(report.costModel.edge.uplinkBps, "bit/s"),
         rtt: formatSeconds(report.costModel.edge.rttS),
       },
-      { name: "cloud", preset: report.costModel.cloud.preset ?? DASH, energyPerMac: si(report.costModel.cloud.energyPerMacJ, "J"), throughput: si(report.costModel.cloud.throughputMacsPerS, "MAC/s"), energyPerBit: DASH, uplink: DASH, rtt: DASH },
+      { name: "cloud", preset: report.costModel.cloud.preset ?? DASH, precision: report.costModel.cloud.precision, energyPerMac: si(report.costModel.cloud.energyPerMacJ, "J"), throughput: si(report.costModel.cloud.throughputMacsPerS, "MAC/s"), energyPerBit: DASH, uplink: DASH, rtt: DASH },
     ],
+    macPrecision: (["edge", "cloud"] as const).map((d) => `The ${d}'s energy per MAC, ${si(report.costModel[d].energyPerMacJ, "J")}, is ${macPrecisionText(report.costModel, d)}.`),
     hasSources: report.costModel.sources.length > 0,
     sources: report.costModel.sources,
   };

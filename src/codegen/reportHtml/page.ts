@@ -127,14 +127,35 @@ const TEMPLATE = `<!DOCTYPE html>
 <section id="exits">
 <h2>Exits</h2>
 <table>
-<thead><tr><th>exit</th><th class="num">routed: inputs answered</th><th class="num">routed: accuracy there</th><th>standalone: classes</th><th class="num">samples</th><th class="num">standalone accuracy</th></tr></thead>
+<thead><tr><th>exit</th><th>file</th><th>ships at</th><th class="num">routed: inputs answered</th><th class="num">routed: accuracy there</th><th>standalone: classes</th><th class="num">samples</th><th class="num">standalone accuracy</th></tr></thead>
 <tbody>
-{{#each exits}}<tr><td>{{name}}</td><td class="num">{{fraction}}</td><td class="num">{{accuracy}}</td><td>{{classes}}</td><td class="num">{{samples}}</td><td class="num">{{standalone}}</td></tr>
+{{#each exits}}<tr><td>{{name}}</td><td><code>{{file}}</code></td><td>{{precision}}</td><td class="num">{{fraction}}</td><td class="num">{{accuracy}}</td><td>{{classes}}</td><td class="num">{{samples}}</td><td class="num">{{standalone}}</td></tr>
 {{/each}}</tbody>
 </table>
-<p class="muted">Standalone: each exit on every test input of its classes, whatever the router does.</p>
+<p class="muted">Standalone: each exit on every test input of its classes, whatever the router does. Every figure of this report comes from the files as they ship, at the precision named.</p>
 </section>
 
+{{#if hasPrecision}}<section id="precision">
+<h2>{{precision.title}}</h2>
+<p class="muted">{{precision.intro}}</p>
+<table id="precision-exits">
+<thead><tr><th>exit</th><th>file</th><th>ships at</th><th>float32 reference</th><th class="num">samples</th><th class="num">accuracy, shipped</th><th class="num">accuracy, float32</th><th class="num">top-1 agreement</th></tr></thead>
+<tbody>
+{{#each precision.exits}}<tr data-exit="{{name}}"><td>{{name}}</td><td><code>{{file}}</code></td><td>{{precision}}</td><td>{{#if reference}}<code>{{reference}}</code>{{else}}the shipped file{{/if}}</td><td class="num">{{samples}}</td><td class="num">{{shipped}}</td><td class="num">{{referenceAccuracy}}</td><td class="num">{{agreement}}</td></tr>
+{{/each}}</tbody>
+</table>
+<table id="precision-routed">
+<thead><tr><th rowspan="2">routed system</th><th class="num" rowspan="2">accuracy</th><th class="group" colspan="{{exitNames.length}}">inputs answered at</th></tr>
+<tr>{{#each exitNames}}<th class="num">{{this}}</th>{{/each}}</tr>
+</thead>
+<tbody>
+{{#each precision.routed}}<tr class="{{rowClass}}" data-system="{{key}}"><td>{{name}}</td><td class="num">{{accuracy}}</td>{{#each fractions}}<td class="num">{{this}}</td>{{/each}}</tr>
+{{/each}}</tbody>
+</table>
+{{#each precision.notes}}<p>{{this}}</p>
+{{/each}}</section>
+
+{{/if}}
 <section id="per-class">
 <h2>Accuracy per class (routed system)</h2>
 <table>
@@ -148,12 +169,13 @@ const TEMPLATE = `<!DOCTYPE html>
 <section id="cost-model">
 <h2>Cost model</h2>
 <table>
-<thead><tr><th>device</th><th>preset</th><th class="num">energy per MAC</th><th class="num">throughput</th><th class="num">energy per bit sent</th><th class="num">uplink</th><th class="num">round-trip time</th></tr></thead>
+<thead><tr><th>device</th><th>preset</th><th>precision</th><th class="num">energy per MAC</th><th class="num">throughput</th><th class="num">energy per bit sent</th><th class="num">uplink</th><th class="num">round-trip time</th></tr></thead>
 <tbody>
-{{#each devices}}<tr><td>{{name}}</td><td>{{preset}}</td><td class="num">{{energyPerMac}}</td><td class="num">{{throughput}}</td><td class="num">{{energyPerBit}}</td><td class="num">{{uplink}}</td><td class="num">{{rtt}}</td></tr>
+{{#each devices}}<tr><td>{{name}}</td><td>{{preset}}</td><td>{{precision}}</td><td class="num">{{energyPerMac}}</td><td class="num">{{throughput}}</td><td class="num">{{energyPerBit}}</td><td class="num">{{uplink}}</td><td class="num">{{rtt}}</td></tr>
 {{/each}}</tbody>
 </table>
-{{#if hasSources}}<h3>Sources</h3>
+{{#each macPrecision}}<p class="mac-precision">{{this}}</p>
+{{/each}}{{#if hasSources}}<h3>Sources</h3>
 <ol class="sources">
 {{#each sources}}<li>{{this}}</li>
 {{/each}}</ol>
@@ -178,6 +200,15 @@ export interface PageSystem {
   cloudLatency: string;
 }
 
+/** The shipped files against their float32 references. */
+export interface PagePrecision {
+  title: string;
+  intro: string;
+  exits: { name: string; file: string; precision: string; reference: string | null; samples: string; shipped: string; referenceAccuracy: string; agreement: string }[];
+  routed: { key: string; rowClass: string; name: string; accuracy: string; fractions: string[] }[];
+  notes: string[];
+}
+
 export interface PageModel {
   style: string;
   model: string;
@@ -200,9 +231,13 @@ export interface PageModel {
   calibration: { rowClass: string; condition: string; target: string; threshold: string; samples: string; validation: string; test: string; met: string }[];
   hasAssertions: boolean;
   assertions: { status: string; text: string; loc: string; value: string }[];
-  exits: { name: string; fraction: string; accuracy: string; classes: string; samples: string; standalone: string }[];
+  exits: { name: string; file: string; precision: string; fraction: string; accuracy: string; classes: string; samples: string; standalone: string }[];
+  hasPrecision: boolean;
+  precision: PagePrecision | null;
   perClass: { label: string; kind: string; samples: string; accuracy: string; barWidth: string }[];
-  devices: { name: string; preset: string; energyPerMac: string; throughput: string; energyPerBit: string; uplink: string; rtt: string }[];
+  devices: { name: string; preset: string; precision: string; energyPerMac: string; throughput: string; energyPerBit: string; uplink: string; rtt: string }[];
+  /** One sentence per device: the precision its energy per MAC is of, and the one its files ship at. */
+  macPrecision: string[];
   hasSources: boolean;
   sources: string[];
 }

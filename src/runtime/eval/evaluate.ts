@@ -1,7 +1,9 @@
 /**
  * `meanet eval`: the routed system and its baselines on the test split, calibrated thresholds
  * chosen on the validation split, threshold sweeps, the spec's evaluation assertions, and the cost
- * model's energy and latency per input. Every figure comes from one table of exit outputs.
+ * model's energy and latency per input. Every figure comes from one table of exit outputs: those of
+ * the files that ship. When files ship with float32 references (int8 edges), a second table from
+ * the references on the same images is compared with it (precision.ts).
  */
 import { join } from "node:path";
 import type { Calibration, EvalReport, Sweep, SweepPoint, SystemFigures } from "../../format/eval.js";
@@ -11,14 +13,14 @@ import { Codes, MeanetError } from "../../diagnostics/index.js";
 import { DEVICE_PRESETS, LINK_PRESETS } from "../../format/presets.js";
 import { readBuild, type Build } from "../../format/build.js";
 import { loadTestSamples } from "../infer/run.js";
-import { measureOf } from "../../format/measures.js";
 import { rulesFromManifest } from "../../format/rules.js";
 import { loadValidation } from "../train/data/validation.js";
 import { checkEvalAssertions } from "./assertions.js";
 import { chooseThreshold, cloudFractionOf, metricOf, type CalibrationMetric, type Candidate } from "./calibrate.js";
 import { computeExitOutputs, predictionOf, type ExitOutputs, type ExitTable } from "./outputs.js";
 import { byEntropy, entropyExitAnswers, everyInputAt, figuresOf, fullExit, oracleAnswers, routedAnswers, type Answer, type Devices } from "./systems.js";
-import { answersWith, candidateThresholds, ruleText, siteText, thresholdSites, type ThresholdSite } from "./thresholds.js";
+import { precisionComparison } from "./precision.js";
+import { answersWith, candidateThresholds, ruleText, siteMeasure, siteText, thresholdSites, type ThresholdSite } from "./thresholds.js";
 
 export interface EvaluateOptions {
   buildDir: string;
@@ -42,7 +44,8 @@ function pointOf(f: SystemFigures, threshold: number | null, cloudExits: Readonl
   return { threshold: threshold === null ? null : Number(threshold.toPrecision(6)), cloudFraction: cloudFractionOf(f, cloudExits), accuracy: f.accuracy, energyJ: f.energyJ, latencyS: f.latencyS };
 }
 
-function costModelOf(devices: Devices): EvalReport["costModel"] {
+/** The device constants and where they come from; each device's precision, and the precision each file ships at. */
+function costModelOf(devices: Devices, files: ExitOutputs["files"]): EvalReport["costModel"] {
   const sources = new Set<string>();
   // A constant equal to a preset's comes from that preset's source; any other was set in the spec.
   const known = [...Object.values(DEVICE_PRESETS).flatMap((p) => [p.energyPerMacJ, p.throughputMacsPerS]), ...Object.values(LINK_PRESETS).flatMap((p) => [p.uplinkBps, p.energyPerBitJ, p.rttS])];
@@ -56,16 +59,12 @@ function costModelOf(devices: Devices): EvalReport["costModel"] {
   find(cloud.energyPerMacJ, `cloud energy per MAC ${cloud.energyPerMacJ} J`);
   find(cloud.throughputMacsPerS, `cloud throughput ${cloud.throughputMacsPerS} MAC/s`);
   return {
-    edge: { preset: edge.preset, energyPerMacJ: edge.energyPerMacJ, throughputMacsPerS: edge.throughputMacsPerS, energyPerBitJ: edge.energyPerBitJ, uplinkBps: edge.uplinkBps, rttS: edge.rttS },
-    cloud: { preset: cloud.preset, energyPerMacJ: cloud.energyPerMacJ, throughputMacsPerS: cloud.throughputMacsPerS },
+    edge: { preset: edge.preset, precision: edge.precision, energyPerMacJ: edge.energyPerMacJ, throughputMacsPerS: edge.throughputMacsPerS, energyPerBitJ: edge.energyPerBitJ, uplinkBps: edge.uplinkBps, rttS: edge.rttS },
+    cloud: { preset: cloud.preset, precision: cloud.precision, energyPerMacJ: cloud.energyPerMacJ, throughputMacsPerS: cloud.throughputMacsPerS },
+    // A partition without `precision` predates per-device precision: it was exported in float32.
+    files: files.map((f) => ({ path: f.path, device: f.device, precision: f.precision ?? "fp32" })),
     sources: [...sources],
   };
-}
-
-/** Values of one site's measure, per input. */
-function siteMeasure(out: ExitOutputs, site: ThresholdSite): (row: number) => number {
-  const x = out.exits.get(site.exit)!;
-  return (row) => measureOf(site.measure as Parameters<typeof measureOf>[0], x.probs, row * x.k, x.k, x.hard);
 }
 
 /** Chooses every calibrated threshold on the validation outputs, one after another. */
@@ -108,7 +107,9 @@ async function calibratedRouting(build: Build, o: EvaluateOptions, out: ExitOutp
   }
   const v = loadValidation(build, o.data, note);
   note(`calibrating ${sites.filter((s) => s.threshold.kind === "calibrate").length} threshold(s) on ${v.count} validation images`);
-  const validation = await computeExitOutputs(build, v.images, v.labels, v.count);
+  // On the outputs of the files that ship (int8 edges as quantized), which the router runs: never
+  // on the float32 references, which the precision comparison routes with these same thresholds.
+  const validation = await computeExitOutputs(build, v.images, v.labels, v.count, { files: "shipped" });
   const c = calibrate(validation, manifest.routing, sites, devices, cloudExits);
   const routing = recordCalibration(manifest.routing, c.chosen);
   const testFigures = figuresOf(out, routedAnswers(out, rulesFromManifest({ routing }, c.values)), devices);
@@ -190,7 +191,7 @@ function exitStandaloneAccuracy(out: ExitOutputs, labels: ArrayLike<number>): Ev
       samples++;
       if (predictionOf(x, r) === labels[r]) right++;
     }
-    return { exit: x.name, classes: x.classes.kind, samples, accuracy: samples ? Number((right / samples).toFixed(4)) : 0 };
+    return { exit: x.name, classes: x.classes.kind, samples, accuracy: samples ? Number((right / samples).toFixed(4)) : 0, file: x.file.path, precision: x.file.precision ?? "fp32" };
   });
 }
 
@@ -204,7 +205,7 @@ export async function evaluate(o: EvaluateOptions): Promise<Evaluation> {
 
   const test = loadTestSamples(manifest, o.data, o.limit);
   note(`evaluating ${manifest.model} on ${test.count} test images of ${test.source}`);
-  const out = await computeExitOutputs(build, test.images, test.labels, test.count);
+  const out = await computeExitOutputs(build, test.images, test.labels, test.count, { files: "shipped" });
   const cloudExits = new Set([...out.exits.values()].filter((x) => x.device === "cloud").map((x) => x.name));
   const { routing, thresholds, calibration } = await calibratedRouting(build, o, out, cloudExits, note);
   const rules = rulesFromManifest({ routing }, thresholds);
@@ -219,6 +220,7 @@ export async function evaluate(o: EvaluateOptions): Promise<Evaluation> {
   const oracleGainRecovered = gain > 0 ? Number(((routed.accuracy - baselines.edgeOnly.accuracy) / gain).toFixed(4)) : null;
   const exitStandalone = exitStandaloneAccuracy(out, test.labels);
   const assertions = checkEvalAssertions(ir, routed, new Map(exitStandalone.map((x) => [x.exit, x.accuracy])), cloudExits);
+  const precision = await precisionComparison(build, test, out, { routing, thresholds, answers: routedList, figures: routed }, note);
 
   const report: EvalReport = {
     format: "meanet-eval",
@@ -237,7 +239,8 @@ export async function evaluate(o: EvaluateOptions): Promise<Evaluation> {
     sweeps: sweepsOf(out, routing, thresholds, exits, ranked, devices, cloudExits, o.sweepSteps ?? 40),
     calibration,
     assertions,
-    costModel: costModelOf(devices),
+    ...(precision ? { precision } : {}),
+    costModel: costModelOf(devices, out.files),
     seconds: Number(((performance.now() - started) / 1000).toFixed(2)),
   };
   return { report, routing };

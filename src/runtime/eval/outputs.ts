@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { exitInfos, exitView, exportedPartitions, ioBytes, partitionMacs, producerOf, unknownExit, type ExitInfo, type ExportedPartition } from "../../format/exits.js";
 import { hardClassIds } from "../../format/hardClasses.js";
 import type { IrJson } from "../../format/ir.js";
-import type { Manifest } from "../../format/manifest.js";
+import type { Manifest, PartitionIo } from "../../format/manifest.js";
 import { argmax } from "../../format/measures.js";
 import { ExitUnavailable, type ExitView } from "../../format/rules.js";
 import { readExportedFile } from "../export/artifacts.js";
@@ -40,13 +40,38 @@ export interface ExitOutputs {
   hardIds: ReadonlySet<number>;
   /** Class labels of the spec. */
   labelNames: string[];
+  /** Which files gave these outputs. */
+  ran: FileSet;
 }
 
 const elements = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
-/** Runs every exported file over `count` inputs (NHWC, one after another) in batches. */
-export async function computeExitOutputs(build: { dir: string; ir: IrJson; manifest: Manifest }, images: FeedData, labels: ArrayLike<number>, count: number, batch = 500, onBatch?: (done: number) => void): Promise<ExitOutputs> {
+/** Which files run: the shipped ones, or each file's float32 reference in its place (files without one as they ship). */
+export type FileSet = "shipped" | "reference";
+
+export interface ExitOutputOptions {
+  /** "shipped" unless said. */
+  files?: FileSet;
+  batch?: number;
+  onBatch?: (done: number) => void;
+}
+
+/** A tensor an int8 file sends as uint8 (not the model input): its reference takes and gives it in float32. */
+const isLink = (ir: IrJson, io: PartitionIo) => io.quant !== undefined || (io.dtype === "uint8" && io.tensor !== ir.input.tensor);
+
+/** The file run for a partition, and the element types it takes its inputs in. */
+function runnable(ir: IrJson, f: ExportedPartition, which: FileSet): { path: string; dtype: (io: PartitionIo) => string } {
+  if (which === "reference" && f.reference) return { path: f.reference, dtype: (io) => (isLink(ir, io) ? "float32" : io.dtype) };
+  return { path: f.path, dtype: (io) => io.dtype };
+}
+
+/**
+ * Runs every exported file over `count` inputs (NHWC, one after another) in batches: the shipped
+ * files, or with `files: "reference"` the float32 references in their place.
+ */
+export async function computeExitOutputs(build: { dir: string; ir: IrJson; manifest: Manifest }, images: FeedData, labels: ArrayLike<number>, count: number, options: ExitOutputOptions = {}): Promise<ExitOutputs> {
   const { ir, manifest } = build;
+  const which = options.files ?? "shipped";
   const files = exportedPartitions(manifest);
   const hard = hardClassIds(manifest);
   // Which files each file needs (itself and the producers of its inputs, transitively).
@@ -57,10 +82,12 @@ export async function computeExitOutputs(build: { dir: string; ir: IrJson; manif
     fileNeeds.push(mask);
   });
   const macs = partitionMacs(ir, files);
-  const fileCosts: FileCost[] = files.map((f) => ({
+  const run = files.map((f) => runnable(ir, f, which));
+  const fileCosts: FileCost[] = files.map((f, i) => ({
     device: f.device,
     macs: macs.get(f.path)!,
-    bytesIn: f.device === "cloud" ? f.inputs.reduce((s, io) => s + ioBytes(io), 0) : 0,
+    // A reference is sent its inputs in the element types it takes (the link's in float32).
+    bytesIn: f.device === "cloud" ? f.inputs.reduce((s, io) => s + ioBytes({ ...io, dtype: run[i]!.dtype(io) }), 0) : 0,
   }));
   const exits = new Map<string, ExitTable>();
   for (const info of exitInfos(manifest).values()) {
@@ -68,9 +95,10 @@ export async function computeExitOutputs(build: { dir: string; ir: IrJson; manif
   }
 
   const sessions: InferenceSession[] = [];
+  const batch = options.batch ?? 500;
   try {
     // Evaluate the files that were exported and verified, not files changed since.
-    for (const f of files) sessions.push(await openSession(join(build.dir, f.path), {}, readExportedFile(build, f.path)));
+    for (const r of run) sessions.push(await openSession(join(build.dir, r.path), {}, readExportedFile(build, r.path)));
     const inputSize = elements(ir.input.shape);
     for (let start = 0; start < count; start += batch) {
       const n = Math.min(batch, count - start);
@@ -78,7 +106,7 @@ export async function computeExitOutputs(build: { dir: string; ir: IrJson; manif
       values.set(ir.input.name, images.subarray(start * inputSize, (start + n) * inputSize));
       for (let i = 0; i < files.length; i++) {
         const f = files[i]!;
-        const feeds = Object.fromEntries(f.inputs.map((io) => [io.name, feedTensor(io.dtype, values.get(io.tensor === ir.input.tensor ? ir.input.name : io.name)!, n, io.shape)]));
+        const feeds = Object.fromEntries(f.inputs.map((io) => [io.name, feedTensor(run[i]!.dtype(io), values.get(io.tensor === ir.input.tensor ? ir.input.name : io.name)!, n, io.shape)]));
         const result = await sessions[i]!.run(feeds);
         for (const o of f.outputs) {
           const data = result[o.name]!.data as Float32Array;
@@ -86,12 +114,12 @@ export async function computeExitOutputs(build: { dir: string; ir: IrJson; manif
           else values.set(o.name, data);
         }
       }
-      onBatch?.(start + n);
+      options.onBatch?.(start + n);
     }
   } finally {
     for (const s of sessions) await s.release();
   }
-  return { n: count, labels, exits, files, fileCosts, hardIds: new Set(hard), labelNames: manifest.labels };
+  return { n: count, labels, exits, files, fileCosts, hardIds: new Set(hard), labelNames: manifest.labels, ran: which };
 }
 
 /** The prediction of an exit for input `row`, as a class id among the spec's labels. */

@@ -3,7 +3,8 @@
  * swept or calibrated while the others keep their values. Numbered like routingThresholds.
  */
 import type { Manifest } from "../../format/manifest.js";
-import { conditionText, type Condition, type RecordedThreshold } from "../../format/conditions.js";
+import { conditionText, type Condition, type Measure, type RecordedThreshold } from "../../format/conditions.js";
+import { measureOf } from "../../format/measures.js";
 import { rulesFromManifest, type Rule } from "../../format/rules.js";
 import { routedAnswers, type Answer } from "./systems.js";
 import type { ExitOutputs } from "./outputs.js";
@@ -39,6 +40,12 @@ export function thresholdSites(routing: Manifest["routing"]): ThresholdSite[] {
   };
   for (const r of routing as { target: string; when: Condition | null }[]) walk(r.when, r.target);
   return sites;
+}
+
+/** Values of one site's measure, per input. */
+export function siteMeasure(out: ExitOutputs, site: ThresholdSite): (row: number) => number {
+  const x = out.exits.get(site.exit)!;
+  return (row) => measureOf(site.measure as Measure, x.probs, row * x.k, x.k, x.hard);
 }
 
 export function siteText(s: ThresholdSite): string {
