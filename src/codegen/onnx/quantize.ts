@@ -154,6 +154,17 @@ class Rewriter {
   readonly initializers: TensorProto[] = [];
   constructor(private readonly old: Map<string, TensorProto>) {}
 
+  private count = 0;
+
+  /**
+   * A short name for a value the quantization adds (`q.7`, `w.3`, `b.3`): a file's names count
+   * against the device's memory too. No name of the float file has this form (its names are the
+   * spec's identifiers, `block.export` with an identifier after the dot, and `block/op_n`).
+   */
+  fresh(prefix: string): string {
+    return `${prefix}.${this.count++}`;
+  }
+
   has(name: string): boolean {
     return this.old.has(name);
   }
@@ -172,7 +183,7 @@ class Rewriter {
 
   dq(input: string, scale: string, zeroPoint: string | undefined, output: string, axis?: number): void {
     const attribute = axis === undefined ? [] : [{ name: "axis", type: 2, i: axis }];
-    this.nodes.push({ name: `${output}:DequantizeLinear`, opType: "DequantizeLinear", input: zeroPoint ? [input, scale, zeroPoint] : [input, scale], output: [output], attribute });
+    this.nodes.push({ opType: "DequantizeLinear", input: zeroPoint ? [input, scale, zeroPoint] : [input, scale], output: [output], attribute });
   }
 
   /** A weight as int8 per channel, dequantized under its old name; returns the channel scales. */
@@ -180,10 +191,11 @@ class Rewriter {
     const t = this.take(name);
     const dims = t.dims!.map(Number);
     const { q, scales } = quantizeWeights(floatsOf(t), dims, axis);
-    this.initializers.push(scalarOrVector(`${name}.q`, dims, DataType.INT8, new Uint8Array(q.buffer)));
-    this.initializers.push(floatsTensor(`${name}.scale`, scales));
-    this.initializers.push(scalarOrVector(`${name}.zero_point`, [scales.length], DataType.INT8, new Uint8Array(scales.length)));
-    this.dq(`${name}.q`, `${name}.scale`, `${name}.zero_point`, name, axis);
+    const w = this.fresh("w");
+    this.initializers.push(scalarOrVector(w, dims, DataType.INT8, new Uint8Array(q.buffer)));
+    this.initializers.push(floatsTensor(`${w}.s`, scales));
+    this.initializers.push(scalarOrVector(`${w}.z`, [scales.length], DataType.INT8, new Uint8Array(scales.length)));
+    this.dq(w, `${w}.s`, `${w}.z`, name, axis);
     return scales;
   }
 
@@ -192,9 +204,10 @@ class Rewriter {
     const b = floatsOf(this.take(name));
     const scales = weightScales.map((s) => Math.fround(inputScale * s));
     const q = Int32Array.from(b, (v, c) => Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, Math.round(v / scales[c]!))));
-    this.initializers.push(scalarOrVector(`${name}.q`, [b.length], DataType.INT32, new Uint8Array(q.buffer)));
-    this.initializers.push(scalarOrVector(`${name}.scale`, [b.length], DataType.FLOAT, new Uint8Array(Float32Array.from(scales).buffer)));
-    this.dq(`${name}.q`, `${name}.scale`, undefined, name, 0);
+    const v = this.fresh("b");
+    this.initializers.push(scalarOrVector(v, [b.length], DataType.INT32, new Uint8Array(q.buffer)));
+    this.initializers.push(scalarOrVector(`${v}.s`, [b.length], DataType.FLOAT, new Uint8Array(Float32Array.from(scales).buffer)));
+    this.dq(v, `${v}.s`, undefined, name, 0);
   }
 }
 
@@ -220,10 +233,11 @@ export function quantizeModel(bytes: Uint8Array, ranges: ReadonlyMap<string, Val
   const renamed = new Map(plan.sites.filter((s) => !s.folds).map((s) => [s.value, `${s.value}.dq`]));
   const emitSite = (s: Site) => {
     const p = params.get(s.output)!;
-    const [scale, zp] = [`${s.output}.q_scale`, `${s.output}.q_zero_point`];
+    const q = rw.fresh("q");
+    const [scale, zp] = [`${q}.s`, `${q}.z`];
     rw.initializers.push(floatsTensor(scale, [p.scale]), scalarOrVector(zp, [], DataType.UINT8, Uint8Array.of(p.zeroPoint)));
-    rw.nodes.push({ name: `${s.output}:QuantizeLinear`, opType: "QuantizeLinear", input: [s.value, scale, zp], output: [`${s.output}.q`], attribute: [] });
-    rw.dq(`${s.output}.q`, scale, zp, s.folds ? s.output : `${s.value}.dq`);
+    rw.nodes.push({ opType: "QuantizeLinear", input: [s.value, scale, zp], output: [q], attribute: [] });
+    rw.dq(q, scale, zp, s.folds ? s.output : `${s.value}.dq`);
   };
   // Graph inputs are quantized before the first node.
   for (const s of plan.sites) if (!graph.node!.some((n) => n.output![0] === s.value)) emitSite(s);
@@ -236,7 +250,8 @@ export function quantizeModel(bytes: Uint8Array, ranges: ReadonlyMap<string, Val
       const inputScale = params.get(n.input![0]!)?.scale;
       if (input[2] && inputScale !== undefined) rw.bias(input[2], inputScale, weightScales);
     }
-    rw.nodes.push({ ...n, input });
+    // Node names are optional in ONNX; left out, they do not count against the device's memory.
+    rw.nodes.push({ ...n, name: "", input });
     const s = siteAfter.get(n.output![0]!);
     if (s) emitSite(s);
   }
