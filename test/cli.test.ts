@@ -67,6 +67,27 @@ describe("meanet check", () => {
     expect((await run(["frobnicate"])).code).toBe(2);
   });
 
+  it("export's calibration flags: a bad method, percentile or image count is a usage error naming the flag, before the build is read", async () => {
+    const dir = join(tmp, "no-such-build");
+    const cases: [string[], RegExp][] = [
+      [["--calibration", "percentil"], /--calibration: unknown calibration method `percentil`/],
+      [["--calibration", "percentile(150)"], /--calibration: the percentile must be a number in \(0, 100\], not `150`/],
+      [["--calibration", "percentile(0)"], /not `0`/],
+      [["--calibration", "minmax(3)"], /`minmax` takes no argument/],
+      [["--calibration-images", "0"], /--calibration-images/],
+      [["--calibration-images", "many"], /--calibration-images/],
+    ];
+    for (const [flags, message] of cases) {
+      const r = await run(["export", dir, ...flags]);
+      expect(r.code, flags.join(" ")).toBe(2);
+      expect(r.err, flags.join(" ")).toMatch(message);
+    }
+    // Valid flags get as far as the build, which is not there.
+    const ok = await run(["export", dir, "--calibration", "percentile(99.9)", "--calibration-images", "64"]);
+    expect(ok.code).toBe(1);
+    expect(ok.err).toMatch(/MN5005|no-such-build/);
+  });
+
   it("a missing file is an error with a code, not a crash", async () => {
     const r = await run(["check", join(tmp, "nope.meanet")]);
     expect(r.code).toBe(1);
