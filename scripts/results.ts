@@ -115,7 +115,14 @@ function precisionLines(r: EvalReport): string[] {
     ...(moved ? [routedRow(`float32 reference, same cloud fraction (\`${moved.condition.replace(/ t$/, ` ${moved.threshold}`)}\`)`, moved)] : []),
     "",
     `- The shipped and reference systems send ${pct(p.routed.sameExit)} of the test images to the same exit and give the same answer for ${pct(p.routed.agreement)}.`,
-    ...(moved ? [`- At the same cloud fraction (${pct(p.routed.shipped.cloudFraction)}), routed accuracy shipped (${at}) − float32 reference: ${points(p.routed.shipped.accuracy - moved.accuracy)}.`] : []),
+    ...(moved ? [`- At the same cloud fraction (${pct(p.routed.shipped.cloudFraction)}), routed accuracy shipped (${at}) − float32 reference: ${points(p.routed.shipped.accuracy - moved.accuracy)} (target: within 0.3 points: ${Math.abs(p.routed.shipped.accuracy - moved.accuracy) <= 0.003 ? "met" : "**missed**"}).`] : []),
+    ...p.exits
+      .filter((x) => x.reference !== null)
+      .map((x) => {
+        const gap = x.accuracy.shipped - x.accuracy.reference;
+        const met = Math.abs(gap) <= 0.005 && x.agreement >= 0.98;
+        return `- Exit ${x.exit} (${x.precision}): ${points(gap)} of accuracy, ${pct(x.agreement)} top-1 agreement (target: within 0.5 points and at least 98% agreement: ${met ? "met" : "**missed**"}).`;
+      }),
     `- Energy is priced at the precision the files ship at: the edge's energy per MAC is ${macPrecisionText(r.costModel, "edge")}.`,
   ];
 }
