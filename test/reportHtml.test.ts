@@ -294,3 +294,16 @@ describe("report.html: precision", () => {
     expect(p).not.toContain("Same cloud fraction");
   });
 });
+
+describe("weights as compiled and as shipped", () => {
+  it("shows each exported file's weight bytes beside the compile-time figure when eval.json has them, and no table when it has none", () => {
+    const r = fixture();
+    expect(emitEvalReportHtml(r)).not.toContain('class="shipped-weights"');
+    r.costModel.files = r.costModel.files.map((f, i) => ({ ...f, weightBytes: { compiled: 100_000 * (i + 1), shipped: 102_400 * (i + 1) } }));
+    const page = emitEvalReportHtml(r);
+    const table = page.slice(page.indexOf('<table class="shipped-weights">'), page.indexOf("</table>", page.indexOf('<table class="shipped-weights">')));
+    const rows = [...table.matchAll(/<tr><td>.*?<\/tr>/g)].map((m) => cellsOf(m[0]));
+    expect(rows).toHaveLength(r.costModel.files.length);
+    expect(rows[0]).toEqual([r.costModel.files[0]!.path, r.costModel.files[0]!.precision, "97.7 KiB", "100.0 KiB", "+2.4%"]);
+  });
+});

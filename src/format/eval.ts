@@ -167,7 +167,13 @@ export interface EvalReport {
     edge: { preset: string | null; precision: Precision; energyPerMacJ: number; throughputMacsPerS: number; energyPerBitJ: number; uplinkBps: number; rttS: number };
     cloud: { preset: string | null; precision: Precision; energyPerMacJ: number; throughputMacsPerS: number };
     /** Every exported partition file in plan order, at the precision it ships at (fp32 for an export that predates per-device precision). */
-    files: { path: string; device: "edge" | "cloud"; precision: Precision }[];
+    files: {
+      path: string;
+      device: "edge" | "cloud";
+      precision: Precision;
+      /** The file's weight bytes as the compiler counts them and as the file holds them (absent for an export that predates them). */
+      weightBytes?: { compiled: number; shipped: number };
+    }[];
     sources: string[];
   };
   seconds: number;

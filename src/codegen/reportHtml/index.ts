@@ -94,6 +94,18 @@ function precisionRoutedRow(key: string, name: string, f: PrecisionRouted, exitN
   return { key, rowClass: key === "shipped" ? "routed" : "baseline", name, accuracy: percent(f.accuracy), fractions: exitNames.map((e) => percent(f.fractions[e] ?? null, 1)) };
 }
 
+/** Each exported file's weight bytes as compiled and as shipped, when eval.json has them. */
+function weightRows(report: EvalReport): { hasWeights: boolean; weights: { file: string; precision: string; compiled: string; shipped: string; difference: string }[] } {
+  const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
+  const weights = report.costModel.files.flatMap((f) => {
+    const w = f.weightBytes;
+    if (!w) return [];
+    const d = (w.shipped / w.compiled - 1) * 100;
+    return [{ file: f.path, precision: f.precision, compiled: kib(w.compiled), shipped: kib(w.shipped), difference: `${d >= 0 ? "+" : "−"}${Math.abs(d).toFixed(1)}%` }];
+  });
+  return { hasWeights: weights.length > 0, weights };
+}
+
 /** The table of the shipped files against their float32 references, and what its rows mean. */
 function precisionModel(p: PrecisionComparison, exitNames: string[], calibrated: boolean): PagePrecision {
   const at = shippedPrecisions(p);
@@ -192,6 +204,7 @@ export function emitEvalReportHtml(report: EvalReport): string {
       },
       { name: "cloud", preset: report.costModel.cloud.preset ?? DASH, precision: report.costModel.cloud.precision, energyPerMac: si(report.costModel.cloud.energyPerMacJ, "J"), throughput: si(report.costModel.cloud.throughputMacsPerS, "MAC/s"), energyPerBit: DASH, uplink: DASH, rtt: DASH },
     ],
+    ...weightRows(report),
     macPrecision: (["edge", "cloud"] as const).map((d) => `The ${d}'s energy per MAC, ${si(report.costModel[d].energyPerMacJ, "J")}, is ${macPrecisionText(report.costModel, d)}.`),
     hasSources: report.costModel.sources.length > 0,
     sources: report.costModel.sources,

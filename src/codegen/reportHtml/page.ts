@@ -175,7 +175,13 @@ const TEMPLATE = `<!DOCTYPE html>
 {{/each}}</tbody>
 </table>
 {{#each macPrecision}}<p class="mac-precision">{{this}}</p>
-{{/each}}{{#if hasSources}}<h3>Sources</h3>
+{{/each}}{{#if hasWeights}}<table class="shipped-weights">
+<thead><tr><th>file</th><th>ships at</th><th class="num">weights, as compiled</th><th class="num">weights, as shipped</th><th class="num">difference</th></tr></thead>
+<tbody>{{#each weights}}<tr><td>{{file}}</td><td>{{precision}}</td><td class="num">{{compiled}}</td><td class="num">{{shipped}}</td><td class="num">{{difference}}</td></tr>
+{{/each}}</tbody>
+</table>
+<p class="muted">As compiled: the parameters at the device's precision, the figure checked against the budgets. As shipped: the bytes of the file's weights (int8 values with their scales and zero points, int32 biases, float constants).</p>
+{{/if}}{{#if hasSources}}<h3>Sources</h3>
 <ol class="sources">
 {{#each sources}}<li>{{this}}</li>
 {{/each}}</ol>
@@ -238,6 +244,8 @@ export interface PageModel {
   devices: { name: string; preset: string; precision: string; energyPerMac: string; throughput: string; energyPerBit: string; uplink: string; rtt: string }[];
   /** One sentence per device: the precision its energy per MAC is of, and the one its files ship at. */
   macPrecision: string[];
+  hasWeights: boolean;
+  weights: { file: string; precision: string; compiled: string; shipped: string; difference: string }[];
   hasSources: boolean;
   sources: string[];
 }

@@ -62,7 +62,7 @@ function costModelOf(devices: Devices, files: ExitOutputs["files"]): EvalReport[
     edge: { preset: edge.preset, precision: edge.precision, energyPerMacJ: edge.energyPerMacJ, throughputMacsPerS: edge.throughputMacsPerS, energyPerBitJ: edge.energyPerBitJ, uplinkBps: edge.uplinkBps, rttS: edge.rttS },
     cloud: { preset: cloud.preset, precision: cloud.precision, energyPerMacJ: cloud.energyPerMacJ, throughputMacsPerS: cloud.throughputMacsPerS },
     // A partition without `precision` predates per-device precision: it was exported in float32.
-    files: files.map((f) => ({ path: f.path, device: f.device, precision: f.precision ?? "fp32" })),
+    files: files.map((f) => ({ path: f.path, device: f.device, precision: f.precision ?? "fp32", ...(f.weightBytes ? { weightBytes: f.weightBytes } : {}) })),
     sources: [...sources],
   };
 }
