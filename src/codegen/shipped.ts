@@ -58,3 +58,33 @@ export function renderShipped(s: ShippedSummary): string {
   );
   return `Exported files (weights as the compiler counts them, and as the files hold them)\n${files}\n\n${devices}`;
 }
+
+/** The heading export's section of report.md starts with; an export replaces the section an earlier one wrote. */
+export const SHIPPED_HEADING = "## Exported files";
+
+/** report.md's section on what the export ships, in Markdown. */
+export function shippedMarkdown(s: ShippedSummary): string {
+  const rows = s.files.map((f) => `| \`${f.file}\` | ${f.precision} | ${kib(f.compiledWeightBytes)} | ${kib(f.shippedWeightBytes)} | ${ratio(f.shippedWeightBytes, f.compiledWeightBytes)} | ${kib(f.fileBytes)} | ${f.reference ? `\`${f.reference}\`` : ""} |`);
+  const devices = s.devices.map((d) => `| ${d.device} | ${kib(d.compiledWeightBytes)} | ${kib(d.shippedWeightBytes)} | ${d.budgetBytes === null ? "" : kib(d.budgetBytes)} |`);
+  return [
+    SHIPPED_HEADING,
+    "",
+    "Written by `meanet export`: each file at the precision of its device, its weights as the compiler counts them (parameters at that precision, the figure checked against the budgets) and as the file holds them.",
+    "",
+    "| file | precision | weights compiled | weights shipped | difference | file size | float32 reference |",
+    "|---|---|---:|---:|---:|---:|---|",
+    ...rows,
+    "",
+    "| device | weights compiled | weights shipped | budget |",
+    "|---|---:|---:|---:|",
+    ...devices,
+    "",
+  ].join("\n");
+}
+
+/** report.md with export's section in place of any earlier one. */
+export function withShippedSection(report: string, s: ShippedSummary): string {
+  const at = report.indexOf(`\n${SHIPPED_HEADING}\n`);
+  const before = (at >= 0 ? report.slice(0, at) : report).trimEnd();
+  return `${before}\n\n${shippedMarkdown(s)}`;
+}

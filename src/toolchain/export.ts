@@ -3,11 +3,12 @@
  * the seeded initial ones. All files are made in memory first, so a bad weight file stops the
  * export before anything is written; the manifest is written last and lists every file's hash.
  */
-import { rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { exportedFiles, type Manifest, type ExportCalibration, type ManifestArtifact, type PartitionPlan, type WeightsOrigin } from "../format/manifest.js";
 import type { Precision } from "../format/ir.js";
 import { calibrationOf, PRECISION_BYTES, type Calibration } from "../format/quantize.js";
+import { shippedSummary, withShippedSection } from "../codegen/shipped.js";
 import { atDevicePrecision, precisionOf, referencePath, type Emitter } from "./precision.js";
 import { emitManifestWithExport, sha256 } from "../codegen/manifest.js";
 import { emitOnnx, initializerBytes, IR_VERSION, OPSET, planPartitions, type OnnxModelInfo } from "../codegen/onnx/index.js";
@@ -97,6 +98,23 @@ function weightBytesOf(build: Build, plan: PartitionPlan, bytes: Uint8Array): { 
   return { compiled: params * PRECISION_BYTES[precisionOf(build, plan)], shipped: initializerBytes(bytes) };
 }
 
+/**
+ * report.md gets a section on what the export ships (weights as compiled and as shipped). The file
+ * is compile's; the manifest lists its new hash, and so does the compile stage's record of a
+ * `meanet build`, so that the build takes the extended file for its own.
+ */
+function reportWithExport(dir: string, manifest: Manifest, exported: NonNullable<Manifest["export"]>, files: ManifestArtifact[]): { manifest: Manifest; artifacts: ManifestArtifact[] } {
+  const path = join(dir, "report.md");
+  if (!existsSync(path)) return { manifest, artifacts: [] };
+  const summary = shippedSummary({ ...manifest, export: exported, artifacts: [...manifest.artifacts.filter((a) => !files.some((f) => f.path === a.path)), ...files] })!;
+  const bytes = Buffer.from(withShippedSection(readFileSync(path, "utf8"), summary));
+  writeAtomic(path, bytes);
+  const artifact = { path: "report.md", sha256: sha256(bytes), bytes: bytes.byteLength };
+  const compile = manifest.stages?.compile;
+  const stages = compile?.outputs["report.md"] ? { ...manifest.stages, compile: { ...compile, outputs: { ...compile.outputs, "report.md": artifact.sha256 } } } : manifest.stages;
+  return { manifest: { ...manifest, ...(stages ? { stages } : {}) }, artifacts: [artifact] };
+}
+
 export async function exportBuild(o: ExportOptions): Promise<ExportResult> {
   const build = readBuild(o.buildDir);
   const { ir, manifest } = build;
@@ -141,6 +159,7 @@ export async function exportBuild(o: ExportOptions): Promise<ExportResult> {
     // Every file written, so that readers check them all (exportedFiles in src/format/manifest.ts).
     files: files.map((f) => f.path),
   };
-  writeAtomic(join(o.buildDir, "manifest.json"), emitManifestWithExport(manifest, exported, files));
+  const report = reportWithExport(o.buildDir, manifest, exported, files);
+  writeAtomic(join(o.buildDir, "manifest.json"), emitManifestWithExport(report.manifest, exported, [...files, ...report.artifacts]));
   return { partitions, calibration: atPrecision.calibration, files, weights: origin, hardClasses: hard };
 }
