@@ -172,7 +172,7 @@ describe("meanet eval: shipped int8 files against their float32 references", () 
     const { costModel } = report;
     expect(costModel.edge.precision).toBe("int8");
     expect(costModel.edge.energyPerMacJ).toBe(ir.devices.edge.energyPerMacJ);
-    expect(costModel.files).toEqual(manifest.export!.partitions.map((p) => ({ path: p.path, device: p.device, precision: p.precision })));
+    expect(costModel.files).toEqual(manifest.export!.partitions.map((p) => ({ path: p.path, device: p.device, precision: p.precision, weightBytes: p.weightBytes })));
     expect(costModel.files.filter((f) => f.device === "edge").every((f) => f.precision === costModel.edge.precision)).toBe(true);
     const html = readFileSync(join(dir, "report.html"), "utf8");
     expect(html).toContain('<section id="precision">');

@@ -265,7 +265,12 @@ describe("faults", () => {
       const fake = createServer((req, res) => {
         const chunks: Buffer[] = [];
         req.on("data", (c: Buffer) => chunks.push(c));
-        req.on("end", () => answer((JSON.parse(Buffer.concat(chunks).toString()) as { inputs: { shape: number[] }[] }).inputs[0]!.shape[0]!, res));
+        req.on("end", () => {
+          // The edge sends its tensors in the binary extension: the JSON header comes first.
+          const body = Buffer.concat(chunks);
+          const header = Number(req.headers["inference-header-content-length"] ?? body.byteLength);
+          answer((JSON.parse(body.subarray(0, header).toString()) as { inputs: { shape: number[] }[] }).inputs[0]!.shape[0]!, res);
+        });
       });
       await new Promise<void>((done) => fake.listen(0, "127.0.0.1", done));
       return {

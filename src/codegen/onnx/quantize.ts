@@ -194,8 +194,8 @@ class Rewriter {
     const w = this.fresh("w");
     this.initializers.push(scalarOrVector(w, dims, DataType.INT8, new Uint8Array(q.buffer)));
     this.initializers.push(floatsTensor(`${w}.s`, scales));
-    this.initializers.push(scalarOrVector(`${w}.z`, [scales.length], DataType.INT8, new Uint8Array(scales.length)));
-    this.dq(w, `${w}.s`, `${w}.z`, name, axis);
+    // Symmetric: every zero point is 0, which a DequantizeLinear without one takes (of the int8 type of the weights).
+    this.dq(w, `${w}.s`, undefined, name, axis);
     return scales;
   }
 
