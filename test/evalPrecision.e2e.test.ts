@@ -133,17 +133,22 @@ describe("meanet eval: shipped int8 files against their float32 references", () 
       const exit = manifest.exits.find((e) => e.name === x.exit)!;
       const classIds = classIdsOf(manifest.labels, exit.classes as never, hard);
       const k = classIds.length;
-      let [samples, right, agree] = [0, 0, 0];
+      let [samples, right, agree, agreeOwn] = [0, 0, 0, 0];
       for (let r = 0; r < test.count; r++) {
         const b = argmax(reference.get(x.exit)!, r, k);
-        if (argmax(shipped.get(x.exit)!, r, k) === b) agree++;
+        const same = argmax(shipped.get(x.exit)!, r, k) === b;
+        if (same) agree++;
         if (!classIds.includes(test.labels[r]!)) continue;
         samples++;
+        if (same) agreeOwn++;
         if (classIds[b] === test.labels[r]) right++;
       }
       expect(x.samples, x.exit).toBe(samples);
       expect(x.accuracy.reference, x.exit).toBe(Number((right / samples).toFixed(4)));
       expect(x.agreement, x.exit).toBe(Number((agree / test.count).toFixed(6)));
+      // The extension's own inputs are the hard-class images, fewer than all.
+      expect(x.agreementOnClasses, x.exit).toBe(Number((agreeOwn / samples).toFixed(6)));
+      if (x.exit === "extension") expect(samples).toBeLessThan(test.count);
     }
   });
 

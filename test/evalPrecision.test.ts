@@ -98,8 +98,8 @@ const system = shippedSystem(shipped, [0.6]);
 describe("the shipped files against their float32 references", () => {
   it("compares each exit: accuracy on its classes each way, and top-1 agreement", () => {
     expect(exitComparison(shipped, reference)).toEqual([
-      { exit: "main", file: "edge/main.onnx", precision: "int8", reference: "edge/reference/main.onnx", samples: 6, accuracy: { shipped: 0.5, reference: 0.6667 }, agreement: 0.833333 },
-      { exit: "cloud", file: "cloud/model.onnx", precision: "fp32", reference: null, samples: 6, accuracy: { shipped: 1, reference: 1 }, agreement: 1 },
+      { exit: "main", file: "edge/main.onnx", precision: "int8", reference: "edge/reference/main.onnx", samples: 6, accuracy: { shipped: 0.5, reference: 0.6667 }, agreement: 0.833333, agreementOnClasses: 0.833333 },
+      { exit: "cloud", file: "cloud/model.onnx", precision: "fp32", reference: null, samples: 6, accuracy: { shipped: 1, reference: 1 }, agreement: 1, agreementOnClasses: 1 },
     ]);
   });
 
@@ -156,8 +156,8 @@ describe("the shipped files against their float32 references", () => {
   it("is told in the text of meanet eval: each exit's file and precision, then the routed system both ways", () => {
     const text = precisionSummary(comparePrecision(shipped, reference, system, DEVICES, CLOUD), ["main", "cloud"], true).split("\n");
     expect(text[0]).toBe("shipped (int8) vs float32 reference on the same test images: edge/reference/main.onnx in place of edge/main.onnx");
-    expect(text.find((l) => l.startsWith("main "))!.split(/\s{2,}/)).toEqual(["main", "edge/main.onnx", "int8", "50.00%", "66.67%", "83.33%"]);
-    expect(text.find((l) => l.startsWith("cloud "))!.split(/\s{2,}/)).toEqual(["cloud", "cloud/model.onnx", "fp32", "100.00%", "100.00%", "100.00%"]);
+    expect(text.find((l) => l.startsWith("main "))!.split(/\s{2,}/)).toEqual(["main", "edge/main.onnx", "int8", "50.00%", "66.67%", "83.33%", "83.33%"]);
+    expect(text.find((l) => l.startsWith("cloud "))!.split(/\s{2,}/)).toEqual(["cloud", "cloud/model.onnx", "fp32", "100.00%", "100.00%", "100.00%", "100.00%"]);
     expect(text.find((l) => l.startsWith("routed, shipped (int8)"))!.split(/\s{2,}/)).toEqual(["routed, shipped (int8)", "83.33%", "66.67%", "33.33%"]);
     expect(text.find((l) => l.startsWith("routed, float32 reference, same thresholds"))!.split(/\s{2,}/)).toEqual(["routed, float32 reference, same thresholds", "83.33%", "83.33%", "16.67%"]);
     expect(text.find((l) => l.startsWith("routed, float32 reference, same cloud fraction"))!.split(/\s{2,}/)).toEqual(["routed, float32 reference, same cloud fraction", "83.33%", "66.67%", "33.33%"]);

@@ -62,14 +62,14 @@ function routedRow(name: string, f: PrecisionRouted, exits: string[]): string[] 
 /** The shipped files against their float32 references: each exit, then the routed system both ways. */
 export function precisionSummary(p: PrecisionComparison, exits: string[], calibrated: boolean): string {
   const shippedAt = shippedPrecisions(p);
-  const exitRows = p.exits.map((x) => [x.exit, x.file, x.precision, pct(x.accuracy.shipped), pct(x.accuracy.reference), pct(x.agreement)]);
+  const exitRows = p.exits.map((x) => [x.exit, x.file, x.precision, pct(x.accuracy.shipped), pct(x.accuracy.reference), x.agreementOnClasses === undefined ? "" : pct(x.agreementOnClasses), pct(x.agreement)]);
   const { routed } = p;
   const routedRows = [routedRow(`routed, shipped (${shippedAt})`, routed.shipped, exits), routedRow("routed, float32 reference, same thresholds", routed.reference, exits)];
   const moved = routed.referenceAtCloudFraction;
   if (moved) routedRows.push(routedRow(`routed, float32 reference, same cloud fraction`, moved, exits));
   const lines = [
     `shipped (${shippedAt}) vs float32 reference on the same test images: ${p.files.map((f) => `${f.reference} in place of ${f.path}`).join(", ")}`,
-    table(["exit", "file", "ships at", "accuracy", "float32 reference", "top-1 agreement"], exitRows, [false, false, false, true, true, true]),
+    table(["exit", "file", "ships at", "accuracy", "float32 reference", "agreement, its classes", "agreement, all"], exitRows, [false, false, false, true, true, true, true]),
     "",
     table(["system", "accuracy", ...exits.map((x) => `at ${x}`)], routedRows, [false, true, ...exits.map(() => true)]),
     `thresholds: the shipped system's${calibrated ? " (calibrated on the shipped files' validation outputs)" : ""}${moved ? `; same cloud fraction: ${moved.condition.replace(/ t$/, ` ${moved.threshold}`)}, the threshold that sends as many images to the cloud` : ""}`,

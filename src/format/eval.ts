@@ -94,6 +94,11 @@ export interface PrecisionExit {
   accuracy: { shipped: number; reference: number };
   /** Fraction of all test images on which the shipped and the reference exit give the same top-1 output. */
   agreement: number;
+  /**
+   * The same on the test images of the exit's classes (`samples`), the inputs it is trained for:
+   * for an exit over the hard classes, the hard-class images. Absent in reports that predate it.
+   */
+  agreementOnClasses?: number;
 }
 
 /**

@@ -43,7 +43,7 @@ export interface PartitionPlan {
   /**
    * Weight bytes of the file: `compiled`, its nodes' parameters at its precision as the compiler
    * counts them against the budgets; `shipped`, the bytes of the file's initializers (int8 weights
-   * with their scales and zero points, int32 biases, float constants). Written by export.
+   * with their scales, int32 biases, uint8 activation scales and zero points, float constants). Written by export.
    */
   weightBytes?: { compiled: number; shipped: number };
 }

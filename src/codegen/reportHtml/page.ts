@@ -180,7 +180,7 @@ const TEMPLATE = `<!DOCTYPE html>
 <tbody>{{#each weights}}<tr><td>{{file}}</td><td>{{precision}}</td><td class="num">{{compiled}}</td><td class="num">{{shipped}}</td><td class="num">{{difference}}</td></tr>
 {{/each}}</tbody>
 </table>
-<p class="muted">As compiled: the parameters at the device's precision, the figure checked against the budgets. As shipped: the bytes of the file's weights (int8 values with their scales and zero points, int32 biases, float constants).</p>
+<p class="muted">As compiled: the parameters at the device's precision, the figure checked against the budgets. As shipped: the bytes of the file's weights (int8 values with their scales, int32 biases, float constants).</p>
 {{/if}}{{#if hasSources}}<h3>Sources</h3>
 <ol class="sources">
 {{#each sources}}<li>{{this}}</li>

@@ -27,12 +27,12 @@ export interface ShippedSystem {
 
 const round = (x: number, digits: number) => Number(x.toFixed(digits));
 
-/** Each exit on its own: accuracy on the test images of its classes (4 digits, as exitStandalone), and top-1 agreement on all. */
+/** Each exit on its own: accuracy on the test images of its classes (4 digits, as exitStandalone), top-1 agreement on all of them and on those of its classes. */
 export function exitComparison(shipped: ExitOutputs, reference: ExitOutputs): PrecisionExit[] {
   return [...shipped.exits.values()].map((x) => {
     const y = reference.exits.get(x.name)!;
     const own = new Set(x.classIds);
-    let [samples, right, rightRef, agree] = [0, 0, 0, 0];
+    let [samples, right, rightRef, agree, agreeOwn] = [0, 0, 0, 0, 0];
     for (let r = 0; r < shipped.n; r++) {
       const a = argmax(x.probs, r * x.k, x.k);
       const b = argmax(y.probs, r * y.k, y.k);
@@ -40,6 +40,7 @@ export function exitComparison(shipped: ExitOutputs, reference: ExitOutputs): Pr
       const label = shipped.labels[r]!;
       if (!own.has(label)) continue;
       samples++;
+      if (a === b) agreeOwn++;
       if (x.classIds[a] === label) right++;
       if (y.classIds[b] === label) rightRef++;
     }
@@ -52,6 +53,7 @@ export function exitComparison(shipped: ExitOutputs, reference: ExitOutputs): Pr
       samples,
       accuracy: { shipped: accuracy(right), reference: accuracy(rightRef) },
       agreement: shipped.n ? round(agree / shipped.n, 6) : 0,
+      agreementOnClasses: samples ? round(agreeOwn / samples, 6) : 0,
     };
   });
 }
