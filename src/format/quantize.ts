@@ -43,6 +43,20 @@ export function calibrationOf(ir: Pick<IrJson, "quantize">): Calibration {
 /** Bytes of one weight at a precision. */
 export const PRECISION_BYTES: Record<Precision, number> = { int8: 1, fp16: 2, fp32: 4 };
 
+/**
+ * A tensor an int8 edge file sends to the cloud as uint8 (`planPartitions` types it so; export
+ * adds its scale and zero point). The model input, uint8 as stored, is not one. A float32
+ * reference takes and gives such a tensor in float32.
+ */
+export function isQuantizedLink(io: { dtype: string; tensor: number }, inputTensor: number): boolean {
+  return io.dtype === "uint8" && io.tensor !== inputTensor;
+}
+
+/** The element type a float32 reference takes or gives a tensor in: float32 for a quantized link, else the tensor's own. */
+export function referenceDtype(io: { dtype: string; tensor: number }, inputTensor: number): string {
+  return isQuantizedLink(io, inputTensor) ? "float32" : io.dtype;
+}
+
 /** The ONNX element type a device's tensors cross the link at. */
 export function linkDtype(precision: Precision): "uint8" | "float16" | "float32" {
   return precision === "int8" ? "uint8" : precision === "fp16" ? "float16" : "float32";

@@ -9,7 +9,7 @@ import { exportedFiles, type Manifest, type ExportCalibration, type ManifestArti
 import type { Precision } from "../format/ir.js";
 import { calibrationOf, PRECISION_BYTES, type Calibration } from "../format/quantize.js";
 import { shippedSummary, withShippedSection } from "../codegen/shipped.js";
-import { atDevicePrecision, precisionOf, referencePath, type Emitter } from "./precision.js";
+import { atDevicePrecision, precisionOf, referencePath, type Emitter, type FileRole } from "./precision.js";
 import { emitManifestWithExport, sha256 } from "../codegen/manifest.js";
 import { emitOnnx, initializerBytes, IR_VERSION, OPSET, planPartitions, type OnnxModelInfo } from "../codegen/onnx/index.js";
 import { tritonModelPath } from "../codegen/triton.js";
@@ -59,11 +59,11 @@ function trainedWeights(build: Build): { store: WeightStore; origin: WeightsOrig
   return { store, origin: { kind: "trained", trainReportSha256: record?.sha256 ?? null }, hard: trainedHardClasses(build, record) };
 }
 
-/** What a file says of its precision: the shipped file names its reference, the reference what it is the reference of. */
-function precisionMetadata(plan: PartitionPlan, precision: Precision, reference: boolean, calibration: ExportCalibration | null): [string, string][] {
-  if (reference) return [["meanet.precision", "fp32"], ["meanet.reference_of", plan.path]];
+/** What a file says of its precision: a shipped file names its reference, a reference what it is the reference of. */
+function precisionMetadata(plan: PartitionPlan, precision: Precision, role: FileRole, calibration: ExportCalibration | null): [string, string][] {
+  if (role === "reference") return [["meanet.precision", "fp32"], ["meanet.reference_of", plan.path]];
   const meta: [string, string][] = [["meanet.precision", precision]];
-  if (plan.inputs.some((io) => io.quant) || precision !== "fp32") meta.push(["meanet.reference", referencePath(plan.path)]);
+  if (role === "shipped") meta.push(["meanet.reference", referencePath(plan.path)]);
   if (precision === "int8" && calibration) meta.push(["meanet.calibration", JSON.stringify(calibration)]);
   return meta;
 }
@@ -123,9 +123,9 @@ export async function exportBuild(o: ExportOptions): Promise<ExportResult> {
     o.randomSeed !== undefined ? { store: randomWeights(ir, o.randomSeed), origin: { kind: "random", seed: o.randomSeed } as WeightsOrigin, hard: initialHardClasses(manifest) } : trainedWeights(build);
   const plans = planPartitions(ir);
   const lookup = lookupIn(store);
-  const emit: Emitter = (plan, precision, reference, calibrated) => {
+  const emit: Emitter = (plan, precision, role, calibrated) => {
     const info = modelInfo(build, plan, origin, hard, o.toolVersion);
-    info.metadata.push(...precisionMetadata(plan, precision, reference, calibrated));
+    info.metadata.push(...precisionMetadata(plan, precision, role, calibrated));
     return emitOnnx(ir, plan, lookup, info);
   };
   const atPrecision = await atDevicePrecision({ build, dataDir: o.dataDir, calibration, randomSeed: o.randomSeed, warn: o.warn ?? (() => {}) }, plans, emit);

@@ -7,15 +7,21 @@
 import type { Build } from "../format/build.js";
 import type { Precision } from "../format/ir.js";
 import type { ExportCalibration, PartitionIo, PartitionPlan } from "../format/manifest.js";
-import type { Calibration, ValueRange } from "../format/quantize.js";
+import { isQuantizedLink, referenceDtype, type Calibration, type ValueRange } from "../format/quantize.js";
 import { decodeModel } from "../codegen/onnx/proto.js";
 import { toFloat16 } from "../codegen/onnx/float16.js";
 import { observeModel, quantizationPlan, quantizeModel, uint8Params } from "../codegen/onnx/quantize.js";
 import { calibrateRanges, type ObservedFile } from "../runtime/export/calibrate.js";
 import { calibrationImages } from "../runtime/export/calibrationImages.js";
 
-/** How a partition file is written in float32: for the reference of a file at `precision`, or for the file itself (quantized after). */
-export type Emitter = (plan: PartitionPlan, precision: Precision, reference: boolean, calibration: ExportCalibration | null) => Uint8Array;
+/**
+ * Which file an emission is: the float32 `reference` of a file shipped at another form, the
+ * `shipped` file before its quantization or halving, or a float32 file shipped `as-is`.
+ */
+export type FileRole = "reference" | "shipped" | "as-is";
+
+/** How a partition file is written in float32, for its role, at its device's precision. */
+export type Emitter = (plan: PartitionPlan, precision: Precision, role: FileRole, calibration: ExportCalibration | null) => Uint8Array;
 
 export interface PrecisionOptions {
   build: Build;
@@ -53,17 +59,16 @@ function neededFor(plans: PartitionPlan[], int8: PartitionPlan[]): PartitionPlan
   return plans.filter((p) => need.has(p));
 }
 
-/** Outputs of an int8 file that cross the link (planPartitions makes them uint8). */
-function linkOutputs(plan: PartitionPlan) {
-  return plan.outputs.filter((o) => !o.exit && o.dtype === "uint8");
+/** Outputs of an int8 edge file that cross the link (planPartitions makes them uint8). */
+function linkOutputs(o: PrecisionOptions, plan: PartitionPlan) {
+  return plan.outputs.filter((io) => !io.exit && isLink(o, io));
 }
 
-/** A tensor that crosses the link quantized: uint8, and not the model input. */
-const isLink = (o: PrecisionOptions, io: PartitionIo) => io.dtype === "uint8" && io.tensor !== o.build.ir.input.tensor;
+const isLink = (o: PrecisionOptions, io: PartitionIo) => isQuantizedLink(io, o.build.ir.input.tensor);
 
 /** The plan as its float32 reference takes and gives its tensors: the link's in float32. */
 function floatPlan(o: PrecisionOptions, plan: PartitionPlan): PartitionPlan {
-  const float = (io: PartitionIo): PartitionIo => (isLink(o, io) ? { ...io, dtype: "float32" } : io);
+  const float = (io: PartitionIo): PartitionIo => ({ ...io, dtype: referenceDtype(io, o.build.ir.input.tensor) });
   return { ...plan, inputs: plan.inputs.map(float), outputs: plan.outputs.map(float) };
 }
 
@@ -71,7 +76,7 @@ async function calibrate(o: PrecisionOptions, plans: PartitionPlan[], int8: Part
   const images = calibrationImages({ build: o.build, dataDir: o.dataDir, calibration: o.calibration, randomSeed: o.randomSeed, warn: o.warn });
   const files: ObservedFile[] = neededFor(plans, int8).map((p) => {
     const ref = references.get(p)!;
-    const observe = int8.includes(p) ? [...quantizationPlan(decodeModel(ref)).observe, ...linkOutputs(p).map((io) => io.name)] : [];
+    const observe = int8.includes(p) ? [...quantizationPlan(decodeModel(ref)).observe, ...linkOutputs(o, p).map((io) => io.name)] : [];
     return { path: p.path, bytes: observe.length ? observeModel(ref, observe) : ref, inputs: p.inputs, outputs: p.outputs, observe };
   });
   const input = o.build.ir.input;
@@ -80,9 +85,9 @@ async function calibrate(o: PrecisionOptions, plans: PartitionPlan[], int8: Part
 }
 
 /** Gives the tensors leaving int8 edge files for the cloud their calibrated parameters, on both sides. */
-function quantizeLinks(plans: PartitionPlan[], int8: PartitionPlan[], ranges: Map<string, Map<string, ValueRange>>): void {
+function quantizeLinks(o: PrecisionOptions, plans: PartitionPlan[], int8: PartitionPlan[], ranges: Map<string, Map<string, ValueRange>>): void {
   for (const p of int8) {
-    for (const out of linkOutputs(p)) {
+    for (const out of linkOutputs(o, p)) {
       const quant = uint8Params(ranges.get(p.path)!.get(out.name)!);
       out.quant = quant;
       for (const q of plans) for (const i of q.inputs) if (i.tensor === out.tensor) i.quant = quant;
@@ -95,18 +100,18 @@ export async function atDevicePrecision(o: PrecisionOptions, plans: PartitionPla
   const int8 = plans.filter((_, i) => precisions[i] === "int8");
   // Files that take a tensor an int8 edge file sends over the link differ from their float form too.
   const changed = plans.map((p, i) => precisions[i] !== "fp32" || p.inputs.some((io) => isLink(o, io)));
-  const refs = new Map(plans.map((p, i) => [p, emit(floatPlan(o, p), precisions[i]!, changed[i]!, null)]));
+  const refs = new Map(plans.map((p, i) => [p, emit(floatPlan(o, p), precisions[i]!, changed[i] ? "reference" : "as-is", null)]));
   let calibration: ExportCalibration | null = null;
   let ranges = new Map<string, Map<string, ValueRange>>();
   if (int8.length) {
     const c = await calibrate(o, plans, int8, refs);
     ranges = c.ranges;
     calibration = { ...o.calibration, images: c.count, source: c.source };
-    quantizeLinks(plans, int8, ranges);
+    quantizeLinks(o, plans, int8, ranges);
   }
   const shipped = plans.map((p, i) => {
     if (!changed[i]) return refs.get(p)!;
-    const bytes = emit(p, precisions[i]!, false, calibration);
+    const bytes = emit(p, precisions[i]!, "shipped", calibration);
     if (precisions[i] === "int8") return quantizeModel(bytes, ranges.get(p.path)!);
     return precisions[i] === "fp16" ? toFloat16(bytes) : bytes;
   });

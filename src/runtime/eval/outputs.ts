@@ -11,6 +11,7 @@ import { hardClassIds } from "../../format/hardClasses.js";
 import type { IrJson } from "../../format/ir.js";
 import type { Manifest, PartitionIo } from "../../format/manifest.js";
 import { argmax } from "../../format/measures.js";
+import { referenceDtype } from "../../format/quantize.js";
 import { ExitUnavailable, type ExitView } from "../../format/rules.js";
 import { readExportedFile } from "../export/artifacts.js";
 import { feedTensor, openSession, type FeedData, type InferenceSession } from "../infer/onnx.js";
@@ -56,12 +57,9 @@ export interface ExitOutputOptions {
   onBatch?: (done: number) => void;
 }
 
-/** A tensor an int8 file sends as uint8 (not the model input): its reference takes and gives it in float32. */
-const isLink = (ir: IrJson, io: PartitionIo) => io.quant !== undefined || (io.dtype === "uint8" && io.tensor !== ir.input.tensor);
-
 /** The file run for a partition, and the element types it takes its inputs in. */
 function runnable(ir: IrJson, f: ExportedPartition, which: FileSet): { path: string; dtype: (io: PartitionIo) => string } {
-  if (which === "reference" && f.reference) return { path: f.reference, dtype: (io) => (isLink(ir, io) ? "float32" : io.dtype) };
+  if (which === "reference" && f.reference) return { path: f.reference, dtype: (io) => referenceDtype(io, ir.input.tensor) };
   return { path: f.path, dtype: (io) => io.dtype };
 }
 

@@ -9,6 +9,7 @@
 import { join } from "node:path";
 import type { PartitionPlan } from "../../format/manifest.js";
 import { Codes, MeanetError } from "../../diagnostics/index.js";
+import { referenceDtype } from "../../format/quantize.js";
 import { readBuild, type Build } from "../../format/build.js";
 import { feedTensor, openSession, type InferenceSession } from "../infer/onnx.js";
 import { buildBlockModel, type BlockModel } from "../train/builder.js";
@@ -167,7 +168,7 @@ async function checkBatch(build: Build, models: Map<string, BlockModel>, session
         // A tensor inside a block (the cut of an `auto` block) has no tfjs value: onnxruntime's is fed.
         const data = io.tensor === ir.input.tensor ? pixels : mode === "partition" ? (reference.get(io.tensor) ?? fromOrt.get(io.tensor)!) : fromOrt.get(io.tensor)!;
         // References take the link's tensors in float32, as they were before quantization.
-        feeds[io.name] = feedTensor(io.quant ? "float32" : io.dtype, data, count, io.shape);
+        feeds[io.name] = feedTensor(referenceDtype(io, ir.input.tensor), data, count, io.shape);
       }
       const result = await sessions.get(fileOf(p))!.run(feeds);
       for (const io of p.outputs) {

@@ -5,10 +5,9 @@
  * each on labelled images, and the largest difference of a probability. Agreement and the
  * accuracy change are gated on real images; on seeded random inputs they are reported.
  */
-import { join } from "node:path";
 import type { Build } from "../../format/build.js";
-import { exitInfos, type ExportedPartition } from "../../format/exits.js";
-import { feedTensor, openSession, type InferenceSession } from "../infer/onnx.js";
+import { computeExitOutputs } from "../eval/outputs.js";
+import { exitComparison } from "../eval/precision.js";
 
 export interface PrecisionGates {
   /** Top-1 agreement with the reference at least this fraction (real images). */
@@ -27,6 +26,7 @@ export interface PrecisionCheck {
   exit: string;
   inputs: "random" | "real";
   samples: number;
+  /** Top-1 agreement: on real images, over those of the exit's classes; on random inputs, over all. */
   agreement: number;
   /** On labelled images whose class the exit covers; null on random inputs. */
   accuracy: number | null;
@@ -46,101 +46,44 @@ export interface PrecisionInputs {
   count: number;
 }
 
-/** The exit outputs of the chain of files, `pick` choosing which file runs for each partition. */
-async function runChain(build: Build, parts: ExportedPartition[], sessions: Map<string, InferenceSession>, pick: (p: ExportedPartition) => string, x: PrecisionInputs): Promise<Map<string, Float32Array>> {
-  const { ir } = build;
-  const values = new Map<number, unknown>();
-  const probs = new Map<string, Float32Array>();
-  const pending = [...parts];
-  while (pending.length) {
-    const i = pending.findIndex((p) => p.inputs.every((io) => io.tensor === ir.input.tensor || values.has(io.tensor)));
-    if (i < 0) throw new Error(`verify: ${pending.map((p) => p.path).join(", ")} read tensors no file gives`);
-    const p = pending.splice(i, 1)[0]!;
-    const feeds: Record<string, ReturnType<typeof feedTensor>> = {};
-    for (const io of p.inputs) {
-      feeds[io.name] = io.tensor === ir.input.tensor ? feedTensor(io.dtype, x.pixels, x.count, io.shape) : (values.get(io.tensor) as ReturnType<typeof feedTensor>);
-    }
-    const result = await sessions.get(pick(p))!.run(feeds);
-    for (const io of p.outputs) {
-      if (io.exit) probs.set(io.exit, result[io.name]!.data as Float32Array);
-      else values.set(io.tensor, result[io.name]);
-    }
-  }
-  return probs;
-}
-
-/** Inputs in batches of at most BATCH (feature maps of large images take memory), exit outputs joined. */
-const BATCH = 32;
-async function inBatches(x: PrecisionInputs, run: (b: PrecisionInputs) => Promise<Map<string, Float32Array>>): Promise<Map<string, Float32Array>> {
-  const size = x.pixels.length / Math.max(1, x.count);
-  const parts: Map<string, Float32Array>[] = [];
-  for (let start = 0; start < x.count; start += BATCH) {
-    const n = Math.min(BATCH, x.count - start);
-    parts.push(await run({ ...x, pixels: x.pixels.subarray(start * size, (start + n) * size), count: n }));
-  }
-  const out = new Map<string, Float32Array>();
-  for (const exit of parts[0]?.keys() ?? []) {
-    const joined = new Float32Array(parts.reduce((t, p) => t + p.get(exit)!.length, 0));
-    let at = 0;
-    for (const p of parts) {
-      joined.set(p.get(exit)!, at);
-      at += p.get(exit)!.length;
-    }
-    out.set(exit, joined);
-  }
-  return out;
-}
-
-function score(got: Float32Array, want: Float32Array, k: number, classIds: number[], labels: Int32Array | undefined) {
-  const argmax = (a: Float32Array, r: number) => {
-    let best = 0;
-    for (let c = 1; c < k; c++) if (a[r * k + c]! > a[r * k + best]!) best = c;
-    return best;
-  };
-  const n = want.length / k;
-  let agree = 0;
-  let maxProbDiff = 0;
-  let covered = 0;
-  let right = 0;
-  let rightRef = 0;
-  for (let r = 0; r < n; r++) {
-    const [a, b] = [argmax(got, r), argmax(want, r)];
-    if (a === b) agree++;
-    for (let c = 0; c < k; c++) maxProbDiff = Math.max(maxProbDiff, Math.abs(got[r * k + c]! - want[r * k + c]!));
-    if (!labels || !classIds.includes(labels[r]!)) continue;
-    covered++;
-    if (classIds[a] === labels[r]) right++;
-    if (classIds[b] === labels[r]) rightRef++;
-  }
-  const accuracy = labels && covered ? right / covered : null;
-  const referenceAccuracy = labels && covered ? rightRef / covered : null;
-  return { agreement: agree / n, maxProbDiff, accuracy, referenceAccuracy };
+/** Largest difference of one probability between two tables of the same exit. */
+function maxDiff(a: Float32Array, b: Float32Array): number {
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i]! - b[i]!));
+  return d;
 }
 
 /** Every exit of a file that has a reference, shipped against reference, on these inputs; checked against `gates` unless null (reported only). */
 export async function comparePrecision(build: Build, x: PrecisionInputs, gates: PrecisionGates | null): Promise<PrecisionCheck[]> {
-  const parts = build.manifest.export!.partitions;
-  if (!parts.some((p) => p.reference)) return [];
-  const sessions = new Map<string, InferenceSession>();
-  try {
-    for (const p of parts) for (const path of [p.path, p.reference].filter((f): f is string => Boolean(f))) sessions.set(path, await openSession(join(build.dir, path)));
-    const shipped = await inBatches(x, (b) => runChain(build, parts, sessions, (p) => p.path, b));
-    const reference = await inBatches(x, (b) => runChain(build, parts, sessions, (p) => p.reference ?? p.path, b));
-    const exits = exitInfos(build.manifest);
-    const checks: PrecisionCheck[] = [];
-    for (const p of parts) {
-      if (!p.reference) continue;
-      for (const exit of p.exits) {
-        const info = exits.get(exit)!;
-        const s = score(shipped.get(exit)!, reference.get(exit)!, info.k, info.classIds, x.kind === "real" ? x.labels : undefined);
-        const accuracyChange = s.accuracy !== null && s.referenceAccuracy !== null ? (s.accuracy - s.referenceAccuracy) * 100 : null;
-        const gated = gates !== null;
-        const ok = !gates || (s.agreement >= gates.minAgreement && (accuracyChange === null || accuracyChange >= gates.minAccuracyChange));
-        checks.push({ partition: p.path, reference: p.reference, precision: p.precision ?? "fp32", exit, inputs: x.kind, samples: x.count, ...s, accuracyChange, gated, ok });
-      }
-    }
-    return checks;
-  } finally {
-    for (const s of sessions.values()) await s.release();
-  }
+  if (!build.manifest.export!.partitions.some((p) => p.reference)) return [];
+  // Random inputs have no class: no image is of an exit's classes, so no accuracy is measured.
+  const labels = x.labels ?? new Int32Array(x.count).fill(-1);
+  // The files chained as the router runs them, once as they ship and once with the references in
+  // their place; small batches, since feature maps of large images take memory.
+  const run = (files: "shipped" | "reference") => computeExitOutputs(build, x.pixels, labels, x.count, { files, batch: 32 });
+  const [shipped, reference] = [await run("shipped"), await run("reference")];
+  return exitComparison(shipped, reference)
+    .filter((c) => c.reference !== null)
+    .map((c): PrecisionCheck => {
+      const labelled = x.labels !== undefined && c.samples > 0;
+      const accuracyChange = labelled ? (c.accuracy.shipped - c.accuracy.reference) * 100 : null;
+      // On labelled images, agreement on the exit's own inputs (the hard-class images for an exit over the hard classes).
+      const agreement = labelled ? (c.agreementOnClasses ?? c.agreement) : c.agreement;
+      const ok = !gates || (agreement >= gates.minAgreement && (accuracyChange === null || accuracyChange >= gates.minAccuracyChange));
+      return {
+        partition: c.file,
+        reference: c.reference!,
+        precision: c.precision,
+        exit: c.exit,
+        inputs: x.kind,
+        samples: x.count,
+        agreement,
+        accuracy: labelled ? c.accuracy.shipped : null,
+        referenceAccuracy: labelled ? c.accuracy.reference : null,
+        accuracyChange,
+        maxProbDiff: maxDiff(shipped.exits.get(c.exit)!.probs, reference.exits.get(c.exit)!.probs),
+        gated: gates !== null,
+        ok,
+      };
+    });
 }
