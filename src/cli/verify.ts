@@ -8,7 +8,7 @@ import type { IrJson } from "../format/ir.js";
 import { datasetFor } from "../runtime/train/run.js";
 import { isDataError } from "../runtime/train/data/errors.js";
 import { EXIT_ERRORS, EXIT_OK, UsageError } from "../diagnostics/index.js";
-import { integerFlag } from "../runtime/argv.js";
+import { integerFlag, numberFlag } from "../runtime/argv.js";
 import { defineCommand } from "./command.js";
 import type { Io } from "./io.js";
 
@@ -55,14 +55,6 @@ function precisionRow(c: PrecisionCheck): string[] {
   return [c.partition, c.precision, c.exit, c.inputs, String(c.samples), pct(c.agreement, 2), pct(c.accuracy, 2), pct(c.referenceAccuracy, 2), change, c.maxProbDiff.toExponential(2), c.gated ? (c.ok ? "ok" : "FAIL") : "reported"];
 }
 
-/** A number flag in a closed range, or a usage error naming it. */
-function numberFlag(name: string, text: string | undefined, fallback: number, min: number, max: number): number {
-  if (text === undefined) return fallback;
-  const x = Number(text);
-  if (text.trim() === "" || !Number.isFinite(x) || x < min || x > max) throw new UsageError(`--${name} must be a number from ${min} to ${max}, not \`${text}\``);
-  return x;
-}
-
 function row(c: OutputCheck): string[] {
   return [c.partition, c.output, c.inputs, c.mode, c.maxAbsDiff.toExponential(2), c.argmaxAgreement === null ? "" : `${(c.argmaxAgreement * 100).toFixed(1)}%`, c.ok ? "ok" : "FAIL"];
 }
@@ -99,8 +91,8 @@ export const verify = defineCommand({
       json: Boolean(values.json),
       precisionImages: integerFlag("precision-images", values["precision-images"], { min: 0 }) ?? 1000,
       gates: {
-        minAgreement: numberFlag("min-agreement", values["min-agreement"], DEFAULT_PRECISION_GATES.minAgreement * 100, 0, 100) / 100,
-        minAccuracyChange: numberFlag("min-accuracy-change", values["min-accuracy-change"], DEFAULT_PRECISION_GATES.minAccuracyChange, -100, 100),
+        minAgreement: (numberFlag("min-agreement", values["min-agreement"], { min: 0, max: 100 }) ?? DEFAULT_PRECISION_GATES.minAgreement * 100) / 100,
+        minAccuracyChange: numberFlag("min-accuracy-change", values["min-accuracy-change"], { min: -100, max: 100 }) ?? DEFAULT_PRECISION_GATES.minAccuracyChange,
       },
     };
   },

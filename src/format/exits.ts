@@ -99,7 +99,7 @@ export function ioBytes(io: PartitionIo): number {
 }
 
 /** The file that computes a tensor another file reads. */
-export function producerOf(files: readonly ExportedPartition[], io: PartitionIo): ExportedPartition | undefined {
+export function producerOf<F extends ExportedPartition>(files: readonly F[], io: PartitionIo): F | undefined {
   return files.find((f) => f.outputs.some((o) => o.name === io.name && !o.exit));
 }
 

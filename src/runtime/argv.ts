@@ -53,6 +53,14 @@ export function integerFlag(name: string, text: string | undefined, range: { min
   return n;
 }
 
+/** A real-valued flag in [min, max], undefined when absent; a UsageError naming the flag otherwise. */
+export function numberFlag(name: string, text: string | undefined, range: { min: number; max: number }): number | undefined {
+  if (text === undefined) return undefined;
+  const x = Number(text);
+  if (text.trim() === "" || !Number.isFinite(x) || x < range.min || x > range.max) throw new UsageError(`--${name} must be a number from ${range.min} to ${range.max}, not \`${text}\``);
+  return x;
+}
+
 /**
  * How a generated program ends on a failure, as the CLI does: a usage error prints its message
  * and the program's usage (exit 2), another MeanetError `error CODE: message` (exit 1). Anything

@@ -8,6 +8,7 @@ import type { Build } from "../format/build.js";
 import type { Precision } from "../format/ir.js";
 import type { ExportCalibration, PartitionIo, PartitionPlan } from "../format/manifest.js";
 import { isQuantizedLink, referenceDtype, type Calibration, type ValueRange } from "../format/quantize.js";
+import { producerOf } from "../format/exits.js";
 import { decodeModel } from "../codegen/onnx/proto.js";
 import { toFloat16 } from "../codegen/onnx/float16.js";
 import { observeModel, quantizationPlan, quantizeModel, uint8Params } from "../codegen/onnx/quantize.js";
@@ -50,10 +51,10 @@ export function referencePath(path: string): string {
 /** The plans int8 files depend on (their inputs' producers, transitively), with them, in plan order. */
 function neededFor(plans: PartitionPlan[], int8: PartitionPlan[]): PartitionPlan[] {
   const need = new Set<PartitionPlan>();
-  const visit = (p: PartitionPlan) => {
-    if (need.has(p)) return;
+  const visit = (p: PartitionPlan | undefined) => {
+    if (!p || need.has(p)) return;
     need.add(p);
-    for (const io of p.inputs) for (const q of plans) if (q.outputs.some((o) => o.tensor === io.tensor && !o.exit)) visit(q);
+    for (const io of p.inputs) visit(producerOf(plans, io));
   };
   int8.forEach(visit);
   return plans.filter((p) => need.has(p));

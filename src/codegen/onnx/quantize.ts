@@ -13,7 +13,7 @@
  * them in the float file, see `observeModel`), and `quantizeModel` rewrites the file given them.
  */
 import type { ValueRange } from "../../format/quantize.js";
-import { DataType, decodeModel, encodeModel, valueInfo, type ModelProto, type NodeProto, type TensorProto } from "./proto.js";
+import { DataType, decodeModel, encodeModel, floatTensor, intTensor, valueInfo, type ModelProto, type NodeProto, type TensorProto } from "./proto.js";
 
 /** Ops whose activation inputs (and output) are quantized: onnxruntime has integer kernels for them. */
 const QUANTIZED = new Set(["Conv", "Gemm", "Add", "Concat", "MaxPool", "AveragePool", "GlobalAveragePool"]);
@@ -130,11 +130,8 @@ function floatsOf(t: TensorProto): Float32Array {
   return new Float32Array(copy.buffer);
 }
 
-const scalarOrVector = (name: string, dims: number[], dataType: number, rawData: Uint8Array): TensorProto => ({ name, dims, dataType, rawData });
-
-function floatsTensor(name: string, values: number[]): TensorProto {
-  return scalarOrVector(name, values.length === 1 ? [] : [values.length], DataType.FLOAT, new Uint8Array(Float32Array.from(values).buffer));
-}
+/** Float32 values as an initializer: a scalar for one value, else a vector. */
+const floatsTensor = (name: string, values: number[]): TensorProto => floatTensor(name, values.length === 1 ? [] : [values.length], Float32Array.from(values));
 
 /** Per-channel symmetric int8 weights in the 7-bit range: the values and each channel's scale. */
 export function quantizeWeights(w: Float32Array, dims: number[], axis: number): { q: Int8Array; scales: number[] } {
@@ -192,7 +189,7 @@ class Rewriter {
     const dims = t.dims!.map(Number);
     const { q, scales } = quantizeWeights(floatsOf(t), dims, axis);
     const w = this.fresh("w");
-    this.initializers.push(scalarOrVector(w, dims, DataType.INT8, new Uint8Array(q.buffer)));
+    this.initializers.push(intTensor(w, dims, q));
     this.initializers.push(floatsTensor(`${w}.s`, scales));
     // Symmetric: every zero point is 0, which a DequantizeLinear without one takes (of the int8 type of the weights).
     this.dq(w, `${w}.s`, undefined, name, axis);
@@ -205,8 +202,8 @@ class Rewriter {
     const scales = weightScales.map((s) => Math.fround(inputScale * s));
     const q = Int32Array.from(b, (v, c) => Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, Math.round(v / scales[c]!))));
     const v = this.fresh("b");
-    this.initializers.push(scalarOrVector(v, [b.length], DataType.INT32, new Uint8Array(q.buffer)));
-    this.initializers.push(scalarOrVector(`${v}.s`, [b.length], DataType.FLOAT, new Uint8Array(Float32Array.from(scales).buffer)));
+    this.initializers.push(intTensor(v, [b.length], q));
+    this.initializers.push(floatTensor(`${v}.s`, [b.length], Float32Array.from(scales)));
     this.dq(v, `${v}.s`, undefined, name, 0);
   }
 }
@@ -235,7 +232,7 @@ export function quantizeModel(bytes: Uint8Array, ranges: ReadonlyMap<string, Val
     const p = params.get(s.output)!;
     const q = rw.fresh("q");
     const [scale, zp] = [`${q}.s`, `${q}.z`];
-    rw.initializers.push(floatsTensor(scale, [p.scale]), scalarOrVector(zp, [], DataType.UINT8, Uint8Array.of(p.zeroPoint)));
+    rw.initializers.push(floatsTensor(scale, [p.scale]), intTensor(zp, [], Uint8Array.of(p.zeroPoint)));
     rw.nodes.push({ opType: "QuantizeLinear", input: [s.value, scale, zp], output: [q], attribute: [] });
     rw.dq(q, scale, zp, s.folds ? s.output : `${s.value}.dq`);
   };
