@@ -40,7 +40,7 @@ describe("shape rules, checked symbolically", () => {
   it("depthwise_conv2d keeps channels times the multiplier", () => {
     const r = infer("depthwise_conv2d", [[14, 14, 32]], { stride: 2, multiplier: 2, bias: false });
     expect(r.shape).toEqual([7, 7, 64]);
-    expect(r.cost).toEqual({ params: 9 * 64, macs: 7 * 7 * 64 * 9, buffers: 0 });
+    expect(r.cost).toEqual({ params: 9 * 64, macs: 7 * 7 * 64 * 9, buffers: 0, storage: { kind: "kernel", weights: 9 * 64, channels: 64, bias: false } });
   });
 
   it("pooling defaults the stride to the window", () => {
@@ -60,7 +60,7 @@ describe("shape rules, checked symbolically", () => {
   it("dense needs a vector; batchnorm counts γ, β as params and running stats as buffers", () => {
     const d = infer("dense", [[7, 7, 4]], { units: 10 }).shape;
     expect(isProblem(d) && d.code).toBe("MN3002");
-    expect(infer("dense", [[512]], { units: 1000 }).cost).toEqual({ params: 513_000, macs: 512_000, buffers: 0 });
-    expect(infer("batchnorm", [[4, 4, 16]], {}).cost).toEqual({ params: 32, macs: 0, buffers: 32 });
+    expect(infer("dense", [[512]], { units: 1000 }).cost).toEqual({ params: 513_000, macs: 512_000, buffers: 0, storage: { kind: "kernel", weights: 512_000, channels: 1000, bias: true } });
+    expect(infer("batchnorm", [[4, 4, 16]], {}).cost).toEqual({ params: 32, macs: 0, buffers: 32, storage: { kind: "norm", channels: 16 } });
   });
 });

@@ -168,6 +168,31 @@ describe("int8", () => {
     expect(diff).toBeLessThan(0.15);
   });
 
+  it("the weight bytes the compiler counts for a file are the bytes of its weights, biases and norms in the file at every precision", async () => {
+    // A folded norm (after a convolution without bias), one left unfolded (after a sum), biases and none.
+    const spec = (precision: string) => `${SPEC.replace("c = relu(add(a, b))", "c = relu(batchnorm(add(a, b)))")}
+device edge: edge_int8_45nm { precision: ${precision} }
+`;
+    for (const precision of ["fp32", "fp16", "int8"]) {
+      const ir = irOf(spec(precision));
+      const plan = planPartitions(ir)[0]!;
+      const float = emitOnnx(ir, plan, randomLookup(ir, 4), INFO);
+      let file = float;
+      if (precision === "fp16") file = toFloat16(float);
+      if (precision === "int8") {
+        const qp = quantizationPlan(decodeModel(float));
+        const observed: ObservedFile = { path: plan.path, bytes: observeModel(float, qp.observe), inputs: plan.inputs, outputs: plan.outputs, observe: qp.observe };
+        const io = { tensor: ir.input.tensor, name: "image", dtype: "uint8", shape: [12, 12, 3] };
+        const ranges = await calibrateRanges([observed], { images: pixels(16, 12 * 12 * 3, 3), count: 16, source: "seeded pixels" }, io, { method: "minmax", percentile: 99.99, images: 16 });
+        file = quantizeModel(float, ranges.get(plan.path)!);
+      }
+      // What the count leaves out: scalars (activation scales and zero points, clip bounds) and int64 shapes.
+      const stored = decodeModel(file).graph!.initializer!.filter((t) => t.dataType !== DataType.INT64 && (t.dims ?? []).reduce((a: number, b) => a * Number(b), 1) > 1);
+      const compiled = plan.nodes.reduce((t, id) => t + ir.nodes[id]!.weightBytes, 0);
+      expect(compiled, precision).toBe(stored.reduce((t, x) => t + x.rawData!.byteLength, 0));
+    }
+  });
+
   it("a calibration set that is empty or of the wrong shape is MN5011", async () => {
     const io = { tensor: 0, name: "image", dtype: "uint8", shape: [12, 12, 3] };
     const c = { method: "minmax" as const, percentile: 99.99, images: 8 };

@@ -36,6 +36,7 @@ export function emitIrJson(ir: IrGraph, shapes: (Shape | undefined)[], results: 
       attrs: n.attrs,
       params: cost[n.id]!.params,
       macs: cost[n.id]!.macs,
+      weightBytes: results.nodeWeightBytes![n.id]!,
       loc: loc(n.span),
     })),
     blocks: ir.blocks.map((b) => ({ name: b.name, placement: b.placement, nodes: b.nodes, reads: b.reads.map((r) => ({ tensor: r.tensor, from: r.from, gradient: r.gradient })), exports: b.exports, loc: loc(b.span) })),

@@ -62,6 +62,8 @@ export interface IrJsonNode {
   attrs: Record<string, AttrValue>;
   params: number;
   macs: number;
+  /** Bytes of the node's weights in its device's file at the device's precision (a batch norm folded into its convolution: 0). */
+  weightBytes: number;
   loc: string | null;
 }
 

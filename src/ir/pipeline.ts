@@ -4,7 +4,7 @@ import type { IrGraph, Shape } from "./graph.js";
 import { lower } from "./lower/index.js";
 import { checkAssertions } from "./passes/assertions.js";
 import { checkBudgets, totalByDevice } from "./passes/budgets.js";
-import { costBlocks, costNodes } from "./passes/cost.js";
+import { costBlocks, costNodes, weighNodes } from "./passes/cost.js";
 import { partitionByDevice } from "./passes/partition.js";
 import type { Pass, PassResults } from "./passes/pass.js";
 import { costRoutes } from "./passes/routeCosts.js";
@@ -14,7 +14,7 @@ import { placementFlowRule } from "./rules/placementFlow.js";
 
 /** Validation rules, then passes, in order. Rules only report; passes fill the side tables. */
 export const RULES: readonly Pass[] = [exitWidthRule, autoChainRule, placementFlowRule];
-export const PASSES: readonly Pass[] = [costNodes, costBlocks, partitionByDevice, costRoutes, totalByDevice, checkBudgets, checkAssertions];
+export const PASSES: readonly Pass[] = [costNodes, costBlocks, partitionByDevice, weighNodes, costRoutes, totalByDevice, checkBudgets, checkAssertions];
 
 export interface FileSystem {
   /** Returns the file's text, or undefined if it cannot be read. */

@@ -7,7 +7,7 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { exportedFiles, type Manifest, type ExportCalibration, type ManifestArtifact, type PartitionPlan, type WeightsOrigin } from "../format/manifest.js";
 import type { Precision } from "../format/ir.js";
-import { calibrationOf, PRECISION_BYTES, type Calibration } from "../format/quantize.js";
+import { calibrationOf, type Calibration } from "../format/quantize.js";
 import { shippedSummary, withShippedSection } from "../codegen/shipped.js";
 import { atDevicePrecision, precisionOf, referencePath, type Emitter, type FileRole } from "./precision.js";
 import { emitManifestWithExport, sha256 } from "../codegen/manifest.js";
@@ -92,10 +92,9 @@ function modelInfo(build: Build, plan: PartitionPlan, origin: WeightsOrigin, har
   };
 }
 
-/** A file's weight bytes as compiled (its nodes' parameters at its precision) and as shipped (its initializers). */
+/** A file's weight bytes as compiled (its nodes' figures in ir.json) and as shipped (its initializers). */
 function weightBytesOf(build: Build, plan: PartitionPlan, bytes: Uint8Array): { compiled: number; shipped: number } {
-  const params = plan.nodes.reduce((n, id) => n + build.ir.nodes[id]!.params, 0);
-  return { compiled: params * PRECISION_BYTES[precisionOf(build, plan)], shipped: initializerBytes(bytes) };
+  return { compiled: plan.nodes.reduce((n, id) => n + build.ir.nodes[id]!.weightBytes, 0), shipped: initializerBytes(bytes) };
 }
 
 /**

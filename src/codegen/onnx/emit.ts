@@ -6,6 +6,7 @@
  */
 import type { IrJson, IrJsonNode } from "../../format/ir.js";
 import type { PartitionIo, PartitionPlan } from "../../format/manifest.js";
+import { foldableNorms } from "../../ir/storage.js";
 import { OnnxGraph, toExternal, toInternal, type FoldedNorm, type LowerContext, type Value, type WeightLookup } from "./graph.js";
 import { LOWERINGS } from "./ops/index.js";
 import { DataType, encodeModel, IR_VERSION, OPSET, valueInfo, type DataTypeCode } from "./proto.js";
@@ -35,25 +36,6 @@ function topological(ir: IrJson, nodes: number[]): number[] {
   };
   for (const n of [...nodes].sort((a, b) => a - b)) visit(n);
   return out;
-}
-
-/** Batch norms whose input is a convolution of the same file that nothing else reads: bn node id → conv node id. */
-export function foldableNorms(ir: IrJson, nodes: number[]): Map<number, number> {
-  const inside = new Set(nodes);
-  const readers = new Map<number, number>();
-  for (const n of ir.nodes) for (const t of n.inputs) readers.set(t, (readers.get(t) ?? 0) + 1);
-  const exitTensors = new Set(ir.exits.map((x) => x.tensor));
-  const folds = new Map<number, number>();
-  for (const id of nodes) {
-    const bn = ir.nodes[id]!;
-    if (bn.op !== "batchnorm") continue;
-    const t = bn.inputs[0]!;
-    const p = ir.tensors[t]!.producer;
-    if (p < 0 || !inside.has(p)) continue;
-    const conv = ir.nodes[p]!;
-    if ((conv.op === "conv2d" || conv.op === "depthwise_conv2d") && readers.get(t) === 1 && !exitTensors.has(t)) folds.set(id, p);
-  }
-  return folds;
 }
 
 function norm(weights: WeightLookup, bn: IrJsonNode): FoldedNorm {

@@ -1,4 +1,4 @@
-export { emitOnnx, foldableNorms, type OnnxModelInfo } from "./emit.js";
+export { emitOnnx, type OnnxModelInfo } from "./emit.js";
 export { planPartitions, exitOrder, ioName, probsName } from "./plan.js";
 export type { WeightLookup, WeightTensor } from "./graph.js";
 export { decodeModel, initializerBytes, IR_VERSION, OPSET } from "./proto.js";

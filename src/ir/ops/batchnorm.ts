@@ -14,6 +14,6 @@ export const batchnorm: OpDef = {
   },
   cost([x]) {
     const c = x![x!.length - 1]!;
-    return { params: 2 * c, macs: 0, buffers: 2 * c };
+    return { params: 2 * c, macs: 0, buffers: 2 * c, storage: { kind: "norm", channels: c } };
   },
 };

@@ -39,6 +39,6 @@ export const conv2d: OpDef = {
     const k = a.kernel as number;
     const perOutput = k * k * (cin / (a.groups as number));
     const cout = out[2]!;
-    return { params: perOutput * cout + (a.bias ? cout : 0), macs: out[0]! * out[1]! * cout * perOutput, buffers: 0 };
+    return { params: perOutput * cout + (a.bias ? cout : 0), macs: out[0]! * out[1]! * cout * perOutput, buffers: 0, storage: { kind: "kernel", weights: perOutput * cout, channels: cout, bias: Boolean(a.bias) } };
   },
 };

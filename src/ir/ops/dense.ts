@@ -14,6 +14,6 @@ export const dense: OpDef = {
   cost([x], out, a) {
     const n = x![0]!;
     const units = out[0]!;
-    return { params: n * units + (a.bias ? units : 0), macs: n * units, buffers: 0 };
+    return { params: n * units + (a.bias ? units : 0), macs: n * units, buffers: 0, storage: { kind: "kernel", weights: n * units, channels: units, bias: Boolean(a.bias) } };
   },
 };

@@ -32,6 +32,6 @@ export const depthwiseConv2d: OpDef = {
   cost(_inputs, out, a) {
     const k = a.kernel as number;
     const cout = out[2]!;
-    return { params: k * k * cout + (a.bias ? cout : 0), macs: out[0]! * out[1]! * cout * k * k, buffers: 0 };
+    return { params: k * k * cout + (a.bias ? cout : 0), macs: out[0]! * out[1]! * cout * k * k, buffers: 0, storage: { kind: "kernel", weights: k * k * cout, channels: cout, bias: Boolean(a.bias) } };
   },
 };

@@ -27,5 +27,5 @@ export function opNames(): string[] {
   return [...byName.keys()];
 }
 
-export type { OpDef, ParamSpec, ShapeInput, ShapeProblem, OpCost } from "./op.js";
+export type { OpDef, ParamSpec, ShapeInput, ShapeProblem, OpCost, Storage } from "./op.js";
 export { applyShapeRule, isProblem, isRequired, shapeInput } from "./op.js";

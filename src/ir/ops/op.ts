@@ -46,7 +46,15 @@ export interface OpCost {
   macs: number;
   /** Non-trainable state such as BatchNorm running statistics. */
   buffers: number;
+  /** How an exported file stores the op's numbers; absent for ops without any. */
+  storage?: Storage;
 }
+
+/**
+ * A convolution or dense layer: `weights` numbers and, with `bias`, one bias per output channel
+ * (`channels` of them); a batch norm: scale, shift, mean and variance per channel.
+ */
+export type Storage = { kind: "kernel"; weights: number; channels: number; bias: boolean } | { kind: "norm"; channels: number };
 
 /** One layer type: its arguments, its shape rule and its cost. */
 export interface OpDef {

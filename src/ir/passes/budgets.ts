@@ -1,5 +1,4 @@
 import { Codes } from "../../diagnostics/index.js";
-import { PRECISION_BYTES } from "../graph.js";
 import { escapingTensors, peakActivationBytes } from "./cost.js";
 import type { DeviceTotals, Pass } from "./pass.js";
 
@@ -29,14 +28,14 @@ export const totalByDevice: Pass = {
       const nodes = ir.nodes.filter((n) => dev[n.id] === side);
       const params = nodes.reduce((s, n) => s + costs[n.id]!.params, 0);
       const macs = nodes.reduce((s, n) => s + costs[n.id]!.macs, 0);
-      const precision = ir.devices[side].precision;
+      const weightBytes = nodes.reduce((s, n) => s + ctx.results.nodeWeightBytes![n.id]!, 0);
       // Blocks run one after another, so the device's peak is the largest block peak on it.
       let peak = 0;
       for (const b of ir.blocks) {
         const mine = b.nodes.filter((n) => dev[n] === side);
         if (mine.length) peak = Math.max(peak, peakActivationBytes(ctx, mine, side, escapingTensors(ir, b)));
       }
-      return { params, macs, weightBytes: params * PRECISION_BYTES[precision], peakActivationBytes: peak };
+      return { params, macs, weightBytes, peakActivationBytes: peak };
     };
     const edge = totals("edge");
     const cloud = totals("cloud");
@@ -65,7 +64,7 @@ function checkDevice(ctx: Parameters<Pass["run"]>[0], side: "edge" | "cloud"): v
     return blk ? [{ message: `largest: block \`${b!.name}\` with ${fmt(b![key])}`, span: blk.span }] : [];
   };
   if (dev.weightMemoryBytes !== undefined && t.weightBytes > dev.weightMemoryBytes) {
-    bag.error(Codes.WeightBudget, `${side} weights need ${formatBytes(t.weightBytes)} (${t.params} params at ${dev.precision}), over the ${formatBytes(dev.weightMemoryBytes)} budget`, dev.spans.weightMemoryBytes ?? dev.span, {
+    bag.error(Codes.WeightBudget, `${side} weights need ${formatBytes(t.weightBytes)} (${t.params} params stored at ${dev.precision}), over the ${formatBytes(dev.weightMemoryBytes)} budget`, dev.spans.weightMemoryBytes ?? dev.span, {
       related: related("weightBytes", formatBytes),
       hint: side === "edge" ? "shrink the edge blocks, lower the precision, or move a block to the cloud" : "shrink the cloud blocks or lower the cloud precision",
     });

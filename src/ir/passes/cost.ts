@@ -1,5 +1,6 @@
 import { DTYPE_BYTES, numElements, PRECISION_BYTES, type IrBlock, type IrGraph, type Shape } from "../graph.js";
 import { lookupOp, type OpCost } from "../ops/index.js";
+import { nodeWeightBytes, weightBytes } from "../storage.js";
 import type { BlockCost, Pass, PassContext } from "./pass.js";
 
 /** Per-node params and MACs from each op's own cost rule. */
@@ -72,7 +73,7 @@ export function sumCost(costs: OpCost[], nodes: number[]): OpCost {
   return c;
 }
 
-/** Per-block totals: params, MACs, weight bytes at the block's device precision, peak activations. */
+/** Per-block totals: params, MACs, weight bytes stored at the block's device precision, peak activations. */
 export const costBlocks: Pass = {
   name: "costBlocks",
   run(ctx) {
@@ -88,9 +89,24 @@ export const costBlocks: Pass = {
         params: c.params,
         buffers: c.buffers,
         macs: c.macs,
-        weightBytes: c.params * PRECISION_BYTES[ctx.ir.devices[device].precision],
+        weightBytes: weightBytes(ctx.ir, costs, b.nodes, ctx.ir.devices[device].precision),
         peakActivationBytes: peakActivationBytes(ctx, b.nodes, device, escapingTensors(ctx.ir, b)),
       };
     });
+  },
+};
+
+/** Each node's weight bytes as its device's file stores them, after the partition. */
+export const weighNodes: Pass = {
+  name: "weighNodes",
+  run(ctx) {
+    const { ir } = ctx;
+    const dev = ctx.results.partition!.nodeDevice;
+    const bytes = new Array<number>(ir.nodes.length).fill(0);
+    for (const side of ["edge", "cloud"] as const) {
+      const nodes = ir.nodes.filter((n) => dev[n.id] === side).map((n) => n.id);
+      for (const [n, b] of nodeWeightBytes(ir, ctx.results.nodeCost!, nodes, ir.devices[side].precision)) bytes[n] = b;
+    }
+    ctx.results.nodeWeightBytes = bytes;
   },
 };

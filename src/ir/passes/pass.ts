@@ -70,6 +70,8 @@ export interface DeviceTotals {
 /** Side tables written by passes; the IR itself stays as lowering made it. */
 export interface PassResults {
   nodeCost?: OpCost[];
+  /** Each node's weight bytes in its device's file, by node id (after the partition). */
+  nodeWeightBytes?: number[];
   blockCost?: BlockCost[];
   partition?: Partition;
   deviceTotals?: { edge: DeviceTotals; cloud: DeviceTotals; total: DeviceTotals };
