@@ -25,7 +25,6 @@
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { Agent, request } from "node:http";
-import { createConnection, type Socket } from "node:net";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -33,6 +32,7 @@ import * as ort from "onnxruntime-node";
 import { compile } from "../src/cli/compile.js";
 import { exportCommand } from "../src/cli/export.js";
 import type { Io } from "../src/cli/io.js";
+import { RawConnection } from "./rawHttp.js";
 import { startServe } from "./serveChild.js";
 
 const { values } = parseArgs({
@@ -177,54 +177,13 @@ try {
       });
   }
 
-  /**
-   * One raw keep-alive TCP connection speaking just enough HTTP/1.1 (Content-Length bodies, as
-   * the server always sends): a load generator should cost the machine little, like wrk.
-   */
-  const rawSockets = new Set<Socket>();
+  /** A raw keep-alive connection (bench/rawHttp.ts): cheap per request, like wrk. */
   function rawClient(): (body: Body) => Promise<boolean> {
-    let socket: Socket | undefined;
-    let pending: Buffer = Buffer.alloc(0);
-    let waiting: ((ok: boolean) => void) | undefined;
-    const settle = (ok: boolean) => {
-      const w = waiting;
-      waiting = undefined;
-      w?.(ok);
+    const connection = new RawConnection(url.hostname, Number(url.port));
+    return async (body) => {
+      const reply = await connection.send(path, body.headers, body.data);
+      return reply !== undefined && good(reply.status, reply.body);
     };
-    const onData = (chunk: Buffer) => {
-      pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
-      const end = pending.indexOf("\r\n\r\n");
-      if (end < 0) return;
-      const head = pending.subarray(0, end).toString("latin1");
-      const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? NaN);
-      if (!(pending.length >= end + 4 + length)) return;
-      const text = pending.subarray(end + 4, end + 4 + length).toString("utf8");
-      pending = pending.subarray(end + 4 + length);
-      settle(good(Number(head.slice(9, 12)), text));
-    };
-    const connect = () => {
-      const s = createConnection({ host: url.hostname, port: Number(url.port) });
-      s.setNoDelay(true);
-      rawSockets.add(s);
-      s.on("data", onData);
-      s.on("error", () => {});
-      s.on("close", () => {
-        if (socket === s) socket = undefined;
-        rawSockets.delete(s);
-        pending = Buffer.alloc(0);
-        settle(false);
-      });
-      return s;
-    };
-    return (body) =>
-      new Promise((resolve) => {
-        waiting = resolve;
-        socket ??= connect();
-        const head = Object.entries(body.headers).map(([k, v]) => `${k}: ${v}\r\n`).join("");
-        const start = `POST ${path} HTTP/1.1\r\nhost: ${url.host}\r\n${head}content-length: ${Buffer.byteLength(body.data)}\r\n\r\n`;
-        if (typeof body.data === "string") socket.write(start + body.data);
-        else socket.write(Buffer.concat([Buffer.from(start), body.data]));
-      });
   }
 
   // Clients run from the start. The timed part is `rounds` windows of seconds/rounds each; after
@@ -323,7 +282,7 @@ try {
   resumeNow();
   await Promise.all(running);
   agent.destroy();
-  for (const s of rawSockets) s.destroy();
+  RawConnection.destroyAll();
   serve.process.kill("SIGTERM");
   const exitCode = await exited;
   for (const s of Object.values(sessions)) await s.release();

@@ -15,8 +15,11 @@ export interface ServeChild {
   logLines(): number;
 }
 
-export async function startServe(nodeArgs: string[], meanetBin: string, serveArgs: string[]): Promise<ServeChild> {
-  const server = spawn(process.execPath, [...nodeArgs, meanetBin, "serve", ...serveArgs], { stdio: ["ignore", "pipe", "pipe"] });
+/** `prefix` runs the server under another command, such as `taskset -c 0` to pin it to a core. */
+export async function startServe(nodeArgs: string[], meanetBin: string, serveArgs: string[], prefix: string[] = []): Promise<ServeChild> {
+  const argv = [process.execPath, ...nodeArgs, meanetBin, "serve", ...serveArgs];
+  const command = [...prefix, ...argv];
+  const server = spawn(command[0]!, command.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
   let startup = "";
   let logLines = 0;
   let lastErr = "";

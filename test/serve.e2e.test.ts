@@ -504,6 +504,13 @@ describe("dynamic batching", () => {
       expect(text).toContain(`meanet_http_requests_total{endpoint="infer",code="200"} ${count}`);
       expect(text).toMatch(new RegExp(`meanet_inference_batch_size_sum ${count}\\n`));
       expect(Number(/meanet_inference_batch_size_count (\d+)/.exec(text)![1])).toBe(m.batches);
+      // Queue and run time per request: one observation per request, the run's share no larger than the batches' run time summed per request.
+      const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)![1]);
+      expect(value("meanet_inference_queue_duration_seconds_count")).toBe(count);
+      expect(value("meanet_inference_request_run_duration_seconds_count")).toBe(count);
+      expect(value("meanet_inference_queue_duration_seconds_sum")).toBeGreaterThan(0);
+      expect(value("meanet_inference_request_run_duration_seconds_sum")).toBeGreaterThanOrEqual(value("meanet_inference_run_duration_seconds_sum"));
+      expect(value("meanet_inference_request_run_duration_seconds_sum")).toBeLessThanOrEqual(value("meanet_inference_run_duration_seconds_sum") * 16 + 1e-9);
     } finally {
       await server.close();
     }

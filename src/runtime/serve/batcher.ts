@@ -24,8 +24,11 @@ export interface BatchTensor {
 }
 
 export interface BatchObserver {
-  /** A batch finished, or failed, after `seconds` in onnxruntime. */
-  batch(samples: number, requests: number, seconds: number, failed: boolean): void;
+  /**
+   * A batch finished, or failed, after `seconds` in onnxruntime; `waits` holds the seconds each of
+   * its requests spent in the queue before the run started.
+   */
+  batch(samples: number, waits: number[], seconds: number, failed: boolean): void;
   queue(requests: number, samples: number): void;
 }
 
@@ -151,17 +154,18 @@ export class Batcher {
   private async run(jobs: Job[]): Promise<void> {
     const batch = jobs.reduce((s, j) => s + j.batch, 0);
     const started = performance.now();
+    const waits = jobs.map((j) => (started - j.arrived) / 1000);
     let outputs: ElementArray[];
     try {
       outputs = await this.runner(concat(jobs, this.inputs, batch), batch);
       const short = outputs.findIndex((o, i) => o.length !== batch * this.outputs[i]!.size);
       if (outputs.length !== this.outputs.length || short >= 0) throw new Error(`onnxruntime returned ${outputs.length} outputs of unexpected sizes for a batch of ${batch}`);
     } catch (e) {
-      this.observer.batch(batch, jobs.length, (performance.now() - started) / 1000, true);
+      this.observer.batch(batch, waits, (performance.now() - started) / 1000, true);
       for (const j of jobs) j.reject(e);
       return;
     }
-    this.observer.batch(batch, jobs.length, (performance.now() - started) / 1000, false);
+    this.observer.batch(batch, waits, (performance.now() - started) / 1000, false);
     let row = 0;
     for (const j of jobs) {
       const mine = jobs.length === 1 ? outputs : outputs.map((o, i) => o.subarray(row * this.outputs[i]!.size, (row + j.batch) * this.outputs[i]!.size));

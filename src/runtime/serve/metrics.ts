@@ -111,11 +111,12 @@ export class Histogram extends Metric<HistogramValue> {
   protected fresh(): HistogramValue {
     return { counts: this.buckets.map(() => 0), sum: 0, count: 0 };
   }
-  observe(v: number, labels: Labels = {}): void {
+  /** Records `v`, `times` times over. */
+  observe(v: number, labels: Labels = {}, times = 1): void {
     const h = this.at(labels);
-    for (let i = 0; i < this.buckets.length; i++) if (v <= this.buckets[i]!) h.counts[i]!++;
-    h.sum += v;
-    h.count++;
+    for (let i = 0; i < this.buckets.length; i++) if (v <= this.buckets[i]!) h.counts[i]! += times;
+    h.sum += v * times;
+    h.count += times;
   }
   protected lines(s: Series<HistogramValue>): string[] {
     const h = s.value;
@@ -161,6 +162,8 @@ export class ServerMetrics {
   readonly batchSize: Histogram;
   readonly batchesBySize = new Counter("meanet_inference_batches_by_size_total", "onnxruntime runs, by exact batch size.");
   readonly runSeconds = new Histogram("meanet_inference_run_duration_seconds", "Time of one onnxruntime run of a batch.", LATENCY_BUCKETS);
+  readonly queueSeconds = new Histogram("meanet_inference_queue_duration_seconds", "Per inference request: time from joining the queue to the start of its batch's onnxruntime run.", LATENCY_BUCKETS);
+  readonly requestRunSeconds = new Histogram("meanet_inference_request_run_duration_seconds", "Per inference request: time of the onnxruntime run of its batch.", LATENCY_BUCKETS);
   readonly failures = new Counter("meanet_inference_failed_batches_total", "onnxruntime runs that failed.");
   readonly largeBodiesWaiting = new Gauge("meanet_http_large_bodies_waiting", "Large inference requests (bodies longer than a single-sample request can be) waiting for a turn, their bodies not read yet.");
   readonly largeBodiesReading = new Gauge("meanet_http_large_bodies_reading", "Large inference requests whose bodies are being read, or read and waiting to be served.");
@@ -175,15 +178,17 @@ export class ServerMetrics {
     this.latency.observe(seconds, { endpoint });
   }
 
-  batch(samples: number, seconds: number, failed: boolean): void {
+  batch(samples: number, waits: number[], seconds: number, failed: boolean): void {
     this.batchSize.observe(samples);
     this.batchesBySize.inc({ size: String(samples) });
     this.runSeconds.observe(seconds);
+    for (const w of waits) this.queueSeconds.observe(w);
+    this.requestRunSeconds.observe(seconds, {}, waits.length);
     if (failed) this.failures.inc();
   }
 
   render(): string {
-    const all = [this.requests, this.latency, this.inFlight, this.queueRequests, this.queueSamples, this.batchSize, this.batchesBySize, this.runSeconds, this.failures, this.largeBodiesWaiting, this.largeBodiesReading, this.largeBodiesServing];
+    const all = [this.requests, this.latency, this.inFlight, this.queueRequests, this.queueSamples, this.batchSize, this.batchesBySize, this.runSeconds, this.queueSeconds, this.requestRunSeconds, this.failures, this.largeBodiesWaiting, this.largeBodiesReading, this.largeBodiesServing];
     return all.map((m) => m.render()).join("\n") + "\n";
   }
 

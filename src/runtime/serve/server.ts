@@ -119,7 +119,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const engine = await openEngine(model, { thread: options.inferenceThread ?? "worker", ...(options.intraOpThreads ? { intraOpThreads: options.intraOpThreads } : {}) });
   const metrics = new ServerMetrics(maxBatch);
   const batcher = new Batcher(engine.run, model.inputs, model.outputs, { maxBatch, maxDelayMs }, {
-    batch: (samples, _requests, seconds, failed) => metrics.batch(samples, seconds, failed),
+    batch: (samples, waits, seconds, failed) => metrics.batch(samples, waits, seconds, failed),
     queue: (requests, samples) => {
       metrics.queueRequests.set(requests);
       metrics.queueSamples.set(samples);
