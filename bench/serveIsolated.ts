@@ -26,11 +26,15 @@
  * highest closed-loop throughput) and measures each latency from the request's intended send
  * time, so a stalled server is charged for the requests it held back.
  *
+ * The floor: bench/httpFloor.ts, a bare node:http server that reads and parses the same requests
+ * and answers a fixed response, pinned to the server's core under the highest client count: the
+ * CPU per request that node:http and JSON.parse take before any of meanet's work.
+ *
  * --meanet PATH serves with the bin/meanet.js of another checkout (its dist/ built), to compare
  * servers with the same load. --profile DIR writes the server's .cpuprofile there and prints where
  * its CPU went. The last line with --json is one JSON object.
  */
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -209,12 +213,13 @@ done = function(summary, latency, requests)
 end
 `,
   );
-  const wrk = (clients: number, secs: number) => {
-    const out = execFileSync("taskset", ["-c", String(loadCore), "wrk", "-t1", `-c${clients}`, `-d${secs}s`, "--timeout", "5s", "-s", script, `${base}${path}`], { encoding: "utf8" });
+  const wrkAt = (server: string, clients: number, secs: number) => {
+    const out = execFileSync("taskset", ["-c", String(loadCore), "wrk", "-t1", `-c${clients}`, `-d${secs}s`, "--timeout", "5s", "-s", script, `${server}${path}`], { encoding: "utf8" });
     const line = out.split("\n").find((l) => l.startsWith("WRK "));
     if (!line) throw new Error(`wrk printed no summary:\n${out}`);
     return JSON.parse(line.slice(4)) as { requests: number; us: number; connect: number; read: number; write: number; status: number; timeout: number; p50: number; p95: number; p99: number; max: number };
   };
+  const wrk = (clients: number, secs: number) => wrkAt(base, clients, secs);
 
   const closed = [];
   for (const clients of levels) {
@@ -277,6 +282,27 @@ end
   const exitCode = await serve.exited;
   stopServer = () => {};
 
+  // The floor: bare node:http reading and parsing the same requests on the same core (bench/httpFloor.ts).
+  const floorClients = Math.max(...levels);
+  const floorServer = spawn("taskset", ["-c", String(serverCore), process.execPath, ...tsx, "bench/httpFloor.ts", "0"], { stdio: ["ignore", "pipe", "inherit"] });
+  stopServer = () => floorServer.kill("SIGKILL");
+  const floorUrl = await new Promise<string>((resolve, reject) => {
+    let out = "";
+    floorServer.stdout.on("data", (c: Buffer) => {
+      out += c.toString();
+      const m = /listening on (\S+)\n/.exec(out);
+      if (m) resolve(m[1]!.replace(/\/$/, ""));
+    });
+    floorServer.on("exit", () => reject(new Error("bench/httpFloor.ts exited before listening")));
+  });
+  wrkAt(floorUrl, floorClients, WARMUP_SECONDS);
+  const floorCpu0 = cpuSecondsOf(floorServer.pid!);
+  const f = wrkAt(floorUrl, floorClients, seconds);
+  const floorCpu = cpuSecondsOf(floorServer.pid!) - floorCpu0;
+  floorServer.kill("SIGKILL");
+  stopServer = () => {};
+  const floor = { clients: floorClients, requestsPerSecond: round(f.requests / (f.us / 1e6), 1), failed: f.connect + f.read + f.write + f.status + f.timeout, cpuMicrosPerRequest: round((floorCpu / f.requests) * 1e6, 1) };
+
   let profile: { self: string; ms: number; share: number }[] | undefined;
   if (values.profile) {
     const file = readdirSync(values.profile).filter((f) => f.endsWith(".cpuprofile")).map((f) => join(values.profile!, f)).sort().pop();
@@ -296,6 +322,7 @@ end
     meanet: values.meanet ?? "bin/meanet.js",
     closed,
     open,
+    floor,
     serverExitCode: exitCode,
     cores: availableParallelism(),
     loadAverage: round(loadavg()[0]!, 2),
@@ -308,6 +335,7 @@ end
     for (const c of closed) console.log(`${String(c.clients).padStart(7)}  ${String(c.requestsPerSecond).padStart(8)}  ${String(c.p50Ms).padStart(6)}  ${String(c.p95Ms).padStart(6)}  ${String(c.p99Ms).padStart(6)}  ${String(c.failed).padStart(6)}  ${String(c.meanBatch).padStart(5)}  ${String(c.queueMsPerRequest).padStart(8)}  ${String(c.runMsPerRequest).padStart(6)}  ${String(c.baselineSamplesPerSecond).padStart(10)}  ${String(c.ratio).padStart(5)}  ${String(c.serverCpuMicrosPerRequest).padStart(13)}  ${String(c.outsideOnnxruntimeMicrosPerRequest).padStart(18)}`);
     console.log("open loop: rate     p50 ms  p95 ms  p99 ms  p99/p50  failed  batch  server µs/req");
     for (const o of open) console.log(`${`${o.fraction * 100}%`.padStart(9)} ${String(o.rate).padStart(6)}  ${String(o.p50Ms).padStart(6)}  ${String(o.p95Ms).padStart(6)}  ${String(o.p99Ms).padStart(6)}  ${String(o.p99OverP50).padStart(7)}  ${String(o.failed).padStart(6)}  ${String(o.meanBatch).padStart(5)}  ${String(o.serverCpuMicrosPerRequest).padStart(13)}`);
+    console.log(`floor (bare node:http reading and parsing the same requests, ${floor.clients} clients): ${floor.requestsPerSecond} req/s, ${floor.cpuMicrosPerRequest} µs of CPU per request, ${floor.failed} failed`);
     if (profile) for (const p of profile) console.log(`  ${(p.share * 100).toFixed(1).padStart(5)}%  ${p.self}`);
   }
   console.log(JSON.stringify(result));

@@ -65,6 +65,28 @@ describe("dynamic batching", () => {
     for (const [k, r] of results.entries()) expect(Array.from(r.outputs[0]!)).toEqual(Array.from({ length: r.outputs[0]!.length }, (_, i) => (k * 100 + i) * 2));
   });
 
+  it("a request that arrives while a batch runs waits for the delay (worker engine), or runs right after the batch when arrivals are read late (main-thread engine)", async () => {
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const slow: BatchRunner = async (inputs, n) => {
+      await sleep(50);
+      return doubler(inputs, n);
+    };
+    const run = async (lateArrivals: boolean) => {
+      const sizes: number[] = [];
+      const b = new Batcher(slow, [{ datatype: float, size: 1 }], [{ datatype: float, size: 1 }], { maxBatch: 8, maxDelayMs: 200, lateArrivals }, observer(sizes));
+      // A runs at 200 ms until 250; B comes at 220, during that run, and C at 280.
+      const jobs = [b.submit([Float32Array.of(1)], 1)];
+      await sleep(220);
+      jobs.push(b.submit([Float32Array.of(2)], 1));
+      await sleep(60);
+      jobs.push(b.submit([Float32Array.of(3)], 1));
+      await Promise.all(jobs);
+      return sizes;
+    };
+    expect(await run(false)).toEqual([1, 2]);
+    expect(await run(true)).toEqual([1, 1, 1]);
+  });
+
   it("fails every request of a failing batch, and goes on with the next", async () => {
     let fail = true;
     const runner: BatchRunner = async (inputs, n) => {

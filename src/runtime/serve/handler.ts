@@ -164,8 +164,21 @@ function admit(ctx: HandlerContext, req: IncomingMessage, method: string, url: s
   return r;
 }
 
-/** The endpoint a path names, or undefined. Paths are case-sensitive, as the protocol says. */
+/** Routes of the paths seen, for the few a server is sent over and over; unknown paths are not kept. */
+const ROUTES = new Map<string, Route>();
+const ROUTES_KEPT = 64;
+
+/** The endpoint a path names, or undefined (a bad percent-encoding throws). */
 function route(path: string): Route | undefined {
+  const known = ROUTES.get(path);
+  if (known) return known;
+  const r = parseRoute(path);
+  if (r && ROUTES.size < ROUTES_KEPT) ROUTES.set(path, r);
+  return r;
+}
+
+/** The endpoint a path names, or undefined. Paths are case-sensitive, as the protocol says. */
+function parseRoute(path: string): Route | undefined {
   const parts = path.split("/").map(decodeURIComponent);
   if (parts[0] !== "") return undefined;
   const p = parts.slice(1);

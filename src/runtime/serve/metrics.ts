@@ -17,6 +17,13 @@ function labelText(labels: Labels, extra?: [string, string]): string {
 
 const num = (v: number) => (v === Infinity ? "+Inf" : String(v));
 
+/** A series' key: its label names and values in order (cheaper than JSON per request). */
+function keyOf(labels: Labels): string {
+  let key = "";
+  for (const name in labels) key += `${name}\u0000${labels[name]}\u0001`;
+  return key;
+}
+
 interface Series<T> {
   labels: Labels;
   value: T;
@@ -34,7 +41,7 @@ abstract class Metric<T> {
   protected abstract fresh(): T;
 
   protected at(labels: Labels): T {
-    const key = JSON.stringify(labels);
+    const key = keyOf(labels);
     let s = this.series.get(key);
     if (!s) {
       s = { labels, value: this.fresh() };
@@ -62,7 +69,7 @@ export class Counter extends Metric<{ v: number }> {
     this.at(labels).v += by;
   }
   get(labels: Labels = {}): number {
-    return this.series.get(JSON.stringify(labels))?.value.v ?? 0;
+    return this.series.get(keyOf(labels))?.value.v ?? 0;
   }
   entries(): [Labels, number][] {
     return [...this.series.values()].map((s) => [s.labels, s.value.v]);
@@ -87,7 +94,7 @@ export class Gauge extends Metric<{ v: number }> {
     this.at(labels).v += by;
   }
   get(labels: Labels = {}): number {
-    return this.series.get(JSON.stringify(labels))?.value.v ?? 0;
+    return this.series.get(keyOf(labels))?.value.v ?? 0;
   }
   protected lines(s: Series<{ v: number }>): string[] {
     return [`${this.name}${labelText(s.labels)} ${num(s.value.v)}`];
