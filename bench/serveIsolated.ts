@@ -135,17 +135,18 @@ function difference(before: Scrape, after: Scrape) {
   for (const [size, n] of after.batches) if (n > (before.batches.get(size) ?? 0)) batches[size] = n - (before.batches.get(size) ?? 0);
   const count = Object.values(batches).reduce((a, b) => a + b, 0);
   const samples = Object.entries(batches).reduce((s, [size, n]) => s + Number(size) * n, 0);
-  const requests = after.queueCount - before.queueCount;
+  // Requests answered 200; the per-request queue and run times need a server that reports them.
+  const requests = after.ok - before.ok;
+  const timedRequests = after.queueCount - before.queueCount;
   return {
     batches,
     batchCount: count,
     samples,
     meanBatch: samples / count,
     runSeconds: after.runSeconds - before.runSeconds,
-    queueMsPerRequest: ((after.queueSeconds - before.queueSeconds) / requests) * 1000,
-    runMsPerRequest: ((after.requestRunSeconds - before.requestRunSeconds) / requests) * 1000,
+    queueMsPerRequest: timedRequests > 0 ? ((after.queueSeconds - before.queueSeconds) / timedRequests) * 1000 : NaN,
+    runMsPerRequest: timedRequests > 0 ? ((after.requestRunSeconds - before.requestRunSeconds) / timedRequests) * 1000 : NaN,
     requests,
-    ok: after.ok - before.ok,
   };
 }
 

@@ -6,7 +6,7 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -18,6 +18,9 @@ import { startServe, type ServeChild } from "../bench/serveChild.js";
 import { CloudClient } from "../src/runtime/infer/client.js";
 import { Router } from "../src/runtime/infer/router.js";
 import { mulberry32 } from "../src/runtime/train/data/rng.js";
+import { readBuild } from "../src/format/build.js";
+import { computeExitOutputs } from "../src/runtime/eval/outputs.js";
+import { autoCutSpec } from "./helpers/cut.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "meanet-deploy-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -26,6 +29,9 @@ function cli(...args: string[]) {
   const r = spawnSync(process.execPath, ["bin/meanet.js", ...args], { encoding: "utf8" });
   return { status: r.status, out: r.stdout, err: r.stderr };
 }
+
+const PYTHON = "/usr/bin/python3";
+const HAS_ONNX = spawnSync(PYTHON, ["-c", "import onnx"]).status === 0;
 
 const sha = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
 
@@ -58,34 +64,8 @@ function onnxTensors(bytes: Uint8Array): { inputs: TensorSig[]; outputs: TensorS
   return { inputs: (graph.input ?? []).filter((v) => !initializers.has(v.name!)).map(sig), outputs: (graph.output ?? []).map(sig) };
 }
 
-/** An `auto` block cut in two (as in test/onnx.test.ts): the cloud model reads the float32 cut tensor `far.c`. */
-const AUTO = `
-model cut
-input image: u8[16, 16, 3]
-labels 4
-device edge: edge_int8_45nm { link: lte
-  macs: 100 K }
-
-block main on edge {
-  exit main over all = dense(gap(relu(conv2d(image, 4))), num_classes)
-}
-
-block far on auto {
-  a = conv2d(image, 4, kernel: 3, bias: false)
-  b = relu(batchnorm(a, epsilon: 0.2))
-  c = conv2d(b, 2, kernel: 3, stride: 2, bias: false)
-  d = relu(batchnorm(c, epsilon: 0.2))
-  e = conv2d(d, 64, kernel: 3)
-  f = max_pool(e, kernel: 2)
-  g = conv2d(f, 32, kernel: 3)
-  exit far over all = dense(global_avg_pool(g), num_classes)
-}
-
-route {
-  far when entropy(main) > 0.5
-  main otherwise
-}
-`;
+/** An `auto` block cut in two: the cloud model reads the cut tensor `far.c`. */
+const AUTO = autoCutSpec("far");
 
 const EDGE_ONLY = `model edgeonly
 input image: f32[8, 8, 3]
@@ -276,15 +256,23 @@ describe("the Triton copy, checked against manifest.json like every exported fil
   });
 });
 
-describe("a tensor an int8 edge sends to the cloud", () => {
+/** The edge at each precision whose tensors cross the link narrower than float32, with the element type they cross at. */
+const LINKS = [
+  { precision: "int8", edge: "", dtype: "uint8", datatype: "UINT8", bytes: 1 },
+  { precision: "fp16", edge: "precision: fp16", dtype: "float16", datatype: "FP16", bytes: 2 },
+];
+
+describe.each(LINKS)("a tensor an $precision edge sends to the cloud", ({ precision, edge, dtype, datatype, bytes }) => {
   let dir: string;
   let served: ServeChild;
   let proxy: http.Server;
   const requests: { headerLength: number; body: Buffer }[] = [];
+  const spec = () => join(tmp, `wire-${precision}.meanet`);
 
   beforeAll(async () => {
-    dir = join(tmp, "wire", "cut");
-    expect(cli("compile", specFile("wire.meanet", AUTO), "-o", join(tmp, "wire")).status).toBe(0);
+    const out = join(tmp, `wire-${precision}`);
+    dir = join(out, "cut");
+    expect(cli("compile", specFile(`wire-${precision}.meanet`, autoCutSpec("far", edge)), "-o", out).status).toBe(0);
     const e = cli("export", dir, "--random-weights", "--calibration-images", "32");
     expect(e.status, e.err).toBe(0);
     served = await startServe([], "bin/meanet.js", [dir, "--port", "0"]);
@@ -311,34 +299,59 @@ describe("a tensor an int8 edge sends to the cloud", () => {
     await served?.exited;
   });
 
-  it("crosses the link as uint8: the bytes on the wire per input are inspect's bytes sent", async () => {
-    const inspected = JSON.parse(cli("inspect", join(tmp, "wire.meanet"), "--json").out) as { routes: { exit: string; bytesSent: number }[] };
+  it(`crosses the link as ${dtype}: the bytes on the wire per input are inspect's bytes sent; the routed answers are the files' own, run in-process`, async () => {
+    const inspected = JSON.parse(cli("inspect", spec(), "--json").out) as { routes: { exit: string; bytesSent: number }[] };
     const sent = inspected.routes.find((r) => r.exit === "far")!.bytesSent;
-    expect(sent).toBe(8 * 8 * 2);
+    expect(sent).toBe(8 * 8 * 2 * bytes);
     const manifest = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8"));
-    const cut = manifest.export.partitions.find((p: { device: string }) => p.device === "cloud").inputs[0];
-    expect(cut).toMatchObject({ name: "far.c", dtype: "uint8", quant: { scale: expect.any(Number), zeroPoint: expect.any(Number) } });
+    const cloudFile = manifest.export.partitions.find((p: { device: string }) => p.device === "cloud");
+    const cut = cloudFile.inputs[0];
+    expect(cut).toMatchObject({ name: "far.c", dtype });
+    const edgeFile = manifest.export.partitions.find((p: { path: string }) => p.path === "edge/far.onnx");
+    expect(edgeFile.outputs.map((o: { name: string; dtype: string }) => [o.name, o.dtype])).toEqual([["far.c", dtype]]);
+    if (precision === "int8") expect(cut.quant).toEqual({ scale: expect.any(Number), zeroPoint: expect.any(Number) });
+    else expect(cut.quant).toBeUndefined();
+    // The float32 references give and take the cut in float32: the cloud model has one too.
+    expect(onnxTensors(readFileSync(join(dir, "edge/far.onnx"))).outputs).toEqual([{ name: "far.c", type: `TYPE_${datatype}`, dims: [8, 8, 2] }]);
+    expect(onnxTensors(readFileSync(join(dir, edgeFile.reference))).outputs).toEqual([{ name: "far.c", type: "TYPE_FP32", dims: [8, 8, 2] }]);
+    expect(cloudFile.reference).toBe("cloud/reference/model.onnx");
+    expect(onnxTensors(readFileSync(join(dir, cloudFile.reference))).inputs).toEqual([{ name: "far.c", type: "TYPE_FP32", dims: [8, 8, 2] }]);
 
     const { port } = proxy.address() as { port: number };
     const router = await Router.open({ buildDir: dir, cloud: new CloudClient({ url: `http://127.0.0.1:${port}`, model: "cut", timeoutMs: 10_000 }) });
     const n = 24;
-    const rng = mulberry32(21);
+    const rng = mulberry32(precision === "int8" ? 21 : 22);
     const images = Uint8Array.from({ length: n * 16 * 16 * 3 }, () => Math.floor(rng() * 256));
     const answers = await router.classify(images, n);
     await router.close();
     const toCloud = answers.filter((a) => a.exit === "far").length;
     expect(toCloud).toBeGreaterThan(0);
-    expect(answers.filter((a) => a.exit === "far").every((a) => !a.degraded)).toBe(true);
+    expect(answers.filter((a) => a.exit === "far").every((a) => !a.degraded && a.bytesSent === sent)).toBe(true);
     // Each request: a JSON header naming the inputs, then their bytes.
     let inputs = 0;
     for (const r of requests) {
       const header = JSON.parse(r.body.subarray(0, r.headerLength).toString("utf8")) as { inputs: { name: string; datatype: string; shape: number[]; parameters: { binary_data_size: number } }[] };
-      expect(header.inputs.map((i) => [i.name, i.datatype])).toEqual([["far.c", "UINT8"]]);
+      expect(header.inputs.map((i) => [i.name, i.datatype])).toEqual([["far.c", datatype]]);
       const rows = header.inputs[0]!.shape[0]!;
       expect(r.body.byteLength - r.headerLength).toBe(rows * sent);
       expect(header.inputs[0]!.parameters.binary_data_size).toBe(rows * sent);
       inputs += rows;
     }
     expect(inputs).toBe(toCloud);
+    // The same files chained in-process, as eval runs them: the same exit, class and confidence for every input.
+    const table = await computeExitOutputs(readBuild(dir), images, new Int32Array(n).fill(-1), n);
+    for (const [r, a] of answers.entries()) {
+      const x = table.exits.get(a.exit)!;
+      const row = Array.from(x.probs.subarray(r * x.k, (r + 1) * x.k));
+      expect(a.classId).toBe(x.classIds[row.indexOf(Math.max(...row))]);
+      expect(Math.abs(a.confidence - Math.max(...row))).toBeLessThan(1e-6);
+    }
+  });
+
+  it.skipIf(!HAS_ONNX)("every file of the export, references included, passes the official ONNX checker", () => {
+    const files = ["edge", "edge/reference", "cloud", "cloud/reference"].flatMap((d) => (existsSync(join(dir, d)) ? readdirSync(join(dir, d)).filter((f) => f.endsWith(".onnx")).map((f) => join(dir, d, f)) : []));
+    expect(files.length).toBeGreaterThanOrEqual(4);
+    const r = spawnSync(PYTHON, ["test/helpers/check_onnx.py", ...files], { encoding: "utf8" });
+    expect(r.status, r.stdout + r.stderr).toBe(0);
   });
 });

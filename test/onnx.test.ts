@@ -18,6 +18,7 @@ import { buildBlockModel, layerName, type BlockModel } from "../src/runtime/trai
 import { inputTensor, runBlocks, topoBlocks } from "../src/runtime/train/forward.js";
 import { tf, type Tensor } from "../src/runtime/train/tf.js";
 import { compileText, errorCodes } from "./helpers/compile.js";
+import { autoCutSpec } from "./helpers/cut.js";
 
 const INFO: OnnxModelInfo = { producerVersion: "test", docString: "onnx parity test", metadata: [["meanet.test", "1"]] };
 
@@ -167,39 +168,7 @@ route {
 }
 `;
 
-/**
- * An \`auto\` block named NAME with an exit of the same name: with 100 K edge MACs the cut falls
- * after NAME/conv2d_2 (8×8×2, 128 bytes), so its second batch norm runs in the cloud on the
- * received tensor.
- */
-const auto = (name: string) => `
-model cut
-input image: u8[16, 16, 3]
-labels 4
-device edge: edge_int8_45nm { link: lte
-  macs: 100 K }
-
-block main on edge {
-  exit main over all = dense(gap(relu(conv2d(image, 4))), num_classes)
-}
-
-block ${name} on auto {
-  a = conv2d(image, 4, kernel: 3, bias: false)
-  b = relu(batchnorm(a, epsilon: 0.2))
-  c = conv2d(b, 2, kernel: 3, stride: 2, bias: false)
-  d = relu(batchnorm(c, epsilon: 0.2))
-  e = conv2d(d, 64, kernel: 3)
-  f = max_pool(e, kernel: 2)
-  g = conv2d(f, 32, kernel: 3)
-  exit ${name} over all = dense(global_avg_pool(g), num_classes)
-}
-
-route {
-  ${name} when entropy(main) > 0.5
-  main otherwise
-}
-`;
-const AUTO = auto("far");
+const AUTO = autoCutSpec("far");
 
 function irOf(text: string, name = "spec.meanet"): IrJson {
   const r = compileText(text, name);
@@ -516,7 +485,7 @@ describe("ONNX export: numeric parity with tfjs", () => {
 
   /** Plans, runs and compares the auto spec whose auto block and exit are called `name`. */
   async function autoCase(name: string): Promise<void> {
-    const ir = irOf(auto(name));
+    const ir = irOf(autoCutSpec(name));
     const cut = ir.partition.auto.find((a) => a.block === name)!;
     const cutNode = ir.nodes.find((n) => n.name === `${name}/conv2d_2`)!;
     expect(ir.blocks.find((x) => x.name === name)!.nodes.filter((n) => ir.nodes[n]!.device === "edge")).toHaveLength(cut.chosen);

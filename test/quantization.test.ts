@@ -1,8 +1,9 @@
 /**
  * The int8 and fp16 passes of the exporter (src/codegen/onnx/quantize.ts, float16.ts) and the
  * calibration (src/runtime/export/calibrate.ts), checked against onnxruntime on fresh seeded
- * inputs: half-precision rounding against onnxruntime's Cast, a quantized file against its float
- * form, and the errors of a calibration that cannot be done.
+ * inputs: half-precision rounding against onnxruntime's Cast, a tensor an fp16 edge file sends to
+ * the cloud as float16, a quantized file against its float form, and the errors of a calibration
+ * that cannot be done.
  */
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -10,15 +11,18 @@ import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
 import { emitIrJson, type IrJson } from "../src/codegen/index.js";
-import { toFloat16, toHalfBits } from "../src/codegen/onnx/float16.js";
+import { toFloat16 } from "../src/codegen/onnx/float16.js";
 import { decodeModel, emitOnnx, planPartitions, type WeightLookup } from "../src/codegen/onnx/index.js";
-import { DataType, encodeModel, valueInfo } from "../src/codegen/onnx/proto.js";
+import { DataType } from "../src/codegen/onnx/proto.js";
 import { observeModel, quantizationPlan, quantizeModel, quantizeWeights, uint8Params, WEIGHT_QMAX } from "../src/codegen/onnx/quantize.js";
-import { parseCalibrationMethod } from "../src/format/quantize.js";
+import type { PartitionIo } from "../src/format/manifest.js";
+import { fromHalfBits, parseCalibrationMethod, referenceDtype, toHalfBits } from "../src/format/quantize.js";
 import { calibrateRanges, chooseRange, type ObservedFile } from "../src/runtime/export/calibrate.js";
 import { expectedWeights } from "../src/runtime/export/weights.js";
 import { mulberry32 } from "../src/runtime/train/data/rng.js";
 import { compileText, errorCodes } from "./helpers/compile.js";
+import { autoCutSpec } from "./helpers/cut.js";
+import { ortHalfCast } from "./helpers/half.js";
 
 const INFO = { producerVersion: "test", docString: "quantization test", metadata: [] as [string, string][] };
 
@@ -75,18 +79,7 @@ describe("float16", () => {
     const rng = mulberry32(11);
     const special = [0, -0, 1, -1, 65504, 65520, 7e4, -7e4, 6.1e-5, 5.96e-8, 2.98e-8, 1e-9, 1 + 2 ** -11, 1 + 3 * 2 ** -11, Infinity, -Infinity];
     const values = Float32Array.from([...special, ...Array.from({ length: 4000 }, () => (rng() - 0.5) * 10 ** Math.floor(rng() * 14 - 9))]);
-    const model = encodeModel({
-      irVersion: 8,
-      opsetImport: [{ domain: "", version: 17 }],
-      graph: {
-        name: "cast",
-        node: [{ name: "c", opType: "Cast", input: ["x"], output: ["y"], attribute: [{ name: "to", type: 2, i: DataType.FLOAT16 }] }],
-        input: [valueInfo("x", DataType.FLOAT, [values.length])],
-        output: [valueInfo("y", DataType.FLOAT16, [values.length])],
-      },
-    });
-    const s = await ort.InferenceSession.create(model);
-    const y = (await s.run({ x: new ort.Tensor("float32", values, [values.length]) })).y!.data as Uint16Array;
+    const y = await ortHalfCast(values);
     const ours = Array.from(values, (v) => toHalfBits(v));
     expect(ours).toEqual(Array.from(y));
   });
@@ -105,6 +98,65 @@ describe("float16", () => {
     const diff = Math.max(...a.map((v, i) => Math.abs(v - b[i]!)));
     expect(diff).toBeGreaterThan(0);
     expect(diff).toBeLessThan(0.02);
+  });
+});
+
+describe("a tensor an fp16 edge sends to the cloud", () => {
+  it("leaves the edge file as float16, bit for bit onnxruntime's Cast of its float32 reference's values; halving keeps that output", async () => {
+    const ir = irOf(autoCutSpec("far", "precision: fp16"));
+    const plans = planPartitions(ir);
+    const edge = plans.find((p) => p.device === "edge" && p.outputs.some((o) => !o.exit))!;
+    const cut = edge.outputs.find((o) => !o.exit)!;
+    expect(cut.dtype).toBe("float16");
+    expect(plans.find((p) => p.device === "cloud")!.inputs.map((i) => [i.name, i.dtype])).toEqual([[cut.name, "float16"]]);
+    const weights = randomLookup(ir, 13);
+    // The edge file before halving, and its float32 reference, which gives the cut in float32.
+    const unhalved = emitOnnx(ir, edge, weights, INFO);
+    const asReference = (io: PartitionIo): PartitionIo => ({ ...io, dtype: referenceDtype(io, ir.input.tensor) });
+    const reference = emitOnnx(ir, { ...edge, inputs: edge.inputs.map(asReference), outputs: edge.outputs.map(asReference) }, weights, INFO);
+    const elemOf = (bytes: Uint8Array) => decodeModel(bytes).graph!.output!.map((o) => o.type!.tensorType!.elemType);
+    expect(elemOf(unhalved)).toEqual([DataType.FLOAT16]);
+    expect(elemOf(reference)).toEqual([DataType.FLOAT]);
+    const count = 16;
+    const x = { image: new ort.Tensor("uint8", pixels(count, 16 * 16 * 3, 17), [count, 16, 16, 3]) };
+    const values = await run(reference, x, cut.name);
+    expect(values.filter((v) => v !== 0).length).toBeGreaterThan(values.length / 4);
+    const half = (await run(unhalved, x, cut.name)) as unknown as Uint16Array;
+    expect(half).toBeInstanceOf(Uint16Array);
+    expect(Array.from(half)).toEqual(Array.from(await ortHalfCast(values)));
+    // Halving adds no Cast after an output that is already float16: the one Cast the emitter wrote gives it, and its type stays.
+    const halved = toFloat16(unhalved);
+    expect(elemOf(halved)).toEqual([DataType.FLOAT16]);
+    const producers = decodeModel(halved).graph!.node!.filter((n) => n.output!.includes(cut.name));
+    expect(producers.map((n) => [n.opType, Number(n.attribute!.find((a) => a.name === "to")!.i)])).toEqual([["Cast", DataType.FLOAT16]]);
+    const shipped = (await run(halved, x, cut.name)) as unknown as Uint16Array;
+    expect(shipped).toBeInstanceOf(Uint16Array);
+    // Computed in half precision inside, the shipped values stay near the reference's.
+    const far = Math.max(...Array.from(shipped, (h, i) => Math.abs(fromHalfBits(h) - values[i]!) / Math.max(1, Math.abs(values[i]!))));
+    expect(far).toBeLessThan(0.05);
+  });
+  it("is taken as float16 by every file that reads it, an edge file too", () => {
+    const ir = irOf(`model shared
+input image: u8[16, 16, 3]
+labels 4
+device edge: edge_fp16_45nm {}
+block main on edge {
+  f = relu(conv2d(image, 4))
+  exit main over all = dense(gap(f), num_classes)
+}
+block ext on edge {
+  exit ext over all = dense(gap(relu(conv2d(main.f, 4))), num_classes)
+}
+block head on cloud {
+  exit head over all = dense(flatten(main.f), num_classes)
+}
+route {
+  head when max_prob(main) < 0.3
+  ext when max_prob(main) < 0.5
+  main otherwise
+}`);
+    const io = planPartitions(ir).flatMap((p) => [...p.inputs, ...p.outputs].filter((x) => x.name === "main.f").map((x) => [p.path, x.dtype]));
+    expect(io).toEqual([["edge/main.onnx", "float16"], ["edge/ext.onnx", "float16"], ["cloud/model.onnx", "float16"]]);
   });
 });
 

@@ -17,6 +17,10 @@ import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startServer, type RunningServer } from "../src/runtime/serve/index.js";
+import { fromHalfBits } from "../src/format/quantize.js";
+import { mulberry32 } from "../src/runtime/train/data/rng.js";
+import { autoCutSpec } from "./helpers/cut.js";
+import { ortHalfCast } from "./helpers/half.js";
 import { pollUntil } from "./helpers/wait.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "meanet-serve-"));
@@ -516,6 +520,83 @@ describe("dynamic batching", () => {
     }
   });
 
+});
+
+describe("a model that takes a float16 tensor (the cut an fp16 edge sends)", () => {
+  const cutDir = join(tmp, "cut");
+  const CUT = "far.c";
+  const SHAPE = [8, 8, 2];
+  let server: RunningServer;
+  let cutSession: ort.InferenceSession;
+  const url = () => `${server.url}/v2/models/cut/infer`;
+
+  beforeAll(async () => {
+    const spec = join(tmp, "cut.meanet");
+    writeFileSync(spec, autoCutSpec("far", "precision: fp16"));
+    const c = cli("compile", spec, "-o", tmp);
+    expect(c.status, c.err).toBe(0);
+    const e = cli("export", cutDir, "--random-weights", "--seed", "3");
+    expect(e.status, e.err).toBe(0);
+    cutSession = await ort.InferenceSession.create(join(cutDir, "cloud", "model.onnx"));
+    server = await startServer({ buildDir: cutDir, port: 0, maxBatch: 16 });
+  });
+  afterAll(async () => {
+    await server?.close();
+    await cutSession?.release();
+  });
+
+  /** Seeded feature values that are not all halves: JSON sends them as they are, binary data as onnxruntime's Cast rounds them. */
+  const features = (seed: number, n: number) => {
+    const rng = mulberry32(seed);
+    return Float32Array.from({ length: n * 128 }, () => (rng() - 0.3) * 6);
+  };
+  const probs = (r: Reply) => (r.body.outputs as { name: string; datatype: string; data: number[] }[])[0]!;
+
+  it("takes FP16 as binary data (half bits) and as JSON numbers (rounded to nearest even), answering as onnxruntime does in-process", async () => {
+    const n = 3;
+    const values = features(51, n);
+    const bits = await ortHalfCast(values);
+    // Most values are not halves, so JSON numbers must be rounded; none rounds to zero.
+    expect(Array.from(bits).filter((b, i) => fromHalfBits(b) !== values[i]).length).toBeGreaterThan(values.length / 2);
+    expect(Array.from(bits).every((b) => (b & 0x7fff) !== 0)).toBe(true);
+    const meta = await call(`${server.url}/v2/models/cut`);
+    expect(meta.body.inputs).toEqual([{ name: CUT, datatype: "FP16", shape: [-1, ...SHAPE] }]);
+    const want = (await cutSession.run({ [CUT]: new ort.Tensor("float16", bits, [n, ...SHAPE]) })).probs_far!.data as Float32Array;
+    const header = Buffer.from(JSON.stringify({ inputs: [{ name: CUT, shape: [n, ...SHAPE], datatype: "FP16", parameters: { binary_data_size: bits.byteLength } }] }));
+    const binary = await call(url(), {
+      method: "POST",
+      headers: { "content-type": "application/octet-stream", "inference-header-content-length": String(header.length) },
+      body: Buffer.concat([header, Buffer.from(bits.buffer, bits.byteOffset, bits.byteLength)]),
+    });
+    expect(binary.status, binary.body.error).toBe(200);
+    expect(probs(binary)).toMatchObject({ name: "probs_far", datatype: "FP32" });
+    expect(maxDiff(probs(binary).data, want)).toBeLessThan(1e-6);
+    const json = await post(url(), { inputs: [{ name: CUT, shape: [n, ...SHAPE], datatype: "FP16", data: Array.from(values) }] });
+    expect(json.status, json.body.error).toBe(200);
+    // The same half bits as onnxruntime's Cast, hence the same answer to the last bit.
+    expect(probs(json).data).toEqual(probs(binary).data);
+  });
+
+  it("refuses the wrong datatype, a value beyond FP16 and non-finite half bits with 400 naming the input", async () => {
+    const input = (over: Record<string, unknown>) => ({ inputs: [{ name: CUT, shape: [1, ...SHAPE], datatype: "FP16", data: Array.from(features(52, 1)), ...over }] });
+    const wrong = await post(url(), input({ datatype: "FP32" }));
+    expect(wrong.status).toBe(400);
+    expect(wrong.body.error).toMatch(/input `far\.c` has datatype "FP32"; the model expects FP16/);
+    const big = await post(url(), input({ data: [70000, ...Array.from(features(52, 1)).slice(1)] }));
+    expect(big.status).toBe(400);
+    expect(big.body.error).toMatch(/input `far\.c`: element 0 = 70000 is out of range for FP16 \(-65504 to 65504\)/);
+    const bits = await ortHalfCast(features(53, 1));
+    bits[5] = 0x7c00;
+    const header = Buffer.from(JSON.stringify({ inputs: [{ name: CUT, shape: [1, ...SHAPE], datatype: "FP16", parameters: { binary_data_size: bits.byteLength } }] }));
+    const inf = await call(url(), {
+      method: "POST",
+      headers: { "content-type": "application/octet-stream", "inference-header-content-length": String(header.length) },
+      body: Buffer.concat([header, Buffer.from(bits.buffer, bits.byteOffset, bits.byteLength)]),
+    });
+    expect(inf.status).toBe(400);
+    expect(inf.body.error).toMatch(/input `far\.c`: element 5 of the binary data is Infinity, not a finite number/);
+    await expectReady(server);
+  });
 });
 
 describe("inference engines", () => {

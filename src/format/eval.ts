@@ -103,11 +103,12 @@ export interface PrecisionExit {
 
 /**
  * The shipped files against their float32 references, present when any partition ships with a
- * reference (int8 and fp16 files, and files that read a tensor an int8 file sends as uint8). The
- * "reference system" runs every reference in place of its shipped file (the others as they ship) on
- * the same test images. Routing uses the thresholds of `rule`: those calibrated on the validation
- * outputs of the shipped files, never of the references. No energy is given for the reference
- * system: the cost model prices the precision the files ship at.
+ * reference (int8 and fp16 files, and files that read a tensor an int8 or fp16 file sends as
+ * uint8 or float16). The "reference system" runs every reference in place of its shipped file
+ * (the others as they ship) on the same test images. Routing uses the thresholds of `rule`:
+ * those calibrated on the validation outputs of the shipped files, never of the references. No
+ * energy is given for the reference system: the cost model prices the precision the files ship
+ * at.
  */
 export interface PrecisionComparison {
   /** The files that have a reference, in plan order: what the reference system replaces. */

@@ -95,7 +95,7 @@ export function partitionMacs(ir: Pick<IrJson, "tensors" | "nodes">, files: read
 
 /** Bytes of one input of a tensor crossing files. */
 export function ioBytes(io: PartitionIo): number {
-  return io.shape.reduce((a, b) => a * b, 1) * (io.dtype === "float32" ? 4 : 1);
+  return io.shape.reduce((a, b) => a * b, 1) * (io.dtype === "float32" ? 4 : io.dtype === "float16" ? 2 : 1);
 }
 
 /** The file that computes a tensor another file reads. */

@@ -14,6 +14,7 @@ export interface PartitionIo {
   name: string;
   /** The IR tensor. */
   tensor: number;
+  /** float32, except the model input (as stored) and a tensor an edge file sends to the cloud at the edge's precision (uint8, float16). */
   dtype: string;
   shape: number[];
   /** Feature maps cross files as NHWC, like the spec's shapes; inside a file they are NCHW. */

@@ -1,6 +1,7 @@
 /**
  * How a partition is quantized at export: the calibration of activation ranges (the spec's
- * `quantize` section, overridable on the command line) and the precision each device ships at.
+ * `quantize` section, overridable on the command line), the precision each device ships at and
+ * the element types tensors cross the link at (uint8, or float16 as its 16 bits).
  */
 import type { IrJson, Precision } from "./ir.js";
 
@@ -44,22 +45,62 @@ export function calibrationOf(ir: Pick<IrJson, "quantize">): Calibration {
 export const PRECISION_BYTES: Record<Precision, number> = { int8: 1, fp16: 2, fp32: 4 };
 
 /**
- * A tensor an int8 edge file sends to the cloud as uint8 (`planPartitions` types it so; export
- * adds its scale and zero point). The model input, uint8 as stored, is not one. A float32
- * reference takes and gives such a tensor in float32.
+ * A tensor an edge file sends to the cloud narrower than float32: as uint8 from an int8 edge
+ * (export adds its scale and zero point), as float16 from an fp16 edge (`planPartitions` types
+ * it so). The model input, uint8 as stored, is not one. A float32 reference takes and gives such a
+ * tensor in float32.
  */
-export function isQuantizedLink(io: { dtype: string; tensor: number }, inputTensor: number): boolean {
-  return io.dtype === "uint8" && io.tensor !== inputTensor;
+export function isNarrowLink(io: { dtype: string; tensor: number }, inputTensor: number): boolean {
+  return (io.dtype === "uint8" || io.dtype === "float16") && io.tensor !== inputTensor;
 }
 
-/** The element type a float32 reference takes or gives a tensor in: float32 for a quantized link, else the tensor's own. */
+/** The element type a float32 reference takes or gives a tensor in: float32 for a narrow link, else the tensor's own. */
 export function referenceDtype(io: { dtype: string; tensor: number }, inputTensor: number): string {
-  return isQuantizedLink(io, inputTensor) ? "float32" : io.dtype;
+  return isNarrowLink(io, inputTensor) ? "float32" : io.dtype;
 }
 
 /** The ONNX element type a device's tensors cross the link at. */
 export function linkDtype(precision: Precision): "uint8" | "float16" | "float32" {
   return precision === "int8" ? "uint8" : precision === "fp16" ? "float16" : "float32";
+}
+
+const F32 = new Float32Array(1);
+const U32 = new Uint32Array(F32.buffer);
+
+/** The nearest float16 (round half to even) of a float32, as its 16 bits. */
+export function toHalfBits(x: number): number {
+  F32[0] = x;
+  const bits = U32[0]!;
+  const sign = (bits >>> 16) & 0x8000;
+  const exp = (bits >>> 23) & 0xff;
+  const mant = bits & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  const e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    // Subnormal: the implicit bit joins the mantissa, shifted into place, rounded to even.
+    const m = mant | 0x800000;
+    const shift = 14 - e;
+    const half = 1 << (shift - 1);
+    const rest = m & ((1 << shift) - 1);
+    let out = m >>> shift;
+    if (rest > half || (rest === half && out & 1)) out++;
+    return sign | out;
+  }
+  let out = (e << 10) | (mant >>> 13);
+  const rest = mant & 0x1fff;
+  if (rest > 0x1000 || (rest === 0x1000 && out & 1)) out++;
+  return sign | out;
+}
+
+/** The float32 value of a float16 given as its 16 bits (exact). */
+export function fromHalfBits(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >>> 10) & 0x1f;
+  const mant = h & 0x3ff;
+  if (exp === 0x1f) return mant ? NaN : sign * Infinity;
+  return exp === 0 ? sign * mant * 2 ** -24 : sign * (1024 + mant) * 2 ** (exp - 25);
 }
 
 /**

@@ -3,11 +3,13 @@
  * written in float32 (the reference); int8 partitions are then calibrated on real images and
  * quantized, fp16 partitions halved. A tensor that leaves an int8 edge file for the cloud is sent
  * as uint8: the edge file quantizes it with its calibrated range and the cloud file dequantizes it.
+ * One that leaves an fp16 edge file is sent as float16: the edge file casts it down, the cloud
+ * file casts it back up. References take and give such tensors in float32.
  */
 import type { Build } from "../format/build.js";
 import type { Precision } from "../format/ir.js";
 import type { ExportCalibration, PartitionIo, PartitionPlan } from "../format/manifest.js";
-import { isQuantizedLink, referenceDtype, type Calibration, type ValueRange } from "../format/quantize.js";
+import { isNarrowLink, referenceDtype, type Calibration, type ValueRange } from "../format/quantize.js";
 import { producerOf } from "../format/exits.js";
 import { decodeModel } from "../codegen/onnx/proto.js";
 import { toFloat16 } from "../codegen/onnx/float16.js";
@@ -65,7 +67,7 @@ function linkOutputs(o: PrecisionOptions, plan: PartitionPlan) {
   return plan.outputs.filter((io) => !io.exit && isLink(o, io));
 }
 
-const isLink = (o: PrecisionOptions, io: PartitionIo) => isQuantizedLink(io, o.build.ir.input.tensor);
+const isLink = (o: PrecisionOptions, io: PartitionIo) => isNarrowLink(io, o.build.ir.input.tensor);
 
 /** The plan as its float32 reference takes and gives its tensors: the link's in float32. */
 function floatPlan(o: PrecisionOptions, plan: PartitionPlan): PartitionPlan {
@@ -99,7 +101,7 @@ function quantizeLinks(o: PrecisionOptions, plans: PartitionPlan[], int8: Partit
 export async function atDevicePrecision(o: PrecisionOptions, plans: PartitionPlan[], emit: Emitter): Promise<PrecisionFiles> {
   const precisions = plans.map((p) => precisionOf(o.build, p));
   const int8 = plans.filter((_, i) => precisions[i] === "int8");
-  // Files that take a tensor an int8 edge file sends over the link differ from their float form too.
+  // Files that take a tensor an int8 or fp16 edge file sends over the link differ from their float form too.
   const changed = plans.map((p, i) => precisions[i] !== "fp32" || p.inputs.some((io) => isLink(o, io)));
   const refs = new Map(plans.map((p, i) => [p, emit(floatPlan(o, p), precisions[i]!, changed[i] ? "reference" : "as-is", null)]));
   let calibration: ExportCalibration | null = null;

@@ -50,8 +50,12 @@ function norm(weights: WeightLookup, bn: IrJsonNode): FoldedNorm {
 function graphInput(g: OnnxGraph, ir: IrJson, io: PartitionIo): Value {
   g.reserve(io.name);
   if (io.tensor !== ir.input.tensor) {
-    // A tensor quantized by the edge file it comes from is dequantized first.
-    const real = io.quant ? g.op("DequantizeLinear", [io.name, ...g.quantParams(io.name, io.quant)], {}, g.unique(`${io.name}.dq`)) : io.name;
+    // A tensor quantized by the edge file it comes from is dequantized first, one halved is cast back to float.
+    const real = io.quant
+      ? g.op("DequantizeLinear", [io.name, ...g.quantParams(io.name, io.quant)], {}, g.unique(`${io.name}.dq`))
+      : io.dtype === "float16"
+        ? g.op("Cast", [io.name], { to: DataType.FLOAT }, g.unique(`${io.name}.float`))
+        : io.name;
     return toInternal(g, { name: real, layout: "NC", shape: io.shape }, `${io.name}.nchw`);
   }
   // Pixels are scaled to [0, 1] inside the model, as in training.
@@ -96,17 +100,18 @@ export function emitOnnx(ir: IrJson, plan: PartitionPlan, weights: WeightLookup,
   for (const io of plan.outputs) {
     const v = values.get(io.tensor)!;
     if (io.exit) g.op("Softmax", [v.name], { axis: -1 }, io.name);
-    else if (!io.quant) toExternal(g, v, io.name);
+    else if (!io.quant && io.dtype !== "float16") toExternal(g, v, io.name);
     else {
-      // A tensor for the cloud leaves as uint8, at the edge's precision.
+      // A tensor for the cloud leaves at the edge's precision: uint8, or float16.
       const real = g.unique(`${io.name}.real`);
       toExternal(g, v, real);
-      g.op("QuantizeLinear", [real, ...g.quantParams(io.name, io.quant)], {}, io.name);
+      if (io.quant) g.op("QuantizeLinear", [real, ...g.quantParams(io.name, io.quant)], {}, io.name);
+      else g.op("Cast", [real], { to: DataType.FLOAT16 }, io.name);
     }
   }
   const dims = (io: PartitionIo) => ["N", ...io.shape];
-  // A tensor between files is float32 unless it crosses the link quantized (with its parameters).
-  const elem = (io: PartitionIo) => (io.tensor === ir.input.tensor ? (ELEM[io.dtype] ?? DataType.FLOAT) : io.quant ? DataType.UINT8 : DataType.FLOAT);
+  // A tensor between files is float32 unless it crosses the link quantized (with its parameters) or halved.
+  const elem = (io: PartitionIo) => (io.tensor === ir.input.tensor ? (ELEM[io.dtype] ?? DataType.FLOAT) : io.quant ? DataType.UINT8 : io.dtype === "float16" ? DataType.FLOAT16 : DataType.FLOAT);
   return encodeModel({
     irVersion: IR_VERSION,
     opsetImport: [{ domain: "", version: OPSET }],

@@ -3,37 +3,8 @@
  * file's edges (inputs are cast down on entry, outputs cast up on exit), so readers of the file
  * see the same tensor types at every precision. Pure: the same file gives the same bytes.
  */
+import { toHalfBits } from "../../format/quantize.js";
 import { DataType, decodeModel, encodeModel, type NodeProto, type TensorProto } from "./proto.js";
-
-const F32 = new Float32Array(1);
-const U32 = new Uint32Array(F32.buffer);
-
-/** The nearest float16 (round half to even) of a float32, as its 16 bits. */
-export function toHalfBits(x: number): number {
-  F32[0] = x;
-  const bits = U32[0]!;
-  const sign = (bits >>> 16) & 0x8000;
-  const exp = (bits >>> 23) & 0xff;
-  const mant = bits & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  const e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    // Subnormal: the implicit bit joins the mantissa, shifted into place, rounded to even.
-    const m = mant | 0x800000;
-    const shift = 14 - e;
-    const half = 1 << (shift - 1);
-    const rest = m & ((1 << shift) - 1);
-    let out = m >>> shift;
-    if (rest > half || (rest === half && out & 1)) out++;
-    return sign | out;
-  }
-  let out = (e << 10) | (mant >>> 13);
-  const rest = mant & 0x1fff;
-  if (rest > 0x1000 || (rest === 0x1000 && out & 1)) out++;
-  return sign | out;
-}
 
 function halfTensor(t: TensorProto): TensorProto {
   if (t.dataType !== DataType.FLOAT) return t;

@@ -110,7 +110,7 @@ function wireUp(ir: IrJson, plan: PartitionPlan, owner: Map<number, string>): vo
       if (p < 0 || !inside.has(p)) ins.add(t);
     }
   }
-  plan.inputs = [...ins].sort((a, b) => a - b).map((t) => linkIo(ir, owner, t, plan));
+  plan.inputs = [...ins].sort((a, b) => a - b).map((t) => linkIo(ir, owner, t));
   const outs = new Set<number>();
   for (const node of ir.nodes) {
     const o = owner.get(node.id);
@@ -122,19 +122,20 @@ function wireUp(ir: IrJson, plan: PartitionPlan, owner: Map<number, string>): vo
       const x = ir.exits.find((y) => y.name === e)!;
       return { name: probsName(e), tensor: x.tensor, dtype: "float32", shape: ir.tensors[x.tensor]!.shape, layout: "NC", exit: e };
     }),
-    ...[...outs].sort((a, b) => a - b).map((t) => linkIo(ir, owner, t, undefined)),
+    ...[...outs].sort((a, b) => a - b).map((t) => linkIo(ir, owner, t)),
   ];
 }
 
 /**
- * A tensor at a file boundary. One an int8 edge file sends to a cloud file crosses the link at
- * the edge's precision, as uint8 (export adds its calibrated scale and zero point).
+ * A tensor at a file boundary. One an edge file sends to a cloud file crosses the link at the
+ * edge's precision: from an int8 edge as uint8 (export adds its calibrated scale and zero point),
+ * from an fp16 edge as float16. Every file that reads it, an edge file too, takes it so.
  */
-function linkIo(ir: IrJson, owner: Map<number, string>, tensor: number, reader: PartitionPlan | undefined): PartitionIo {
+function linkIo(ir: IrJson, owner: Map<number, string>, tensor: number): PartitionIo {
   const io = tensorIo(ir, tensor);
   if (tensor === ir.input.tensor) return io;
   const producer = ir.nodes[ir.tensors[tensor]!.producer]!;
-  const readByCloud = reader ? reader.device === "cloud" : ir.nodes.some((n) => n.device === "cloud" && n.inputs.includes(tensor) && owner.get(n.id) !== undefined);
-  const crosses = producer.device === "edge" && readByCloud && linkDtype(ir.devices.edge.precision) === "uint8";
-  return crosses ? { ...io, dtype: "uint8" } : io;
+  const readByCloud = ir.nodes.some((n) => n.device === "cloud" && n.inputs.includes(tensor) && owner.get(n.id) !== undefined);
+  const dtype = linkDtype(ir.devices.edge.precision);
+  return producer.device === "edge" && readByCloud && dtype !== "float32" ? { ...io, dtype } : io;
 }

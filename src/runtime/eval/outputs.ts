@@ -14,7 +14,7 @@ import { argmax } from "../../format/measures.js";
 import { referenceDtype } from "../../format/quantize.js";
 import { ExitUnavailable, type ExitView } from "../../format/rules.js";
 import { readExportedFile } from "../export/artifacts.js";
-import { feedTensor, openSession, type FeedData, type InferenceSession } from "../infer/onnx.js";
+import { feedTensor, openSession, tensorData, type FeedData, type InferenceSession } from "../infer/onnx.js";
 
 /** An exit's outputs over the whole split, with what the routing view knows of it. */
 export interface ExitTable extends ExitInfo {
@@ -107,9 +107,8 @@ export async function computeExitOutputs(build: { dir: string; ir: IrJson; manif
         const feeds = Object.fromEntries(f.inputs.map((io) => [io.name, feedTensor(run[i]!.dtype(io), values.get(io.tensor === ir.input.tensor ? ir.input.name : io.name)!, n, io.shape)]));
         const result = await sessions[i]!.run(feeds);
         for (const o of f.outputs) {
-          const data = result[o.name]!.data as Float32Array;
-          if (o.exit) exits.get(o.exit)!.probs.set(data, start * o.shape[0]!);
-          else values.set(o.name, data);
+          if (o.exit) exits.get(o.exit)!.probs.set(result[o.name]!.data as Float32Array, start * o.shape[0]!);
+          else values.set(o.name, tensorData(result[o.name]!));
         }
       }
       options.onBatch?.(start + n);

@@ -24,13 +24,14 @@ export interface CloudOptions {
   cooldownMs?: number;
 }
 
-export type Datatype = "UINT8" | "INT8" | "FP32";
+export type Datatype = "UINT8" | "INT8" | "FP16" | "FP32";
 
 export interface InferInput {
   name: string;
   datatype: Datatype;
   shape: number[];
-  data: Uint8Array | Int8Array | Float32Array;
+  /** FP16 as its 16 bits. */
+  data: Uint8Array | Int8Array | Uint16Array | Float32Array;
 }
 
 /** An output asked for, and what the reply must hold for it. */
@@ -61,7 +62,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The KServe datatype of a tensor's dtype as the manifest writes it. */
 export function protocolDatatype(dtype: string): Datatype {
-  return dtype === "uint8" ? "UINT8" : dtype === "int8" ? "INT8" : "FP32";
+  return dtype === "uint8" ? "UINT8" : dtype === "int8" ? "INT8" : dtype === "float16" ? "FP16" : "FP32";
 }
 
 /** How far a row of probabilities may sum from 1. */
@@ -174,8 +175,8 @@ export class CloudClient {
 /**
  * A request in the binary tensor extension: the JSON header names each input with its
  * `binary_data_size`, and the inputs' bytes follow it in order, little-endian, so a tensor costs
- * on the wire what it takes in memory (a uint8 feature map one byte per value). Outputs come back
- * in JSON.
+ * on the wire what it takes in memory (a uint8 feature map one byte per value, a float16 one two).
+ * Outputs come back in JSON.
  */
 export function requestBody(inputs: InferInput[], outputs: string[]): { body: Buffer; headerLength: number } {
   const tensors = inputs.map((t) => `{"name":${JSON.stringify(t.name)},"shape":[${t.shape.join(",")}],"datatype":"${t.datatype}","parameters":{"binary_data_size":${t.data.byteLength}}}`);
@@ -249,6 +250,7 @@ function checkedOutput(o: Record<string, unknown>, w: ExpectedOutput): Float32Ar
 /** Why a number cannot be a value of the datatype, or undefined. */
 function valueProblem(v: number, datatype: Datatype): string | undefined {
   if (datatype === "FP32") return Number.isFinite(Math.fround(v)) ? undefined : "beyond the range of FP32";
+  if (datatype === "FP16") return Math.abs(v) <= 65504 ? undefined : "beyond the range of FP16";
   const [min, max] = datatype === "UINT8" ? [0, 255] : [-128, 127];
   return Number.isInteger(v) && v >= min && v <= max ? undefined : `not a ${datatype} value`;
 }

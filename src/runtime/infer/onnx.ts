@@ -1,6 +1,7 @@
 /** onnxruntime-node sessions over exported files: loading with clear errors, and NHWC feeds from plain arrays. */
 import * as ort from "onnxruntime-node";
 import { Codes, MeanetError } from "../../diagnostics/index.js";
+import { toHalfBits } from "../../format/quantize.js";
 
 export type { InferenceSession } from "onnxruntime-node";
 export { ort };
@@ -28,9 +29,16 @@ export async function openSession(path: string, options: SessionOptions = {}, by
   }
 }
 
-export type FeedData = Uint8Array | Int8Array | Float32Array;
+/** Values of a tensor; float16 ones as their 16 bits. */
+export type FeedData = Uint8Array | Int8Array | Uint16Array | Float32Array;
 
-/** A tensor of the given element type, for a batch of `n`. */
+/** A tensor's values as the runtime keeps them: float16 as its 16 bits (a Uint16Array, whatever array onnxruntime gives). */
+export function tensorData(t: ort.Tensor): FeedData {
+  const d = t.data as FeedData;
+  return t.type === "float16" && !(d instanceof Uint16Array) ? new Uint16Array(d.buffer, d.byteOffset, d.length) : d;
+}
+
+/** A tensor of the given element type, for a batch of `n`; float16 from its 16 bits, or rounded from numbers. */
 export function feedTensor(dtype: string, data: FeedData, n: number, shape: number[]): ort.Tensor {
   const dims = [n, ...shape];
   switch (dtype) {
@@ -38,6 +46,8 @@ export function feedTensor(dtype: string, data: FeedData, n: number, shape: numb
       return new ort.Tensor("uint8", data instanceof Uint8Array ? data : Uint8Array.from(data), dims);
     case "int8":
       return new ort.Tensor("int8", data instanceof Int8Array ? data : Int8Array.from(data), dims);
+    case "float16":
+      return new ort.Tensor("float16", data instanceof Uint16Array ? data : Uint16Array.from(data, toHalfBits), dims);
     case "float32":
       return new ort.Tensor("float32", data instanceof Float32Array ? data : Float32Array.from(data), dims);
     default:

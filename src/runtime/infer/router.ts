@@ -16,7 +16,7 @@ import { argmax } from "../../format/measures.js";
 import { decide, ExitUnavailable, NeedExit, rulesFromManifest, type ExitView, type Rule } from "../../format/rules.js";
 import { readExportedFile } from "../export/artifacts.js";
 import { CloudError, protocolDatatype, type CloudClient } from "./client.js";
-import { feedTensor, openSession, type FeedData, type InferenceSession } from "./onnx.js";
+import { feedTensor, openSession, tensorData, type FeedData, type InferenceSession } from "./onnx.js";
 
 export interface Classification {
   /** The predicted class: its label and index among the spec's labels. */
@@ -51,13 +51,16 @@ export interface RouterOptions {
 interface BatchState {
   n: number;
   input: FeedData;
-  /** Float32 except tensors an int8 edge file sends to the cloud, which are uint8. */
+  /** Float32 except tensors an edge file sends to the cloud at the edge's precision: uint8, or float16 as its 16 bits. */
   values: Map<string, { data: FeedData; have: Uint8Array }>;
   macs: Float64Array;
   bytesSent: Float64Array;
   cloudMs: Float64Array;
   cloudFailed: Uint8Array;
 }
+
+/** A zeroed array of `length` values of the same element type as `data`. */
+const emptyLike = (data: FeedData, length: number): FeedData => new (data.constructor as new (n: number) => FeedData)(length);
 
 export class Router {
   readonly manifest: Manifest;
@@ -227,7 +230,7 @@ export class Router {
     if (file.device === "edge") {
       const feeds = Object.fromEntries(gathered.map(({ io, data }) => [io.name, feedTensor(io.dtype, data, ready.length, io.shape)]));
       const result = await this.sessions.get(file.path)!.run(feeds);
-      outputs = Object.fromEntries(file.outputs.map((o) => [o.name, result[o.name]!.data as FeedData]));
+      outputs = Object.fromEntries(file.outputs.map((o) => [o.name, tensorData(result[o.name]!)]));
       const macs = this.fileMacs.get(file.path)!;
       for (const r of ready) st.macs[r] += macs;
     } else {
@@ -260,7 +263,7 @@ export class Router {
     const size = io.shape.reduce((a, b) => a * b, 1);
     const src = io.tensor === this.ir.input.tensor ? st.input : st.values.get(io.name)!.data;
     if (rows.length === st.n && rows.every((r, i) => r === i)) return src;
-    const out: FeedData = src instanceof Float32Array ? new Float32Array(rows.length * size) : src instanceof Int8Array ? new Int8Array(rows.length * size) : new Uint8Array(rows.length * size);
+    const out = emptyLike(src, rows.length * size);
     rows.forEach((r, i) => out.set(src.subarray(r * size, (r + 1) * size), i * size));
     return out;
   }
@@ -274,7 +277,7 @@ export class Router {
       return;
     }
     if (!v) {
-      v = { data: data instanceof Float32Array ? new Float32Array(st.n * size) : data instanceof Int8Array ? new Int8Array(st.n * size) : new Uint8Array(st.n * size), have: new Uint8Array(st.n) };
+      v = { data: emptyLike(data, st.n * size), have: new Uint8Array(st.n) };
       st.values.set(io.name, v);
     }
     rows.forEach((r, i) => {

@@ -59,7 +59,7 @@ function store(out: ElementArray, index: number, v: unknown, spec: TensorSpec): 
   }
   if (v < t.min || v > t.max) throw bad(`input \`${spec.name}\`: element ${index} = ${v} is out of range for ${t.name} (${t.min} to ${t.max})`);
   if (t.integer && !Number.isInteger(v)) throw bad(`input \`${spec.name}\`: element ${index} = ${v} is not an integer, as ${t.name} needs`);
-  out[index] = v;
+  out[index] = t.encode ? t.encode(v) : v;
 }
 
 /** Nested data must follow the shape exactly, level by level, in row-major order. */
@@ -115,10 +115,12 @@ function readBinary(size: unknown, shape: number[], spec: TensorSpec, cursor: Bi
   if (cursor.offset + want > cursor.bytes.length) throw bad(`input \`${spec.name}\`: the body ends before its ${want} bytes of binary data`);
   const slice = cursor.bytes.subarray(cursor.offset, cursor.offset + want);
   cursor.offset += want;
-  const data = spec.datatype.view(slice);
-  if (!spec.datatype.integer) {
+  const t = spec.datatype;
+  const data = t.view(slice);
+  if (!t.integer) {
     for (let i = 0; i < data.length; i++) {
-      if (!Number.isFinite(data[i]!)) throw bad(`input \`${spec.name}\`: element ${i} of the binary data is ${data[i]}, not a finite number`);
+      const v = t.decode ? t.decode(data[i]!) : data[i]!;
+      if (!Number.isFinite(v)) throw bad(`input \`${spec.name}\`: element ${i} of the binary data is ${v}, not a finite number`);
     }
   }
   return data;
@@ -204,7 +206,8 @@ export function inferResponse(model: ServedModel, request: InferRequest, id: str
     const spec = model.outputs[index]!;
     const data = results[index]!;
     const head = { name: spec.name, datatype: spec.datatype.name, shape: [request.batch, ...spec.shape] };
-    if (!request.binary[k]) return { ...head, data: Array.from(data) };
+    const decode = spec.datatype.decode;
+    if (!request.binary[k]) return { ...head, data: decode ? Array.from(data, decode) : Array.from(data) };
     const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     binary.push(bytes);
     return { ...head, parameters: { binary_data_size: bytes.length } };
