@@ -36,6 +36,7 @@
  */
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { get } from "node:http";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -178,7 +179,15 @@ try {
   const pid = serve.process.pid!;
   const base = serve.url.toString().replace(/\/$/, "");
   const path = `/v2/models/${MODEL}/infer`;
-  const metrics = async () => scrape(await (await fetch(`${base}/metrics`)).text());
+  // A fresh connection each time: a kept-alive one may be closed by the server while the benchmark waits.
+  const metrics = () =>
+    new Promise<Scrape>((resolveScrape, reject) => {
+      get(`${base}/metrics`, { agent: false }, (res) => {
+        let text = "";
+        res.on("data", (c: Buffer) => (text += c.toString()));
+        res.on("end", () => resolveScrape(scrape(text)));
+      }).on("error", reject);
+    });
 
   // One seeded random image, as JSON or as the binary tensor extension.
   let a = 0x9e3779b9;
