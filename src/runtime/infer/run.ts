@@ -8,8 +8,7 @@ import { Codes, UsageError } from "../../diagnostics/index.js";
 import { integerFlag, parseFlags, programFailure } from "../argv.js";
 import { readBuild } from "../../format/build.js";
 import { readTokenFile } from "../serve/auth.js";
-import { take } from "../train/data/dataset.js";
-import { datasetFor, loadSplit, locateDataset } from "../train/data/locate.js";
+import { loadSplit, locateFor } from "../train/data/locate.js";
 import { CloudClient } from "./client.js";
 import { Router, type Classification } from "./router.js";
 import { thresholdsOf, type Rule } from "../../format/rules.js";
@@ -86,10 +85,8 @@ export interface Samples {
 
 /** The test split of the data set that fits the build's input (as for training), first `limit` images. */
 export function loadTestSamples(manifest: Pick<Manifest, "input" | "labels">, dataDir: string | undefined, limit: number | undefined): Samples {
-  const kind = datasetFor({ input: manifest.input, labels: manifest.labels }, undefined);
-  const located = locateDataset(kind, dataDir);
-  let test = loadSplit(located, "test");
-  if (limit !== undefined) test = take(test, limit);
+  const located = locateFor({ input: manifest.input, labels: manifest.labels }, dataDir);
+  const test = loadSplit(located, "test", { limit });
   return { images: test.images, labels: test.labels, count: test.count, source: located.description };
 }
 
