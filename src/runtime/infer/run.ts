@@ -157,7 +157,7 @@ export function formatRunReport(r: RunReport): string {
  * cloud requests failed, an error (exit 1) when every one did, which is a misconfigured cloud (a
  * wrong URL or token) far more often than a flaky one. The report is printed either way.
  */
-export function cloudFailureNotice(r: RunReport): { severity: "warning" | "error"; text: string } | undefined {
+export function cloudFailureNotice(r: Pick<RunReport, "cloudRequests" | "degraded">): { severity: "warning" | "error"; text: string } | undefined {
   const { calls, failures, fastFailures, firstFailure } = r.cloudRequests;
   if (failures === 0) return undefined;
   const first = `first failure: ${firstFailure ?? "unknown"}`;
