@@ -221,6 +221,20 @@ describe("the command preamble", () => {
     }
   });
 
+  it("predict takes DIR and one or more images: --help exits 0, no image or an unknown flag (run's --data included) exits 2 with its usage", async () => {
+    for (const flag of ["--help", "-h"]) {
+      const help = await run(["predict", flag]);
+      expect(help.code).toBe(0);
+      expect(help.out).toMatch(/^usage: meanet predict DIR\/<model> IMAGE… /);
+    }
+    for (const argv of [["predict"], ["predict", "a"], ["predict", "a", "b.png", "--bogus"], ["predict", "a", "b.png", "--data", "d"], ["predict", "a", "b.png", "--batch", "0"]]) {
+      const r = await run(argv);
+      expect(r.code, argv.join(" ")).toBe(2);
+      expect(r.err, argv.join(" ")).toMatch(/usage: meanet predict /);
+      expect(r.out).toBe("");
+    }
+  });
+
   it("an integer flag says which integers it takes", () => {
     expect(integerFlag("limit", undefined, { min: 1 })).toBeUndefined();
     expect(integerFlag("limit", "12", { min: 1 })).toBe(12);

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
-import { Codes, MeanetError } from "../src/diagnostics/index.js";
+import { Codes } from "../src/diagnostics/index.js";
 import {
   classHistogram,
   decodeIdxImages,
@@ -38,20 +38,12 @@ import {
   writeCorruptFiles,
   writeIdxDataset,
 } from "./fixtures/data/formats.js";
+import { meanetErrorOf } from "./helpers/throws.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "meanet-data-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-/** Runs f, expects a data problem (a MeanetError), returns it. */
-function dataError(f: () => unknown): MeanetError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(MeanetError);
-    return e as MeanetError;
-  }
-  throw new Error("expected a data error, nothing was thrown");
-}
+const dataError = meanetErrorOf;
 
 /** A synthetic dataset whose image i starts with byte i % 256 and whose label is i % classes. */
 function synthetic(count: number, classes: number, h = 4, w = 4, c = 1): Dataset {

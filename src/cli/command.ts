@@ -13,7 +13,7 @@ export interface CommandSpec<O extends Options, A, R extends number | Promise<nu
   usage: string;
   /** The command's flags, as parseArgs options; `--help`/`-h` is added. */
   options: O;
-  /** The arguments that are not flags, by name: the command takes exactly these. */
+  /** The arguments that are not flags, by name: the command takes exactly these; a last name ending in `…` takes one or more. */
   positionals: readonly string[];
   /** Flags the command cannot run without; a missing or empty one prints the usage. */
   required?: readonly (keyof O & string)[];
@@ -41,12 +41,14 @@ export function defineCommand<O extends Options, A, R extends number | Promise<n
     }
     const { values, positionals } = parsed;
     const given = values as Record<string, unknown>;
-    if (positionals.length > spec.positionals.length) throw new UsageError(spec.usage);
+    const variadic = spec.positionals.at(-1)?.endsWith("…") ?? false;
+    if (!variadic && positionals.length > spec.positionals.length) throw new UsageError(spec.usage);
     if (given.help) {
       io.out(spec.usage);
       return EXIT_OK;
     }
-    if (positionals.length !== spec.positionals.length || spec.required?.some((flag) => !given[flag])) throw new UsageError(spec.usage);
+    const counted = variadic ? positionals.length < spec.positionals.length : positionals.length !== spec.positionals.length;
+    if (counted || spec.required?.some((flag) => !given[flag])) throw new UsageError(spec.usage);
     let args: A;
     try {
       args = spec.read(values, positionals);

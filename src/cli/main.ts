@@ -17,6 +17,7 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; summary: string }
   verify: { load: async () => (await import("./verify.js")).verify, summary: "run every exported partition in onnxruntime and tfjs; largest difference per output" },
   serve: { load: async () => (await import("./serve.js")).serve, summary: "serve the cloud partition over the KServe v2 REST API, with dynamic batching" },
   run: { load: async () => (await import("./run.js")).run, summary: "classify the test images through the routed edge-cloud path; accuracy, exits, latency, energy" },
+  predict: { load: async () => (await import("./predict.js")).predict, summary: "classify PNG or JPEG files through the routed edge-cloud path; label, exit, confidence, times per image" },
   eval: { load: async () => (await import("./eval.js")).evalCommand, summary: "accuracy, exit fractions, energy and latency of the routed system and its baselines; calibration; report.html" },
   build: { load: async () => (await import("./build.js")).build, summary: "compile, train, export, verify and eval in one command, reusing every stage whose inputs are unchanged; assertions as gates" },
 };

@@ -2,10 +2,8 @@ import { table } from "../codegen/index.js";
 import { readVerifiedBuild, verifyBuild, type OutputCheck } from "../runtime/export/verify.js";
 import { DEFAULT_PRECISION_GATES, type PrecisionCheck } from "../runtime/export/verifyPrecision.js";
 import { BACKEND_CHOICES, selectBackend, type BackendRequest } from "../runtime/train/backend.js";
-import { take } from "../runtime/train/data/dataset.js";
-import { loadSplit, locateDataset } from "../runtime/train/data/locate.js";
+import { datasetFor, loadSplit, locateDataset } from "../runtime/train/data/locate.js";
 import type { IrJson } from "../format/ir.js";
-import { datasetFor } from "../runtime/train/run.js";
 import { isDataError } from "../runtime/train/data/errors.js";
 import { EXIT_ERRORS, EXIT_OK, UsageError } from "../diagnostics/index.js";
 import { integerFlag, numberFlag } from "../runtime/argv.js";
@@ -21,14 +19,14 @@ function realSamples(ir: IrJson, count: number, data: string | undefined, io: Io
   if (count === 0) return undefined;
   let kind;
   try {
-    kind = datasetFor(ir, undefined);
+    kind = datasetFor(ir, undefined, data);
   } catch {
     if (data) throw new UsageError(`--data: no known data set fits input ${ir.input.shape.join("×")} with ${ir.labels.length} classes`);
     io.err(`note: no data set fits input ${ir.input.shape.join("×")}; checking seeded random inputs only`);
     return undefined;
   }
   try {
-    const test = take(loadSplit(locateDataset(kind, data), "test"), count);
+    const test = loadSplit(locateDataset(kind, data, { spec: ir }), "test", { limit: count });
     return { values: test.images, labels: test.labels, count: test.count, source: kind };
   } catch (e) {
     if (isDataError(e) && !data) {

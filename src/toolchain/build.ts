@@ -7,7 +7,7 @@ import { MeanetError } from "../diagnostics/index.js";
 import type { EvalReport } from "../format/eval.js";
 import type { BuildStage, Manifest } from "../format/manifest.js";
 import type { CompileResult } from "../ir/index.js";
-import { datasetFor, locateDataset } from "../runtime/train/data/locate.js";
+import { locateFor } from "../runtime/train/data/locate.js";
 import { buildFiles, writeBuild } from "./buildFiles.js";
 import { dataIdentity, STAGES } from "./buildStages.js";
 import { evalSummary, readEvalReport, type BuildEvalSummary } from "./evalSummary.js";
@@ -94,7 +94,7 @@ async function runStages(ctx: StageContext): Promise<EvalReport | undefined> {
 /** The data set: train and test splits for training, test images for verify and eval. Not found, it fails the train stage. */
 function locateData({ b, job, log, p }: StageContext): BuildData | undefined {
   try {
-    const located = locateDataset(datasetFor(b.irJson, job.dataset), job.data);
+    const located = locateFor(b.irJson, job.data, job.dataset);
     return { located, identity: dataIdentity(located) };
   } catch (e) {
     if (!(e instanceof MeanetError)) throw e;

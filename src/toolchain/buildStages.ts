@@ -106,9 +106,12 @@ export function trainingView(ir: IrJson): unknown {
   };
 }
 
-function splitFiles(located: LocatedDataset, split: Split): string[] {
+/** Each file of a split, with the class an image folder gives it (an image's folder is its label). */
+function splitFiles(located: LocatedDataset, split: Split | "validation"): string[] {
   const f = located.files[split];
-  return f.format === "idx" ? [f.images, f.labels] : f.records;
+  if (!f) return [];
+  if (f.format === "folder") return f.images.map((i) => `${i.label}:${sha256(readFileSync(i.file))}`);
+  return (f.format === "idx" ? [f.images, f.labels] : f.records).map((p) => sha256(readFileSync(p)));
 }
 
 /**
@@ -117,6 +120,6 @@ function splitFiles(located: LocatedDataset, split: Split): string[] {
  * are about 30 MB; hashing them takes a fraction of a second.
  */
 export function dataIdentity(located: LocatedDataset): Record<Split, string> {
-  const of = (split: Split) => hashOf([located.kind, ...splitFiles(located, split).map((p) => sha256(readFileSync(p)))]);
-  return { train: of("train"), test: of("test") };
+  const train = hashOf([located.kind, ...splitFiles(located, "train"), ...(located.files.validation ? ["validation", ...splitFiles(located, "validation")] : [])]);
+  return { train, test: hashOf([located.kind, ...splitFiles(located, "test")]) };
 }

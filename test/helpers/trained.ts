@@ -72,7 +72,7 @@ export function fixtureKey(): { key: string; data: string } {
   ];
   for (const f of code) add(relative(ROOT, f), readFileSync(f));
   const located = locateDataset("fashion-mnist", undefined);
-  const data = Object.values(located.files).flatMap((s) => (s.format === "idx" ? [s.images, s.labels] : s.records));
+  const data = Object.values(located.files).flatMap((s) => (s.format === "idx" ? [s.images, s.labels] : s.format === "cifar" ? s.records : s.images.map((i) => i.file)));
   for (const f of data.sort()) add(`data:${f}`, readFileSync(f));
   return { key: h.digest("hex"), data: located.description };
 }

@@ -9,7 +9,7 @@ import type { Build } from "../../format/build.js";
 import type { Calibration } from "../../format/quantize.js";
 import { isDataError } from "../train/data/errors.js";
 import { subset } from "../train/data/dataset.js";
-import { datasetFor, loadSplit, locateDataset } from "../train/data/locate.js";
+import { loadSplit, locateFor } from "../train/data/locate.js";
 import { mulberry32, permutation } from "../train/data/rng.js";
 import { loadValidation } from "../train/data/validation.js";
 import type { CalibrationImages } from "./calibrate.js";
@@ -42,7 +42,7 @@ export function calibrationImages(s: CalibrationSource): CalibrationImages {
   const { manifest } = build;
   const size = manifest.input.shape.reduce((a, b) => a * b, 1);
   try {
-    const located = locateDataset(datasetFor({ input: manifest.input, labels: manifest.labels }, undefined), s.dataDir);
+    const located = locateFor({ input: manifest.input, labels: manifest.labels }, s.dataDir);
     const train = loadSplit(located, "train");
     const picked = subset(train, permutation(train.count, mulberry32(randomSeed)).subarray(0, Math.min(n, train.count)));
     s.warn(`warning: the weights are random, so no images were held out; calibrating on ${picked.count} seeded images of the training split (${located.description})`);

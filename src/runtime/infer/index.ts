@@ -16,3 +16,4 @@ export {
   type RunReport,
   type Samples,
 } from "./run.js";
+export { routedPredict, imageInputs, type Prediction, type PredictOptions, type PredictReport } from "./predict.js";

@@ -8,8 +8,7 @@ import { Codes, UsageError } from "../../diagnostics/index.js";
 import { integerFlag, parseFlags, programFailure } from "../argv.js";
 import { readBuild } from "../../format/build.js";
 import { readTokenFile } from "../serve/auth.js";
-import { take } from "../train/data/dataset.js";
-import { datasetFor, loadSplit, locateDataset } from "../train/data/locate.js";
+import { loadSplit, locateFor } from "../train/data/locate.js";
 import { CloudClient } from "./client.js";
 import { Router, type Classification } from "./router.js";
 import { thresholdsOf, type Rule } from "../../format/rules.js";
@@ -86,10 +85,8 @@ export interface Samples {
 
 /** The test split of the data set that fits the build's input (as for training), first `limit` images. */
 export function loadTestSamples(manifest: Pick<Manifest, "input" | "labels">, dataDir: string | undefined, limit: number | undefined): Samples {
-  const kind = datasetFor({ input: manifest.input, labels: manifest.labels }, undefined);
-  const located = locateDataset(kind, dataDir);
-  let test = loadSplit(located, "test");
-  if (limit !== undefined) test = take(test, limit);
+  const located = locateFor({ input: manifest.input, labels: manifest.labels }, dataDir);
+  const test = loadSplit(located, "test", { limit });
   return { images: test.images, labels: test.labels, count: test.count, source: located.description };
 }
 
@@ -160,7 +157,7 @@ export function formatRunReport(r: RunReport): string {
  * cloud requests failed, an error (exit 1) when every one did, which is a misconfigured cloud (a
  * wrong URL or token) far more often than a flaky one. The report is printed either way.
  */
-export function cloudFailureNotice(r: RunReport): { severity: "warning" | "error"; text: string } | undefined {
+export function cloudFailureNotice(r: Pick<RunReport, "cloudRequests" | "degraded">): { severity: "warning" | "error"; text: string } | undefined {
   const { calls, failures, fastFailures, firstFailure } = r.cloudRequests;
   if (failures === 0) return undefined;
   const first = `first failure: ${firstFailure ?? "unknown"}`;

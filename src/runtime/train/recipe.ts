@@ -24,6 +24,8 @@ export interface TrainOptions {
   ir: IrJson;
   irText: string;
   train: Dataset;
+  /** The data set's own validation split; without it, `ir.training.validationSplit` of `train` is held out. */
+  validation?: Dataset;
   test: Dataset;
   dataSource: string;
   outDir: string;
@@ -51,7 +53,7 @@ export async function trainModel(o: TrainOptions): Promise<TrainReport> {
   const models = new Map<string, BlockModel>();
   for (const b of ir.blocks) models.set(b.name, buildBlockModel(ir, b, seed));
   try {
-    const { train, validation } = splitValidation(o.train, ir.training.validationSplit, seed);
+    const { train, validation } = o.validation ? { train: o.train, validation: o.validation } : splitValidation(o.train, ir.training.validationSplit, seed);
     const checkpointDir = join(o.outDir, "checkpoint");
     const state = (await resume(checkpointDir, fingerprint, models, o)) ?? freshState(fingerprint, namedHardClasses(ir));
     const run: TrainingRun = {

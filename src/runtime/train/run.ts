@@ -7,8 +7,8 @@ import { UsageError } from "../../diagnostics/error.js";
 import { integerFlag } from "../argv.js";
 import { dataError } from "./data/errors.js";
 import { BACKEND_CHOICES, selectBackend, type BackendRequest } from "./backend.js";
-import { take, type Dataset } from "./data/dataset.js";
-import { datasetFor, labelNames, loadSplit, locateDataset, type DatasetKind } from "./data/locate.js";
+import type { Dataset } from "./data/dataset.js";
+import { datasetFor, labelNames, loadSplit, locateFor, type DatasetKind } from "./data/locate.js";
 
 export { datasetFor };
 import { registerWasmGradientKernels } from "./kernels/index.js";
@@ -31,7 +31,7 @@ export interface TrainJob {
   stopAfterEpochs?: number;
 }
 
-export const DATASETS: readonly DatasetKind[] = ["fashion-mnist", "mnist", "cifar10", "cifar100"];
+export const DATASETS: readonly DatasetKind[] = ["fashion-mnist", "mnist", "cifar10", "cifar100", "folder"];
 
 /** The flags `meanet train` and generated programs share, as parseArgs options. */
 export const TRAIN_FLAGS = {
@@ -61,18 +61,21 @@ export function trainOptionsFromFlags(values: Partial<Record<keyof typeof TRAIN_
   return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined));
 }
 
-/** Loads the data a build trains on; a missing or corrupt file is a DataError naming it. */
-export function loadTrainingData(ir: IrJson, job: Pick<TrainJob, "data" | "dataset" | "limitTrain" | "limitTest">): { train: Dataset; test: Dataset; source: string } {
-  const located = locateDataset(datasetFor(ir, job.dataset), job.data);
+/**
+ * Loads the data a build trains on; a missing or corrupt file is a DataError naming it. `validation`
+ * is the data set's own validation split when it has one (an image folder's val/), else training
+ * holds images out of `train`.
+ */
+export function loadTrainingData(ir: IrJson, job: Pick<TrainJob, "data" | "dataset" | "limitTrain" | "limitTest">): { train: Dataset; test: Dataset; validation?: Dataset; source: string } {
+  const located = locateFor(ir, job.data, job.dataset);
   const names = labelNames(located);
   if (names.length !== ir.labels.length) {
     throw dataError(Codes.DataCorrupt, located.dir, `the data set has ${names.length} classes but the spec declares ${ir.labels.length} labels`);
   }
-  let train = loadSplit(located, "train");
-  let test = loadSplit(located, "test");
-  if (job.limitTrain !== undefined) train = take(train, job.limitTrain);
-  if (job.limitTest !== undefined) test = take(test, job.limitTest);
-  return { train, test, source: located.description };
+  const train = loadSplit(located, "train", { limit: job.limitTrain });
+  const test = loadSplit(located, "test", { limit: job.limitTest });
+  const validation = located.files.validation ? loadSplit(located, "validation") : undefined;
+  return { train, test, ...(validation ? { validation } : {}), source: located.description };
 }
 
 /** Reads ir.json, trains, and writes weights/<block>/ and train-report.json into the build directory. */
@@ -80,7 +83,7 @@ export async function runTraining(job: TrainJob): Promise<TrainReport> {
   const irText = readFileSync(join(job.buildDir, "ir.json"), "utf8");
   const parsed = JSON.parse(irText) as IrJson;
   const ir: IrJson = job.stages ? { ...parsed, training: { ...parsed.training, stages: job.stages } } : parsed;
-  const { train, test, source } = loadTrainingData(ir, job);
+  const { train, test, validation, source } = loadTrainingData(ir, job);
   const backend = await selectBackend(job.backend ?? "auto", (name) => {
     if (name === "wasm") registerWasmGradientKernels();
   });
@@ -90,6 +93,7 @@ export async function runTraining(job: TrainJob): Promise<TrainReport> {
     irText: job.stages ? JSON.stringify(ir) : irText,
     train,
     test,
+    ...(validation ? { validation } : {}),
     dataSource: source,
     outDir: job.buildDir,
     backend,

@@ -18,6 +18,13 @@ export function isGzip(bytes: Uint8Array): boolean {
 
 /** Reads a data file; a missing, unreadable or corrupt-gzip file throws a DataError. */
 export function readDataFile(file: string): DataBytes {
+  const bytes = readFileBytes(file);
+  if (!isGzip(bytes)) return { bytes, gzipped: false };
+  return { bytes: gunzip(bytes, file), gzipped: true };
+}
+
+/** A file's bytes as they are; a missing file is MN5004, a directory or an unreadable file MN5001. */
+export function readFileBytes(file: string): Uint8Array {
   let raw: Buffer;
   try {
     raw = readFileSync(file);
@@ -28,9 +35,7 @@ export function readDataFile(file: string): DataBytes {
     if (code === "EACCES" || code === "EPERM") throw unreadable(file, "cannot read the file: permission denied");
     throw unreadable(file, `cannot read the file: ${(e as Error).message}`);
   }
-  const bytes = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
-  if (!isGzip(bytes)) return { bytes, gzipped: false };
-  return { bytes: gunzip(bytes, file), gzipped: true };
+  return new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
 }
 
 /** Decompresses gzip data, turning zlib's terse errors into messages a user can act on. */

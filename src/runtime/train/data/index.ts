@@ -1,4 +1,4 @@
-/** The data layer of training: loaders for IDX and CIFAR files, dataset location, transforms, augmentation. */
+/** The data layer of training: loaders for IDX and CIFAR files and image folders, dataset location, transforms, augmentation. */
 export { dataError, isDataError, DATA_CODES } from "./errors.js";
 export { readDataFile, isGzip } from "./files.js";
 export { decodeIdxImages, decodeIdxLabels, encodeIdx, loadIdxDataset, loadIdxImages, loadIdxLabels, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, type IdxImages } from "./idx.js";
@@ -6,8 +6,13 @@ export { decodeCifar, loadCifar, cifarClasses, type CifarOptions, type CifarVari
 export { classHistogram, filterClasses, imageSize, shuffle, splitValidation, subset, take, type Dataset } from "./dataset.js";
 export { mulberry32, permutation, randomInt, shuffleInPlace, type Rng } from "./rng.js";
 export { randomCropFlip, type ImageBatch } from "./augment.js";
+export { decodeImage, readImageFile, toInputPixels, IMAGE_EXTENSIONS, type DecodedImage } from "./images.js";
+export { folderNameOf, scanImageFolder, loadFolderSplit, FOLDER_SPLIT_SEED, FOLDER_TEST_FRACTION, type FolderSplit, type ImageFolder } from "./folder.js";
 export {
+  datasetFor,
+  isImageFolder,
   locateDataset,
+  locateFor,
   loadSplit,
   labelNames,
   CIFAR10_LABELS,
@@ -21,5 +26,6 @@ export {
   type LocatedDataset,
   type LocateOptions,
   type Split,
+  type SpecData,
   type SplitFiles,
 } from "./locate.js";

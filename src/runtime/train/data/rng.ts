@@ -30,7 +30,7 @@ export function permutation(n: number, rng: Rng): Uint32Array {
   return p;
 }
 
-export function shuffleInPlace(a: { [i: number]: number; length: number }, rng: Rng): void {
+export function shuffleInPlace<T>(a: { [i: number]: T; length: number }, rng: Rng): void {
   for (let i = a.length - 1; i > 0; i--) {
     const j = randomInt(rng, i + 1);
     const t = a[i]!;

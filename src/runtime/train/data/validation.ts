@@ -6,12 +6,19 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Build } from "../../../format/build.js";
 import { splitValidation, take } from "./dataset.js";
-import { datasetFor, loadSplit, locateDataset } from "./locate.js";
+import { loadSplit, locateFor } from "./locate.js";
 
-/** The validation split the build was trained with: the training split, limited as training was, split with the training seed. */
+/**
+ * The validation split the build was trained with: the data set's own (an image folder's val/), or
+ * the training split, limited as training was, split with the training seed.
+ */
 export function loadValidation(build: Pick<Build, "ir" | "manifest" | "dir">, dataDir: string | undefined, note: (s: string) => void) {
   const { ir, manifest } = build;
-  const located = locateDataset(datasetFor({ input: manifest.input, labels: manifest.labels }, undefined), dataDir);
+  const located = locateFor({ input: manifest.input, labels: manifest.labels }, dataDir);
+  if (located.files.validation) {
+    const v = loadSplit(located, "validation");
+    return { images: v.images, labels: v.labels, count: v.count, source: `${v.count} validation images of ${located.description}` };
+  }
   let train = loadSplit(located, "train");
   let seed = ir.training.seed;
   const reportPath = join(build.dir, "train-report.json");
