@@ -9,7 +9,7 @@
  * Last, onnxruntime-node's optimized form of `edge/main.onnx` must run integer convolutions.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -222,4 +222,62 @@ describe("int8 edge files of the trained Fashion-MNIST model", () => {
     await r.release();
     expect(decodeModel(readFileSync(refOptimized)).graph!.node!.some((x) => /^(Conv|FusedConv)$/.test(x.opType!))).toBe(true);
   });
+});
+
+/**
+ * An edge tensor that both another int8 edge file and the cloud read crosses as uint8 to both;
+ * the edge file that takes it dequantizes it with the parameters it came with and still runs
+ * integer convolutions on it.
+ */
+describe("an int8 edge tensor read by another edge file and by the cloud", () => {
+  const SHARED = `
+model shared
+input image: u8[16, 16, 3]
+labels ["a", "b", "c", "d"]
+
+complexity {
+  hard: ["a", "b"]
+}
+
+block main on edge {
+  f = relu(conv2d(image, 4, kernel: 3))
+  exit main over all = dense(gap(f), num_classes)
+}
+
+block extension on edge {
+  exit extension over all = dense(gap(relu(conv2d(main.f, 4, kernel: 3))), num_classes)
+}
+
+block cloud on cloud {
+  exit cloud over all = dense(gap(relu(conv2d(main.f, 8, kernel: 3))), num_classes)
+}
+
+route {
+  cloud when entropy(main) > 0.5
+  extension when argmax(main) in hard
+  main otherwise
+}
+`;
+
+  it("exports, verifies, and the extension's optimized form runs QLinearConv on the uint8 tensor", async () => {
+    const work = join(tmp, "shared");
+    const spec = join(work, "shared.meanet");
+    mkdirSync(work, { recursive: true });
+    writeFileSync(spec, SHARED);
+    expect(cli("compile", spec, "-o", work).status).toBe(0);
+    const dir = join(work, "shared");
+    const e = cli("export", dir, "--random-weights", "--seed", "3", "--calibration-images", "32");
+    expect(e.status, e.err).toBe(0);
+    const manifest = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8"));
+    const extension = manifest.export.partitions.find((p: { path: string }) => p.path === "edge/extension.onnx");
+    expect(extension.inputs.find((i: { name: string }) => i.name === "main.f")).toMatchObject({ dtype: "uint8", quant: { scale: expect.any(Number) } });
+    const v = cli("verify", dir, "--samples", "64");
+    expect(v.status, v.out + v.err).toBe(0);
+    const optimized = join(work, "extension.optimized.onnx");
+    const s = await ortNode.InferenceSession.create(join(dir, "edge/extension.onnx"), { graphOptimizationLevel: "all", optimizedModelFilePath: optimized, intraOpNumThreads: 1, logSeverityLevel: 3 });
+    await s.release();
+    const ops = decodeModel(readFileSync(optimized)).graph!.node!.map((x) => x.opType!);
+    expect(ops, ops.join(" ")).toContain("QLinearConv");
+    expect(ops.filter((o) => /^(Conv|FusedConv)$/.test(o)), ops.join(" ")).toEqual([]);
+  }, 300_000);
 });

@@ -74,9 +74,11 @@ export function quantizationPlan(model: ModelProto): QuantizationPlan {
   const producer = new Map(nodes.map((n) => [n.output![0]!, n]));
   const wanted = new Set<string>();
   const isQuantizedReader = (n: NodeProto, index: number) => (QUANTIZED.has(n.opType!) || SAME_SCALE.has(n.opType!)) && (ACTIVATION_INPUTS[n.opType!]?.(index) ?? true);
+  // A value a DequantizeLinear gives (a tensor that came over as uint8) already has its scale.
+  const dequantized = new Set(nodes.filter((n) => n.opType === "DequantizeLinear").map((n) => n.output![0]!));
   for (const n of nodes) {
     (n.input ?? []).forEach((v, i) => {
-      if (v && !weights.has(v) && isQuantizedReader(n, i)) wanted.add(v);
+      if (v && !weights.has(v) && !dequantized.has(v) && isQuantizedReader(n, i)) wanted.add(v);
     });
     const out = n.output![0]!;
     // A Gemm whose result only leaves the file or goes to a softmax keeps it in float.
@@ -107,6 +109,7 @@ export function quantizationPlan(model: ModelProto): QuantizationPlan {
   for (const s of sites) {
     const from = producer.get(s.value);
     if (from && SAME_SCALE.has(from.opType!) && siteOf.has(from.input![0]!)) s.rangeOf = siteOf.get(from.input![0]!)!.rangeOf;
+    else if (from && SAME_SCALE.has(from.opType!) && dequantized.has(from.input![0]!)) s.rangeOf = from.input![0]!;
   }
   return { sites, observe: [...new Set(sites.map((s) => s.rangeOf))] };
 }
@@ -210,19 +213,28 @@ class Rewriter {
 
 /**
  * The file with its activations, weights and biases quantized. `ranges` holds a range for every
- * value of `quantizationPlan(model).observe`. Values that leave the file stay float.
+ * value of `quantizationPlan(model).observe` except those the file dequantizes itself (their
+ * parameters are in the file). Values that leave the file stay float.
  */
 export function quantizeModel(bytes: Uint8Array, ranges: ReadonlyMap<string, ValueRange>): Uint8Array {
   const model = decodeModel(bytes);
   const graph = model.graph!;
   const plan = quantizationPlan(model);
   const params = new Map<string, QuantParams>();
+  // Values the file dequantizes itself (a uint8 tensor from another file) carry their parameters.
+  const initializers = new Map((graph.initializer ?? []).map((t) => [t.name!, t]));
+  for (const n of graph.node ?? []) {
+    if (n.opType !== "DequantizeLinear") continue;
+    const [scale, zeroPoint] = [initializers.get(n.input![1]!), initializers.get(n.input![2] ?? "")];
+    if (scale?.dataType === DataType.FLOAT && scale.rawData?.byteLength === 4) params.set(n.output![0]!, { scale: floatsOf(scale)[0]!, zeroPoint: zeroPoint?.rawData?.[0] ?? 0 });
+  }
   for (const s of plan.sites) {
     const r = ranges.get(s.rangeOf);
-    if (!r) throw new Error(`no calibrated range for ${s.rangeOf}`);
-    params.set(s.output, uint8Params(r));
+    const known = params.get(s.rangeOf);
+    if (!r && !known) throw new Error(`no calibrated range for ${s.rangeOf}`);
+    params.set(s.output, r ? uint8Params(r) : known!);
   }
-  const rw = new Rewriter(new Map((graph.initializer ?? []).map((t) => [t.name!, t])));
+  const rw = new Rewriter(initializers);
   const folded = new Set(plan.sites.flatMap((s) => (s.folds ? [s.folds] : [])));
   const siteAfter = new Map<string, Site>();
   for (const s of plan.sites) siteAfter.set(s.value, s);
