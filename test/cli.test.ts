@@ -221,6 +221,26 @@ describe("the command preamble", () => {
     }
   });
 
+  it("an unknown flag or a value parseArgs refuses is a usage error in meanet's words, naming the flag and listing the command's flags", async () => {
+    const cases: [string[], string][] = [
+      [["check", "x.meanet", "--bogus"], "unknown flag `--bogus`; the flags are --format, --help (-h)"],
+      [["run", "b", "--limt", "5"], "unknown flag `--limt` (did you mean `--limit`?); the flags are "],
+      [["inspect", "x.meanet", "-q"], "unknown flag `-q`; the flags are --json"],
+      [["check", "x.meanet", "--format"], "--format needs a value"],
+      [["export", "b", "--random-weights=yes"], "--random-weights takes no value, not `yes`"],
+      [["train", "x.meanet", "-o", "--data"], "-o needs a value, not the flag `--data` (write --out=--data if that is the value)"],
+    ];
+    for (const [argv, message] of cases) {
+      const r = await run(argv);
+      expect(r.code, argv.join(" ")).toBe(2);
+      expect(r.err, argv.join(" ")).toContain(message);
+      expect(r.err, argv.join(" ")).toContain(`usage: meanet ${argv[0]} `);
+      expect(r.err, argv.join(" ")).not.toMatch(/Unknown option|positional argument|<value>/);
+    }
+    const train = (await run(["train", "x.meanet", "-o", "t", "--bogus"])).err;
+    for (const flag of ["--out (-o)", "--data", "--epochs", "--limit-train", "--seed", "--backend", "--help (-h)"]) expect(train).toContain(flag);
+  });
+
   it("an integer flag says which integers it takes", () => {
     expect(integerFlag("limit", undefined, { min: 1 })).toBeUndefined();
     expect(integerFlag("limit", "12", { min: 1 })).toBe(12);
