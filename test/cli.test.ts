@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -187,6 +187,26 @@ describe("messages", () => {
     expect(r.code).toBe(1);
     expect(r.err).toContain(`error MN5005: ${file} is a file, not a build directory`);
     expect(r.err).not.toContain("not found");
+  });
+
+  it("the -o folder given where its build DIR/<model> is expected names the build (or the builds) inside it", async () => {
+    const one = join(tmp, "out-one");
+    expect((await run(["compile", "examples/fashion-mnist.meanet", "-o", one])).code).toBe(0);
+    for (const name of ["export", "verify", "eval", "run", "serve", "inspect"]) {
+      const r = await run([name, one]);
+      expect(r.code, name).toBe(1);
+      expect(r.err, name).toContain(`error MN5005: ${join(one, "ir.json")} is missing; did you mean ${join(one, "fashion_mnist")}?`);
+    }
+    const two = join(tmp, "out-two");
+    for (const model of ["a", "b"]) {
+      const f = specFile(`${model}.meanet`, readFileSync("examples/fashion-mnist.meanet", "utf8").replace("model fashion_mnist", `model ${model}`));
+      expect((await run(["compile", f, "-o", two])).code).toBe(0);
+    }
+    mkdirSync(join(two, "notes"));
+    const r = await run(["export", two]);
+    expect(r.err).toContain(`${two} holds 2 builds; did you mean one of ${join(two, "a")}, ${join(two, "b")}?`);
+    // A folder with no build inside keeps the general question.
+    expect((await run(["export", join(two, "notes")])).err).toContain(`is ${join(two, "notes")} a build directory written by`);
   });
 
   it("a manifest that is not valid JSON is reported on one line", async () => {
