@@ -88,6 +88,22 @@ describe("meanet check", () => {
     expect(ok.err).toMatch(/MN5005|no-such-build/);
   });
 
+  it("a directory where a spec file is expected says so and names the spec files in it", async () => {
+    const specs = join(tmp, "specs");
+    mkdirSync(specs);
+    for (const argv of [["check", "examples"], ["compile", "examples", "-o", join(tmp, "d")], ["build", "examples", "-o", join(tmp, "d")], ["inspect", "examples"]]) {
+      const r = await run(argv);
+      expect(r.code, argv.join(" ")).toBe(1);
+      expect(r.err, argv.join(" ")).toContain("error MN5001: `examples` is a directory, not a spec file");
+      expect(r.err, argv.join(" ")).toContain("hint: pass one of the spec files in it: examples/cifar100-resnet32.meanet, examples/fashion-mnist.meanet,");
+      expect(r.err, argv.join(" ")).not.toContain("check the path");
+    }
+    expect((await run(["check", specs])).err).toContain("hint: it holds no .meanet file; pass the path of a spec file");
+    specFile("specs/only.meanet", broken);
+    expect((await run(["check", specs])).err).toContain(`hint: did you mean ${join(specs, "only.meanet")}?`);
+    expect(existsSync(join(tmp, "d"))).toBe(false);
+  });
+
   it("a missing file is an error with a code, not a crash", async () => {
     const r = await run(["check", join(tmp, "nope.meanet")]);
     expect(r.code).toBe(1);

@@ -1,12 +1,13 @@
 import { summarize } from "../codegen/summary.js";
 import { renderInspect } from "../codegen/table.js";
-import { statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { Codes, EXIT_ERRORS, EXIT_OK, MeanetError } from "../diagnostics/index.js";
-import { readBuild } from "../format/build.js";
+import { buildsIn, readBuild } from "../format/build.js";
 import { renderShipped, shippedSummary } from "../codegen/shipped.js";
 import type { Io } from "./io.js";
 import { defineCommand } from "./command.js";
-import { errorsOf, loadSpec, renderDiagnostics, summary } from "../toolchain/load.js";
+import { errorsOf, loadSpec, renderDiagnostics, specsIn, summary } from "../toolchain/load.js";
 
 export const usage = "usage: meanet inspect FILE|DIR/<model> [--json]";
 
@@ -18,6 +19,15 @@ function inspectBuild(dir: string, json: boolean, io: Io): number {
   return EXIT_OK;
 }
 
+/**
+ * A directory is read as a build, unless it is a folder of specs that holds no build (whose
+ * error then names its .meanet files rather than a missing ir.json).
+ */
+function isBuildArgument(path: string): boolean {
+  if (!statSync(path, { throwIfNoEntry: false })?.isDirectory()) return false;
+  return ["ir.json", "manifest.json"].some((f) => existsSync(join(path, f))) || buildsIn(path).length > 0 || specsIn(path).length === 0;
+}
+
 /** `meanet inspect FILE`: costs per block, device and route; `meanet inspect DIR/<model>`: the exported files' weights beside those costs. */
 export const inspect = defineCommand({
   usage,
@@ -25,7 +35,7 @@ export const inspect = defineCommand({
   positionals: ["FILE"],
   read: (values, [file]) => ({ file: file!, json: values.json }),
   run({ file, json }, io) {
-    if (statSync(file, { throwIfNoEntry: false })?.isDirectory()) return inspectBuild(file, json, io);
+    if (isBuildArgument(file)) return inspectBuild(file, json, io);
     const r = loadSpec(file);
     if (errorsOf(r).length || !r.ir) {
       io.err(renderDiagnostics(r.diagnostics) + "\n\n" + summary(r.diagnostics));
