@@ -131,6 +131,28 @@ describe("meanet inspect", () => {
     expect(r.out).toMatch(/^Devices$/m);
     expect(r.out).toMatch(/^main\s+edge\s+54,778\s+1,950,592/m);
   });
+
+  it("--layers lists one row per layer (name, op, output shape, params, MACs, device, file:line), in the text and in --json", async () => {
+    const text = await run(["inspect", "examples/fashion-mnist.meanet", "--layers"]);
+    expect(text.code).toBe(0);
+    expect(text.out).toMatch(/^Blocks$/m);
+    const table = text.out.slice(text.out.indexOf("\nLayers\n"));
+    expect(table).toMatch(/^layer\s+op\s+output\s+params\s+MACs\s+device\s+source$/m);
+    expect(table).toMatch(/^main\/conv2d_2\s+conv2d\s+14×14×32\s+4,608\s+903,168\s+edge\s+examples\/fashion-mnist\.meanet:23$/m);
+    const json = JSON.parse((await run(["inspect", "examples/fashion-mnist.meanet", "--layers", "--json"])).out);
+    expect((await run(["compile", "examples/fashion-mnist.meanet", "-o", join(tmp, "layers")])).code).toBe(0);
+    const ir = JSON.parse(readFileSync(join(tmp, "layers", "fashion_mnist", "ir.json"), "utf8"));
+    expect(json.layers).toHaveLength(ir.nodes.length);
+    expect(table.trim().split("\n")).toHaveLength(ir.nodes.length + 3);
+    expect(json.layers[4]).toEqual({ name: "main/conv2d_2", op: "conv2d", shape: [14, 14, 32], params: 4608, macs: 903168, device: "edge", source: "examples/fashion-mnist.meanet:23" });
+    expect(json.layers.reduce((t: number, l: { macs: number }) => t + l.macs, 0)).toBe(json.total.macs);
+    // Without the flag the JSON keeps its documented keys.
+    expect(JSON.parse((await run(["inspect", "examples/fashion-mnist.meanet", "--json"])).out)).not.toHaveProperty("layers");
+    // A build directory gives the same rows, read from its ir.json.
+    expect((await run(["export", join(tmp, "layers", "fashion_mnist"), "--random-weights"])).code).toBe(0);
+    const built = JSON.parse((await run(["inspect", join(tmp, "layers", "fashion_mnist"), "--layers", "--json"])).out);
+    expect(built.layers).toEqual(json.layers);
+  });
 });
 
 describe("meanet compile", () => {
