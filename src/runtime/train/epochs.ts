@@ -121,6 +121,9 @@ async function trainEpoch(run: TrainingRun, plan: StagePlan, opt: StageOptimizer
     t.correct += hv;
     t.seen += batch.count;
     run.progress.batch(b + 1, t.lossSum / t.seen, t.correct / t.seen, t.seen / ((performance.now() - t0) / 1000));
+    // The backend's reads resolve without a turn of the event loop; one per batch lets signal
+    // handlers (SIGINT in `meanet train`) and timers run while an epoch trains.
+    await new Promise((resolve) => setImmediate(resolve));
   }
   t.seconds = (performance.now() - t0) / 1000;
   return t;
