@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -88,6 +88,22 @@ describe("meanet check", () => {
     expect(ok.err).toMatch(/MN5005|no-such-build/);
   });
 
+  it("a directory where a spec file is expected says so and names the spec files in it", async () => {
+    const specs = join(tmp, "specs");
+    mkdirSync(specs);
+    for (const argv of [["check", "examples"], ["compile", "examples", "-o", join(tmp, "d")], ["build", "examples", "-o", join(tmp, "d")], ["inspect", "examples"]]) {
+      const r = await run(argv);
+      expect(r.code, argv.join(" ")).toBe(1);
+      expect(r.err, argv.join(" ")).toContain("error MN5001: `examples` is a directory, not a spec file");
+      expect(r.err, argv.join(" ")).toContain("hint: pass one of the spec files in it: examples/cifar100-resnet32.meanet, examples/fashion-mnist.meanet,");
+      expect(r.err, argv.join(" ")).not.toContain("check the path");
+    }
+    expect((await run(["check", specs])).err).toContain("hint: it holds no .meanet file; pass the path of a spec file");
+    specFile("specs/only.meanet", broken);
+    expect((await run(["check", specs])).err).toContain(`hint: did you mean ${join(specs, "only.meanet")}?`);
+    expect(existsSync(join(tmp, "d"))).toBe(false);
+  });
+
   it("a missing file is an error with a code, not a crash", async () => {
     const r = await run(["check", join(tmp, "nope.meanet")]);
     expect(r.code).toBe(1);
@@ -114,6 +130,28 @@ describe("meanet inspect", () => {
     expect(r.out).toMatch(/^Blocks$/m);
     expect(r.out).toMatch(/^Devices$/m);
     expect(r.out).toMatch(/^main\s+edge\s+54,778\s+1,950,592/m);
+  });
+
+  it("--layers lists one row per layer (name, op, output shape, params, MACs, device, file:line), in the text and in --json", async () => {
+    const text = await run(["inspect", "examples/fashion-mnist.meanet", "--layers"]);
+    expect(text.code).toBe(0);
+    expect(text.out).toMatch(/^Blocks$/m);
+    const table = text.out.slice(text.out.indexOf("\nLayers\n"));
+    expect(table).toMatch(/^layer\s+op\s+output\s+params\s+MACs\s+device\s+source$/m);
+    expect(table).toMatch(/^main\/conv2d_2\s+conv2d\s+14×14×32\s+4,608\s+903,168\s+edge\s+examples\/fashion-mnist\.meanet:23$/m);
+    const json = JSON.parse((await run(["inspect", "examples/fashion-mnist.meanet", "--layers", "--json"])).out);
+    expect((await run(["compile", "examples/fashion-mnist.meanet", "-o", join(tmp, "layers")])).code).toBe(0);
+    const ir = JSON.parse(readFileSync(join(tmp, "layers", "fashion_mnist", "ir.json"), "utf8"));
+    expect(json.layers).toHaveLength(ir.nodes.length);
+    expect(table.trim().split("\n")).toHaveLength(ir.nodes.length + 3);
+    expect(json.layers[4]).toEqual({ name: "main/conv2d_2", op: "conv2d", shape: [14, 14, 32], params: 4608, macs: 903168, device: "edge", source: "examples/fashion-mnist.meanet:23" });
+    expect(json.layers.reduce((t: number, l: { macs: number }) => t + l.macs, 0)).toBe(json.total.macs);
+    // Without the flag the JSON keeps its documented keys.
+    expect(JSON.parse((await run(["inspect", "examples/fashion-mnist.meanet", "--json"])).out)).not.toHaveProperty("layers");
+    // A build directory gives the same rows, read from its ir.json.
+    expect((await run(["export", join(tmp, "layers", "fashion_mnist"), "--random-weights"])).code).toBe(0);
+    const built = JSON.parse((await run(["inspect", join(tmp, "layers", "fashion_mnist"), "--layers", "--json"])).out);
+    expect(built.layers).toEqual(json.layers);
   });
 });
 
@@ -189,6 +227,26 @@ describe("messages", () => {
     expect(r.err).not.toContain("not found");
   });
 
+  it("the -o folder given where its build DIR/<model> is expected names the build (or the builds) inside it", async () => {
+    const one = join(tmp, "out-one");
+    expect((await run(["compile", "examples/fashion-mnist.meanet", "-o", one])).code).toBe(0);
+    for (const name of ["export", "verify", "eval", "run", "serve", "inspect"]) {
+      const r = await run([name, one]);
+      expect(r.code, name).toBe(1);
+      expect(r.err, name).toContain(`error MN5005: ${join(one, "ir.json")} is missing; did you mean ${join(one, "fashion_mnist")}?`);
+    }
+    const two = join(tmp, "out-two");
+    for (const model of ["a", "b"]) {
+      const f = specFile(`${model}.meanet`, readFileSync("examples/fashion-mnist.meanet", "utf8").replace("model fashion_mnist", `model ${model}`));
+      expect((await run(["compile", f, "-o", two])).code).toBe(0);
+    }
+    mkdirSync(join(two, "notes"));
+    const r = await run(["export", two]);
+    expect(r.err).toContain(`${two} holds 2 builds; did you mean one of ${join(two, "a")}, ${join(two, "b")}?`);
+    // A folder with no build inside keeps the general question.
+    expect((await run(["export", join(two, "notes")])).err).toContain(`is ${join(two, "notes")} a build directory written by`);
+  });
+
   it("a manifest that is not valid JSON is reported on one line", async () => {
     expect((await run(["compile", "examples/fashion-mnist.meanet", "-o", join(tmp, "badjson")])).code).toBe(0);
     const dir = join(tmp, "badjson", "fashion_mnist");
@@ -233,6 +291,26 @@ describe("the command preamble", () => {
       expect(r.err, argv.join(" ")).toMatch(/usage: meanet predict /);
       expect(r.out).toBe("");
     }
+  });
+
+  it("an unknown flag or a value parseArgs refuses is a usage error in meanet's words, naming the flag and listing the command's flags", async () => {
+    const cases: [string[], string][] = [
+      [["check", "x.meanet", "--bogus"], "unknown flag `--bogus`; the flags are --format, --help (-h)"],
+      [["run", "b", "--limt", "5"], "unknown flag `--limt` (did you mean `--limit`?); the flags are "],
+      [["inspect", "x.meanet", "-q"], "unknown flag `-q`; the flags are --json"],
+      [["check", "x.meanet", "--format"], "--format needs a value"],
+      [["export", "b", "--random-weights=yes"], "--random-weights takes no value, not `yes`"],
+      [["train", "x.meanet", "-o", "--data"], "-o needs a value, not the flag `--data` (write --out=--data if that is the value)"],
+    ];
+    for (const [argv, message] of cases) {
+      const r = await run(argv);
+      expect(r.code, argv.join(" ")).toBe(2);
+      expect(r.err, argv.join(" ")).toContain(message);
+      expect(r.err, argv.join(" ")).toContain(`usage: meanet ${argv[0]} `);
+      expect(r.err, argv.join(" ")).not.toMatch(/Unknown option|positional argument|<value>/);
+    }
+    const train = (await run(["train", "x.meanet", "-o", "t", "--bogus"])).err;
+    for (const flag of ["--out (-o)", "--data", "--epochs", "--limit-train", "--seed", "--backend", "--help (-h)"]) expect(train).toContain(flag);
   });
 
   it("an integer flag says which integers it takes", () => {

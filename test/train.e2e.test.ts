@@ -1,10 +1,10 @@
 /**
  * Training on real Fashion-MNIST: the main exit learns, a seed repeats its weights, an interrupted
- * run resumes, augmentation, the hard-class stage, joint training, and the generated training
- * program. Each test trains its own small model with the settings it is about (a stage list, a
+ * run resumes, augmentation, the hard-class stage, joint training, the generated training
+ * program, and `meanet train` stopped by SIGINT (what it says, and the rerun that resumes). Each test trains its own small model with the settings it is about (a stage list, a
  * seed, a resumption, a mode), so none of them can use the e2e tests' shared trained fixture.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -188,6 +188,47 @@ describe("training plans the runtime cannot run", () => {
     expect(err.join("\n")).toMatch(/^error MN2022: training stage `extension` of `fashion_mnist` needs the hard classes/m);
     expect(err.join("\n")).not.toMatch(/internal error|bug/);
   });
+});
+
+/** `bin/meanet.js ARGS` until it exits, sending SIGINT once a line of standard error matches `stopAt`. */
+function meanet(args: string[], stopAt?: RegExp): Promise<{ code: number | null; err: string }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, ["bin/meanet.js", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let err = "";
+    let sent = false;
+    child.stdout.resume();
+    child.stderr.on("data", (d: Buffer) => {
+      err += d.toString();
+      if (stopAt && !sent && stopAt.test(err)) {
+        sent = true;
+        child.kill("SIGINT");
+      }
+    });
+    child.on("close", (code) => done({ code, err }));
+  });
+}
+
+describe("meanet train", () => {
+  it("ends each epoch's line with the validation accuracy and the time left; on SIGINT says where it stopped, what is kept and how to resume (exit 130), and the rerun resumes", async () => {
+    const out = join(tmp, "sigint");
+    const flags = ["--epochs", "2", "--limit-train", "1000", "--limit-test", "100", "--backend", "wasm"];
+    const stopped = await meanet(["train", "examples/fashion-mnist.meanet", "-o", out, ...flags], /main epoch 1\/2: .*\n/);
+    expect(stopped.code, stopped.err).toBe(130);
+    expect(stopped.err).toMatch(/^main epoch 1\/2: loss \d\.\d{4}, train accuracy \d\.\d{4}, validation \d\.\d{4}, \d+ samples\/s, \d+s left in main, ~(\d+m )?\d+s in the run$/m);
+    expect(stopped.err).toMatch(/^training stopped \(SIGINT\) (during main epoch 2\/2|after main epoch 1\/2)$/m);
+    const dir = join(out, "fashion_mnist");
+    expect(stopped.err).toContain(`kept: the checkpoint after main epoch 1/2 in ${join(dir, "checkpoint")} (weights/ and train-report.json are written when training ends); the next run resumes from it`);
+    const command = /^resume with: (.*)$/m.exec(stopped.err)![1]!;
+    expect(command).toBe(`meanet train examples/fashion-mnist.meanet -o ${out} ${flags.join(" ")}`);
+
+    const resumed = await meanet(command.split(" ").slice(1));
+    expect(resumed.code, resumed.err).toBe(0);
+    expect(resumed.err).toContain("resuming from checkpoint: stage main, epoch 1");
+    expect(resumed.err).not.toMatch(/^main epoch 1\/2/m);
+    expect(resumed.err).toMatch(/^main epoch 2\/2: .*validation \d\.\d{4}/m);
+    expect(resumed.err).toMatch(/^cloud epoch 2\/2: loss [^,]+, train accuracy [^,]+, validation \d\.\d{4}, \d+ samples\/s$/m);
+    expect(JSON.parse(readFileSync(join(dir, "train-report.json"), "utf8")).stages.map((x: { epochs: number }) => x.epochs)).toEqual([2, 2, 2]);
+  }, TRAINING_TIMEOUT_MS);
 });
 
 describe("generated training program", () => {

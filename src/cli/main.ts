@@ -10,7 +10,7 @@ type Command = (argv: string[], io: Io) => number | Promise<number>;
  */
 const COMMANDS: Record<string, { load: () => Promise<Command>; summary: string }> = {
   check: { load: async () => (await import("./check.js")).check, summary: "report the spec's problems with file:line:col, codes and hints" },
-  inspect: { load: async () => (await import("./inspect.js")).inspect, summary: "params, MACs, memory and cost per block, device and route" },
+  inspect: { load: async () => (await import("./inspect.js")).inspect, summary: "params, MACs, memory and cost per block, device and route (per layer with --layers)" },
   compile: { load: async () => (await import("./compile.js")).compile, summary: "write the build directory (ir.json, report.md, manifest.json)" },
   train: { load: async () => (await import("./train.js")).train, summary: "train the spec's stages on real data; weights and train-report.json" },
   export: { load: async () => (await import("./export.js")).exportCommand, summary: "write one ONNX file per partition (edge/*.onnx, cloud/model.onnx) from the weights" },

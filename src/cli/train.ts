@@ -2,14 +2,62 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { EXIT_ERRORS, EXIT_OK } from "../diagnostics/index.js";
 import { BACKEND_CHOICES } from "../runtime/train/backend.js";
-import { makeProgress } from "../runtime/train/progress.js";
-import { DATASETS, runTraining, TRAIN_FLAGS, trainOptionsFromFlags } from "../runtime/train/run.js";
+import type { IrJson } from "../format/ir.js";
+import { checkpointPosition } from "../runtime/train/checkpoint.js";
+import { makeProgress, type Progress } from "../runtime/train/progress.js";
+import { DATASETS, runTraining, TRAIN_FLAGS, trainFlagsOf, trainOptionsFromFlags } from "../runtime/train/run.js";
 import { artifactOf, buildFiles, writeBuild } from "../toolchain/buildFiles.js";
 import { defineCommand } from "./command.js";
 import { errorsOf, loadSpec, renderDiagnostics, summary } from "../toolchain/load.js";
 
 export const usage = `usage: meanet train FILE -o DIR [--data DIR] [--dataset ${DATASETS.join("|")}]
                     [--epochs N] [--limit-train N] [--limit-test N] [--seed S] [--backend ${BACKEND_CHOICES.join("|")}]`;
+
+/** The exit code of a training stopped by SIGINT, as a shell reports a process killed by it (128 + 2). */
+const EXIT_INTERRUPTED = 130;
+
+/** The epoch training last started, and whether it has ended. */
+interface EpochUnderWay {
+  stage: string;
+  epoch: number;
+  epochs: number;
+  ended: boolean;
+}
+
+/** `shown`, noting in `at` each epoch as it starts and ends. */
+function tracking(shown: Progress, at: EpochUnderWay): Progress {
+  return {
+    ...shown,
+    epochStart(stage, epoch, epochs, batches) {
+      Object.assign(at, { stage, epoch, epochs, ended: false });
+      shown.epochStart(stage, epoch, epochs, batches);
+    },
+    epochEnd(line) {
+      at.ended = true;
+      shown.epochEnd(line);
+    },
+  };
+}
+
+/** What `meanet train` says when SIGINT stops it: where it stopped, what the checkpoint keeps, and the command that resumes. */
+export function interruptedMessage(ir: IrJson, dir: string, at: EpochUnderWay, epochs: number | undefined, command: string): string {
+  const where = at.epoch ? `${at.ended ? "after" : "during"} ${at.stage} epoch ${at.epoch}/${at.epochs}` : "before its first epoch";
+  const checkpoint = join(dir, "checkpoint");
+  const kept = checkpointPosition(checkpoint);
+  let keeps = "kept: nothing, no epoch had finished; the next run starts from the beginning";
+  if (kept && (kept.stage > 0 || kept.epochsDone > 0)) {
+    const finished = kept.stages.at(-1);
+    const stage = ir.training.stages[kept.stage];
+    const last = kept.epochsDone > 0 && stage ? `${stage.name} epoch ${kept.epochsDone}/${epochs ?? stage.epochs}` : `${finished!.name} epoch ${finished!.epochs}/${finished!.epochs}`;
+    keeps = `kept: the checkpoint after ${last} in ${checkpoint} (weights/ and train-report.json are written when training ends); the next run resumes from it`;
+  }
+  return [`training stopped (SIGINT) ${where}`, keeps, `resume with: ${command}`].join("\n");
+}
+
+/** A word as a POSIX shell reads it back: as it is when plain, else single-quoted. */
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, "'\\''")}'`;
+}
 
 /** `meanet train FILE -o DIR`: compiles, trains the spec's stages on real data (checkpointed, resumable), records the hard classes. */
 export const train = defineCommand({
@@ -26,8 +74,20 @@ export const train = defineCommand({
     }
     const b = buildFiles(r, out);
     writeBuild(r, b);
-    const progress = makeProgress((s) => (io.isTty ? process.stderr.write(s) : io.err(s.replace(/\n$/, ""))), io.isTty);
-    const report = await runTraining({ buildDir: b.dir, progress, ...job });
+    const at: EpochUnderWay = { stage: "", epoch: 0, epochs: 0, ended: false };
+    const progress = tracking(makeProgress((s) => (io.isTty ? process.stderr.write(s) : io.err(s.replace(/\n$/, ""))), io.isTty), at);
+    const command = ["meanet", "train", file, "-o", out, ...trainFlagsOf(job)].map(shellWord).join(" ");
+    const interrupted = () => {
+      io.err(`${io.isTty ? "\n" : ""}${interruptedMessage(b.irJson, b.dir, at, job.epochs, command)}`);
+      process.exit(EXIT_INTERRUPTED);
+    };
+    process.once("SIGINT", interrupted);
+    let report;
+    try {
+      report = await runTraining({ buildDir: b.dir, progress, ...job });
+    } finally {
+      process.off("SIGINT", interrupted);
+    }
     const extra = [artifactOf("train-report.json", readFileSync(join(b.dir, "train-report.json")))];
     for (const block of b.irJson.blocks) {
       for (const f of ["model.json", "weights.bin"]) {

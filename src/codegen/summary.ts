@@ -1,4 +1,5 @@
 import type { BlockCost, IrGraph, PassResults, RouteCost } from "../ir/index.js";
+import type { IrJson } from "../format/ir.js";
 
 /** The cost summary shared by `meanet inspect --json`, the text table and report.md. */
 export interface CostSummary {
@@ -54,4 +55,31 @@ export function summarize(ir: IrGraph, results: PassResults): CostSummary {
       candidates: a.candidates.map((c) => ({ after: c.after, edgeMacs: c.edgeMacs, cloudMacs: c.cloudMacs, bytesSent: c.bytesSent, energyJ: c.energyJ, latencyS: c.latencyS, feasible: c.feasible, reason: c.reason ?? null })),
     })),
   };
+}
+
+/** One layer (IR node) as `meanet inspect --layers` lists it. */
+export interface LayerRow {
+  name: string;
+  op: string;
+  /** The output shape without the batch dimension. */
+  shape: number[];
+  params: number;
+  macs: number;
+  device: string;
+  /** `file:line` of the layer in the spec (or in the imported file its def comes from). */
+  source: string | null;
+}
+
+/** The layers of a graph in ir.json's node order, read from ir.json so that a spec and a build directory give the same rows. */
+export function layerRows(ir: IrJson): LayerRow[] {
+  const shapes = new Map(ir.tensors.map((t) => [t.id, t.shape]));
+  return ir.nodes.map((n) => ({
+    name: n.name,
+    op: n.op,
+    shape: shapes.get(n.output)!,
+    params: n.params,
+    macs: n.macs,
+    device: n.device,
+    source: n.loc === null ? null : n.loc.replace(/:\d+$/, ""),
+  }));
 }

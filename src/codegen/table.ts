@@ -1,5 +1,5 @@
 import { formatBytes, formatCount } from "../ir/index.js";
-import type { CostSummary } from "./summary.js";
+import type { CostSummary, LayerRow } from "./summary.js";
 
 /** A plain text table with right-aligned numeric columns. */
 export function table(headers: string[], rows: string[][], numeric: boolean[]): string {
@@ -80,4 +80,13 @@ export function renderInspect(s: CostSummary): string {
     );
   }
   return out.join("\n");
+}
+
+/** `meanet inspect --layers`: one row per layer (IR node). */
+export function renderLayers(rows: LayerRow[]): string {
+  return table(
+    ["layer", "op", "output", "params", "MACs", "device", "source"],
+    rows.map((r) => [r.name, r.op, r.shape.join("×"), r.params.toLocaleString("en-US"), r.macs.toLocaleString("en-US"), r.device, r.source ?? "-"]),
+    [false, false, false, true, true, false, false],
+  );
 }

@@ -1,5 +1,5 @@
 /** A build directory as the runtime stages read it: ir.json and manifest.json, checked for what they claim to be. */
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { IrJson } from "./ir.js";
 import type { Manifest } from "./manifest.js";
@@ -17,7 +17,7 @@ function readJson<T>(dir: string, file: string, format: string): T {
   try {
     text = readFileSync(path, "utf8");
   } catch {
-    throw new MeanetError(Codes.BuildInvalid, `${path} is missing; is ${dir} a build directory written by \`meanet compile\` or \`meanet train\`?`);
+    throw new MeanetError(Codes.BuildInvalid, `${path} is missing; ${buildHint(dir)}`);
   }
   let value: { format?: unknown; version?: unknown };
   try {
@@ -27,6 +27,31 @@ function readJson<T>(dir: string, file: string, format: string): T {
   }
   if (value?.format !== format || value.version !== 1) throw new MeanetError(Codes.BuildInvalid, `${path} is not a ${format} file of version 1; run \`meanet compile\` again`);
   return value as T;
+}
+
+/**
+ * The folders directly inside `dir` that hold a build (an ir.json or a manifest.json): what
+ * `compile -o DIR` wrote as DIR/<model>, when DIR itself is given to a later command.
+ */
+export function buildsIn(dir: string): string[] {
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  return entries
+    .filter((e) => e.isDirectory() && ["ir.json", "manifest.json"].some((f) => existsSync(join(dir, e.name, f))))
+    .map((e) => join(dir, e.name))
+    .sort();
+}
+
+/** What to say of a directory that is not a build: the builds inside it, if any, by name. */
+function buildHint(dir: string): string {
+  const inside = buildsIn(dir);
+  if (inside.length === 1) return `did you mean ${inside[0]}? (\`meanet compile -o ${dir}\` writes the build in ${dir}/<model>)`;
+  if (inside.length > 1) return `${dir} holds ${inside.length} builds; did you mean one of ${inside.join(", ")}?`;
+  return `is ${dir} a build directory written by \`meanet compile\` or \`meanet train\`?`;
 }
 
 /** JSON.parse's message on one line: V8 quotes the text it stopped at, newlines included. */

@@ -3,7 +3,7 @@
  * edge/router.ts): parsing, integer flags, and how a program reports a failure.
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { exitCodeOf, EXIT_USAGE, MeanetError, UsageError } from "../diagnostics/index.js";
+import { closest, exitCodeOf, EXIT_USAGE, MeanetError, UsageError } from "../diagnostics/index.js";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 
@@ -29,13 +29,43 @@ export function joinNegativeValues(argv: readonly string[], options: Readonly<Re
   return out;
 }
 
-/** Strict parsing (negative values joined to their flags): an unknown flag, a missing value or an unexpected argument is a UsageError. */
+/**
+ * Strict parsing (negative values joined to their flags): an unknown flag, a missing value or an
+ * unexpected argument is a UsageError in meanet's words, naming the argument and listing the flags
+ * the command takes (parseArgs's own text quotes unevenly and speaks of its own conventions).
+ */
 export function parseFlags<O extends Options, P extends boolean = false>(argv: readonly string[], options: O, allowPositionals?: P) {
+  const args = joinNegativeValues(argv, options);
   try {
-    return parseArgs({ args: joinNegativeValues(argv, options), options, allowPositionals: (allowPositionals ?? false) as P, strict: true });
+    return parseArgs({ args, options, allowPositionals: (allowPositionals ?? false) as P, strict: true });
   } catch (e) {
-    throw new UsageError((e as Error).message);
+    throw new UsageError(flagProblem(args, options, Boolean(allowPositionals)) ?? (e as Error).message);
   }
+}
+
+/** The flags of a command as a usage error lists them: `--out (-o), --data, --help (-h)`. */
+function flagList(options: Options): string {
+  return Object.entries(options)
+    .map(([name, o]) => `--${name}${o.short ? ` (-${o.short})` : ""}`)
+    .join(", ");
+}
+
+/** What parseArgs refused in `args`, said for a user; undefined when nothing is found (parseArgs's message is used then). */
+function flagProblem(args: string[], options: Options, allowPositionals: boolean): string | undefined {
+  const { tokens } = parseArgs({ args, options, allowPositionals: true, strict: false, tokens: true });
+  for (const t of tokens) {
+    if (t.kind === "positional" && !allowPositionals) return `unexpected argument \`${t.value}\``;
+    if (t.kind !== "option") continue;
+    const o = options[t.name];
+    if (!o) {
+      const near = closest(t.rawName, Object.keys(options).map((n) => `--${n}`));
+      return `unknown flag \`${t.rawName}\`${near ? ` (did you mean \`${near}\`?)` : ""}; the flags are ${flagList(options)}`;
+    }
+    if (o.type === "boolean" && t.value !== undefined) return `${t.rawName} takes no value, not \`${t.value}\``;
+    if (o.type === "string" && t.value === undefined) return `${t.rawName} needs a value`;
+    if (o.type === "string" && t.inlineValue === false && t.value.startsWith("-")) return `${t.rawName} needs a value, not the flag \`${t.value}\` (write --${t.name}=${t.value} if that is the value)`;
+  }
+  return undefined;
 }
 
 /**

@@ -77,6 +77,23 @@ export async function loadCheckpoint(dir: string, fingerprint: string, models: M
   return state;
 }
 
+/**
+ * Where the checkpoint in `dir` (or the `.old` one a crash left) stands, read without restoring
+ * anything: the stage to run next and its epochs done, and the stages finished. Undefined when
+ * there is no readable checkpoint.
+ */
+export function checkpointPosition(dir: string): Pick<CheckpointState, "stage" | "epochsDone" | "stages"> | undefined {
+  for (const d of [dir, `${dir}.old`]) {
+    try {
+      const { stage, epochsDone, stages } = JSON.parse(readFileSync(join(d, "state.json"), "utf8")) as CheckpointState;
+      return { stage, epochsDone, stages };
+    } catch {
+      // none here, or unreadable: the next place, as loadCheckpoint looks
+    }
+  }
+  return undefined;
+}
+
 /** optimizer.json (names and shapes) and optimizer.bin (the float32 values, in that order). */
 async function saveOptimizer(dir: string, optimizer: tf.Optimizer): Promise<void> {
   const named = [...(await optimizer.getWeights()), ...exactState(optimizer).map(([name, v]) => ({ name, tensor: v }))];

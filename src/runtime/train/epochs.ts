@@ -8,7 +8,8 @@ import { mulberry32, permutation } from "./data/rng.js";
 import { inputTensor, runBlocks } from "./forward.js";
 import { setDropoutStep } from "./layers.js";
 import type { Progress } from "./progress.js";
-import { round } from "./report.js";
+import { exitAccuracy, round } from "./report.js";
+import { timeLeftText } from "./eta.js";
 import { learningRate, makeOptimizer, type StageOptimizer } from "./schedule.js";
 import type { StagePlan } from "./stage.js";
 import { tf, type Tensor } from "./tf.js";
@@ -26,6 +27,11 @@ export interface TrainingRun {
   epochsThisRun: number;
   /** Called once a stage's last epoch is done, before the checkpoint that records it. */
   stageFinished(plan: StagePlan): void;
+  /** The held-out images each epoch's validation accuracy is measured on. */
+  validation: Dataset;
+  /** The training images of an epoch on all classes, and the epochs stage `index` runs: for the estimate of the time left. */
+  trainImages: number;
+  epochsOf(index: number): number;
 }
 
 /** Sums over one epoch's batches. */
@@ -56,6 +62,7 @@ export async function trainStage(run: TrainingRun, plan: StagePlan): Promise<"do
       state.epochsDone = epoch + 1;
       state.stage = plan.index;
       run.epochsThisRun++;
+      run.progress.epochEnd(epochLine(run, plan, t));
       if (epoch + 1 === plan.epochs) finishStage(run, plan);
       await saveCheckpoint(run.checkpointDir, state, run.models, state.epochsDone > 0 ? opt.optimizer : undefined);
     }
@@ -63,6 +70,21 @@ export async function trainStage(run: TrainingRun, plan: StagePlan): Promise<"do
   } finally {
     opt.optimizer.dispose();
   }
+}
+
+/**
+ * The line an epoch ends with: loss and accuracy on the stage's first exit on its training images
+ * and on the held-out validation images of its classes, the speed, and the time left.
+ */
+function epochLine(run: TrainingRun, plan: StagePlan, t: EpochTotals): string {
+  const { state, ir } = run;
+  const parts = [`loss ${(t.lossSum / t.seen).toFixed(4)}`, `train accuracy ${(t.correct / t.seen).toFixed(4)}`];
+  const validation = exitAccuracy(ir, run.models, run.validation, plan.exits[0]!, state.hardClasses ?? []);
+  if (validation.samples > 0) parts.push(`validation ${validation.accuracy.toFixed(4)}`);
+  parts.push(`${(t.seen / t.seconds).toFixed(0)} samples/s`);
+  const left = timeLeftText(ir, { stage: plan.index, epochsDone: state.epochsDone, epochs: plan.epochs, seconds: state.current.seconds, samples: state.current.samples, trainImages: run.trainImages, epochsOf: run.epochsOf });
+  if (left) parts.push(left);
+  return `${plan.stage.name} epoch ${state.epochsDone}/${plan.epochs}: ${parts.join(", ")}`;
 }
 
 /** Records the stage's report and moves the state on to the next stage. */
@@ -99,9 +121,11 @@ async function trainEpoch(run: TrainingRun, plan: StagePlan, opt: StageOptimizer
     t.correct += hv;
     t.seen += batch.count;
     run.progress.batch(b + 1, t.lossSum / t.seen, t.correct / t.seen, t.seen / ((performance.now() - t0) / 1000));
+    // The backend's reads resolve without a turn of the event loop; one per batch lets signal
+    // handlers (SIGINT in `meanet train`) and timers run while an epoch trains.
+    await new Promise((resolve) => setImmediate(resolve));
   }
   t.seconds = (performance.now() - t0) / 1000;
-  run.progress.epochEnd(`${stage.name} epoch ${epoch + 1}/${epochs}: loss ${(t.lossSum / t.seen).toFixed(4)}, train accuracy ${(t.correct / t.seen).toFixed(4)}, ${(t.seen / t.seconds).toFixed(0)} samples/s`);
   return t;
 }
 

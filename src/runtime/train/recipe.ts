@@ -67,9 +67,12 @@ export async function trainModel(o: TrainOptions): Promise<TrainReport> {
       epochsThisRun: 0,
       // Step 2 of the recipe: once the ranking exit is trained, its per-class validation accuracy picks the hard classes.
       stageFinished: (plan) => rankAfterStage(ir, models, validation, plan.trained, state, o.progress),
+      validation,
+      trainImages: train.count,
+      epochsOf: (si) => o.epochs ?? ir.training.stages[si]!.epochs,
     };
     for (let si = state.stage; si < ir.training.stages.length; si++) {
-      const plan = planStage(ir, models, si, o.epochs ?? ir.training.stages[si]!.epochs, train, state.hardClasses);
+      const plan = planStage(ir, models, si, run.epochsOf(si), train, state.hardClasses);
       if ((await trainStage(run, plan)) === "stopped") throw new TrainingInterrupted();
     }
 

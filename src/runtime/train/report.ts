@@ -44,7 +44,8 @@ export function testScores(ir: IrJson, models: Map<string, BlockModel>, test: Da
   return { exits, hardClassComparison: hardComparison(ir, models, test, hard) };
 }
 
-function exitAccuracy(ir: IrJson, models: Map<string, BlockModel>, ds: Dataset, exit: IrJsonExit, hard: number[]): { accuracy: number; samples: number } {
+/** An exit's accuracy on the images of `ds` in its classes, and how many those are. */
+export function exitAccuracy(ir: IrJson, models: Map<string, BlockModel>, ds: Dataset, exit: IrJsonExit, hard: number[]): { accuracy: number; samples: number } {
   const map = exitLabelMap(ir, exit, hard);
   const idx: number[] = [];
   for (let i = 0; i < ds.count; i++) if (map[ds.labels[i]!]! >= 0) idx.push(i);

@@ -61,6 +61,20 @@ export function trainOptionsFromFlags(values: Partial<Record<keyof typeof TRAIN_
   return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined));
 }
 
+/** The flags that give `trainOptionsFromFlags` these options again (a command to rerun the same training). */
+export function trainFlagsOf(job: ReturnType<typeof trainOptionsFromFlags>): string[] {
+  const values: Record<keyof typeof TRAIN_FLAGS, string | number | undefined> = {
+    data: job.data,
+    dataset: job.dataset,
+    epochs: job.epochs,
+    "limit-train": job.limitTrain,
+    "limit-test": job.limitTest,
+    seed: job.seed,
+    backend: job.backend,
+  };
+  return Object.entries(values).flatMap(([flag, v]) => (v === undefined ? [] : [`--${flag}`, String(v)]));
+}
+
 /**
  * Loads the data a build trains on; a missing or corrupt file is a DataError naming it. `validation`
  * is the data set's own validation split when it has one (an image folder's val/), else training

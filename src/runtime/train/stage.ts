@@ -54,7 +54,7 @@ export function planStage(ir: IrJson, models: Map<string, BlockModel>, index: nu
 }
 
 /** The exits a stage optimises: joint stages name them with weights; stage-wise ones take the trained blocks' exits. */
-function stageExits(ir: IrJson, stage: TrainStage): IrJsonExit[] {
+export function stageExits(ir: IrJson, stage: TrainStage): IrJsonExit[] {
   if (stage.lossWeights) return ir.exits.filter((e) => stage.lossWeights![e.name] !== undefined);
   return ir.exits.filter((e) => stage.train.includes(e.block));
 }
