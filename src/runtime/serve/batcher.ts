@@ -6,13 +6,11 @@
  * are never split: a batch takes whole requests in arrival order while they fit (the protocol
  * layer rejects a single request above `maxBatch`). Only one batch runs at a time, because one
  * session already uses the cores it is given; requests arriving meanwhile queue up for the next
- * batch, under the same rule. On the main-thread engine those requests are only read once the
- * run ends, so their arrival times are late: there (`lateArrivals`), the next batch starts right
- * after that read instead of waiting out the delay again. On the worker engine arrivals are
- * stamped as they come, and waiting for the delay lets batches grow when runs are short, which
- * keeps the cost per request down at moderate load (bench:serve-isolated, open loop). With
- * `maxDelayMs` 0, a batch still takes the requests read in the same turn of the event loop. Each
- * request gets back its own rows of every output.
+ * batch, which starts as soon as the running one ends, without waiting out the delay again:
+ * those requests have waited while it ran (on the main-thread engine they are only read once it
+ * ends, so the batch starts right after that read). With `maxDelayMs` 0, a batch still takes the
+ * requests read in the same turn of the event loop. Each request gets back its own rows of every
+ * output.
  */
 import type { Datatype, ElementArray } from "./datatypes.js";
 
@@ -37,8 +35,6 @@ export interface BatchObserver {
 export interface BatcherOptions {
   maxBatch: number;
   maxDelayMs: number;
-  /** Requests that arrive while a batch runs are read only once it ends (the main-thread engine). */
-  lateArrivals?: boolean;
 }
 
 export interface BatchResult {
@@ -62,7 +58,7 @@ export class Batcher {
   private running = false;
   private timer: { kind: "timeout"; handle: NodeJS.Timeout } | { kind: "immediate"; handle: NodeJS.Immediate } | undefined;
   private flushing = false;
-  /** A batch just ended and arrivals are read late: the requests read next have been waiting while it ran. */
+  /** A batch just ended: the requests read next have been waiting while it ran. */
   private catchUp = false;
   private idleWaiters: (() => void)[] = [];
 
@@ -150,7 +146,7 @@ export class Batcher {
     this.running = true;
     void this.run(jobs).finally(() => {
       this.running = false;
-      this.catchUp = this.options.lateArrivals === true;
+      this.catchUp = true;
       this.schedule();
     });
   }

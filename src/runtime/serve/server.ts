@@ -116,10 +116,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const maxBodyBytes = positive("maxBodyBytes", options.maxBodyBytes ?? requestBodyLimit(model.inputs, maxBatch), 1);
   const large = options.largeBodies ?? LARGE_BODIES;
   for (const [k, v] of Object.entries(large)) positive(`largeBodies.${k}`, v, k === "waiting" ? 0 : 1);
-  const thread = options.inferenceThread ?? "worker";
-  const engine = await openEngine(model, { thread, ...(options.intraOpThreads ? { intraOpThreads: options.intraOpThreads } : {}) });
+  const engine = await openEngine(model, { thread: options.inferenceThread ?? "worker", ...(options.intraOpThreads ? { intraOpThreads: options.intraOpThreads } : {}) });
   const metrics = new ServerMetrics(maxBatch);
-  const batcher = new Batcher(engine.run, model.inputs, model.outputs, { maxBatch, maxDelayMs, lateArrivals: thread === "main" }, {
+  const batcher = new Batcher(engine.run, model.inputs, model.outputs, { maxBatch, maxDelayMs }, {
     batch: (samples, waits, seconds, failed) => metrics.batch(samples, waits, seconds, failed),
     queue: (requests, samples) => {
       metrics.queueRequests.set(requests);
