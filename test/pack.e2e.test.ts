@@ -125,11 +125,11 @@ function npx(...args: string[]): SpawnSyncReturns<string> {
 }
 
 describe("npm pack", () => {
-  it("holds bin/, a fresh dist/, dsl/, examples/, the bundled Fashion-MNIST subset and README.md, and nothing else", () => {
+  it("holds bin/, a fresh dist/, dsl/, examples/, the bundled Fashion-MNIST subset, README.md and LICENSE, and nothing else", () => {
     const paths = packed.files.map((f) => f.path).sort();
-    const allowed = /^(package\.json|README\.md|bin\/meanet\.js|dist\/.+\.js|dsl\/.+|examples\/.+|data\/fashion-mnist\/(README\.md|[a-z0-9-]+-ubyte\.gz))$/;
+    const allowed = /^(package\.json|README\.md|LICENSE|bin\/meanet\.js|dist\/.+\.js|dsl\/.+|examples\/.+|data\/fashion-mnist\/(README\.md|[a-z0-9-]+-ubyte\.gz))$/;
     expect(paths.filter((p) => !allowed.test(p))).toEqual([]);
-    for (const p of ["bin/meanet.js", "dist/cli/main.js", "dist/runtime/infer/index.js", "dsl/std/resnet.meanet", "dsl/reference.md", "examples/fashion-mnist.meanet", "data/fashion-mnist/t10k-images-idx3-ubyte.gz", "data/fashion-mnist/train-labels-idx1-ubyte.gz"]) {
+    for (const p of ["LICENSE", "bin/meanet.js", "dist/cli/main.js", "dist/runtime/infer/index.js", "dsl/std/resnet.meanet", "dsl/reference.md", "examples/fashion-mnist.meanet", "data/fashion-mnist/t10k-images-idx3-ubyte.gz", "data/fashion-mnist/train-labels-idx1-ubyte.gz"]) {
       expect(paths, p).toContain(p);
     }
     // Every module of src/ is built, and nothing else (a stale dist/ would have others, or miss some).
