@@ -95,7 +95,7 @@ describe("meanet check", () => {
       const r = await run(argv);
       expect(r.code, argv.join(" ")).toBe(1);
       expect(r.err, argv.join(" ")).toContain("error MN5001: `examples` is a directory, not a spec file");
-      expect(r.err, argv.join(" ")).toContain("hint: pass one of the spec files in it: examples/cifar100-resnet32.meanet, examples/fashion-mnist.meanet,");
+      expect(r.err, argv.join(" ")).toContain("hint: pass one of the spec files in it: examples/cifar100-resnet32.meanet, examples/demo.meanet, examples/fashion-mnist.meanet,");
       expect(r.err, argv.join(" ")).not.toContain("check the path");
     }
     expect((await run(["check", specs])).err).toContain("hint: it holds no .meanet file; pass the path of a spec file");
