@@ -174,7 +174,7 @@ function member(cx: BodyContext, e: Extract<Expr, { kind: "member" }>, frame: Fr
     return undefined;
   }
   const id = target.exports[e.member.name];
-  if (id === undefined && cx.incomplete.has(obj.name)) return undefined;
+  if (id === undefined && (cx.incomplete.has(obj.name) || cx.poisoned.get(obj.name)?.has(e.member.name))) return undefined;
   if (id === undefined) {
     cx.bag.error(Codes.UnknownMember, `block \`${obj.name}\` has no tensor named \`${e.member.name}\``, e.member.span, {
       hint: didYouMean(e.member.name, Object.keys(target.exports)) ?? `it names: ${Object.keys(target.exports).join(", ") || "nothing"}`,
