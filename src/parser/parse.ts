@@ -2,6 +2,7 @@ import type { IRecognitionException, IToken } from "chevrotain";
 import { Codes, DiagnosticBag, didYouMean, type Diagnostic, Source } from "../diagnostics/index.js";
 import type { SpecFile } from "./ast.js";
 import { AstBuilder, grammar } from "./toAst.js";
+import { readReservedNames } from "./reserved.js";
 import { specLexer } from "./tokens.js";
 
 export interface ParseResult {
@@ -26,7 +27,9 @@ export function parse(source: Source): ParseResult {
     bag.add(tooDeep);
     return { ast: { items: [], span: { source, start: 0, end: source.text.length } }, diagnostics: bag.items };
   }
-  grammar.input = lexed.tokens;
+  const reserved = readReservedNames(source, lexed.tokens);
+  bag.merge(reserved.diagnostics);
+  grammar.input = reserved.tokens;
   const cst = grammar.spec();
   // Recovery resynchronises a few tokens later and often trips again on what follows the first
   // mistake: keep one syntax error per line, and none within a few tokens of the previous one.

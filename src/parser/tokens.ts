@@ -73,7 +73,7 @@ export const Percent = createToken({ name: "Percent", pattern: "%", categories: 
 export const WhiteSpace = createToken({ name: "WhiteSpace", pattern: /[ \t\r\n]+/, group: Lexer.SKIPPED });
 export const Comment = createToken({ name: "Comment", pattern: /#[^\n]*/, group: Lexer.SKIPPED });
 
-const keywords = [
+export const keywords: readonly TokenType[] = [
   Import, Model, Input, Labels, Device, Def, Block, On, Exit, Over, Return, If, Else, Complexity, Route, When,
   Otherwise, Train, Stage, Quantize, Assert, Objective, And, Or, Not, In, True, False,
 ];
