@@ -94,7 +94,7 @@ export function lower(main: A.SpecFile, imported: A.SpecFile[], bag: DiagnosticB
     exits,
     devices: lowerDevices(of("device"), r),
     hardClasses: complexity.selection,
-    routing: lowerRouting(of("route"), exits, labels, r),
+    routing: lowerRouting(of("route"), exits, blocks, labels, r),
     training: lowerTraining(of("train"), blocks, exits, complexity.selection.exit, r),
     assertions: lowerAssertions(of("assert"), blocks, exits, r),
     objective,
