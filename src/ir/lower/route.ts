@@ -1,4 +1,4 @@
-import { Codes, didYouMean } from "../../diagnostics/index.js";
+import { closest, Codes, didYouMean } from "../../diagnostics/index.js";
 import type { Expr, RouteDecl } from "../../parser/index.js";
 import type { ClassSet, Condition, IrBlock, IrExit, Measure, MeasureRef, RouteRuleIr, Threshold } from "../graph.js";
 import type { SectionReader } from "./context.js";
@@ -170,8 +170,26 @@ export function classSet(e: Expr, labels: string[], r: SectionReader): ClassSet 
     }
     return { kind: "labels", labels: out };
   }
-  r.bag.error(Codes.BadExitClasses, "classes are `all`, `hard`, `easy` or a list of labels such as `[\"Shirt\", \"Coat\"]`", e.span, {
-    hint: e.kind === "name" ? didYouMean(e.name, ["all", "hard", "easy"]) : undefined,
-  });
+  const got = e.kind === "string" ? `the string "${e.value}"` : `\`${sourceText(e)}\``;
+  r.bag.error(Codes.BadExitClasses, `classes are \`all\`, \`hard\`, \`easy\` or a list of labels such as \`["Shirt", "Coat"]\`, not ${got}`, e.span, { hint: classSetHint(e, labels) });
   return undefined;
+}
+
+/** What was probably meant instead of a class set: a close class word, or a label written as a one-element list. */
+function classSetHint(e: Expr, labels: string[]): string | undefined {
+  const word = e.kind === "name" ? e.name : e.kind === "string" ? e.value : undefined;
+  if (word === undefined) return undefined;
+  if (e.kind === "name") {
+    const set = closest(word, CLASS_WORDS);
+    if (set) return `did you mean \`${set}\`?`;
+  }
+  const label = labels.includes(word) ? word : closest(word, labels);
+  return label === undefined ? undefined : `did you mean the label list \`[${JSON.stringify(label)}]\`?`;
+}
+
+const CLASS_WORDS = ["all", "hard", "easy"];
+
+function sourceText(e: Expr): string {
+  const text = e.span.source.text.slice(e.span.start, e.span.end).replace(/\s+/g, " ");
+  return text.length > 40 ? `${text.slice(0, 39)}…` : text;
 }
