@@ -77,7 +77,7 @@ export function evalCall(cx: BodyContext, e: CallExpr, frame: Frame, first: Valu
   if (def) return expandDef(cx, def, e, args, frame);
   if (op) {
     const bound = bindOpArgs(cx.bag, op, e, args, (n, span) => unknownName(cx, n, span, frame));
-    return bound && cx.graph.emit(op, bound.inputs, bound.attrs, e.span, frame.scope);
+    return bound && cx.graph.emit(op, bound.inputs, bound.attrs, e.span, frame.scope, frame.callSite && frame.def ? { call: frame.callSite, def: frame.def } : undefined);
   }
   return callBuiltin(cx.bag, cx.store, name, e, args);
 }
