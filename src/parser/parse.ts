@@ -3,7 +3,7 @@ import { Codes, DiagnosticBag, didYouMean, type Diagnostic, Source } from "../di
 import type { SpecFile } from "./ast.js";
 import { AstBuilder, grammar } from "./toAst.js";
 import { readReservedNames } from "./reserved.js";
-import { specLexer } from "./tokens.js";
+import { Identifier, specLexer, Times } from "./tokens.js";
 
 export interface ParseResult {
   ast: SpecFile;
@@ -29,6 +29,7 @@ export function parse(source: Source): ParseResult {
   }
   const reserved = readReservedNames(source, lexed.tokens);
   bag.merge(reserved.diagnostics);
+  bag.merge(countsToParenthesise(source, reserved.tokens));
   grammar.input = reserved.tokens;
   const cst = grammar.spec();
   // Recovery resynchronises a few tokens later and often trips again on what follows the first
@@ -57,6 +58,28 @@ export function parse(source: Source): ParseResult {
   }
   const ast = new AstBuilder(source).visit(cst) as SpecFile;
   return { ast, diagnostics: bag.items };
+}
+
+/**
+ * A repetition count that begins with a name (`x n - 1`): the marker would read only up to where
+ * the grammar stops, so such a count is asked for in parentheses (`x (n - 1)`), which parses.
+ */
+function countsToParenthesise(source: Source, tokens: IToken[]): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  tokens.forEach((t, i) => {
+    const next = tokens[i + 1];
+    if (t.tokenType !== Times || next?.tokenType !== Identifier) return;
+    const lineEnd = source.text.indexOf("\n", next.startOffset);
+    const count = source.text.slice(next.startOffset, lineEnd < 0 ? undefined : lineEnd).replace(/#.*/, "").trim();
+    out.push({
+      code: Codes.ExpectedToken,
+      severity: "error",
+      message: `expected '(' but found '${next.image}': a repetition count that begins with a name goes in parentheses`,
+      span: tokenSpan(source, next),
+      hint: `write \`x (${count})\``,
+    });
+  });
+  return out;
 }
 
 const MAX_NESTING = 64;
