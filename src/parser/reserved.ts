@@ -24,6 +24,10 @@ const EXPRESSION_START: ReadonlySet<TokenType> = new Set([
   T.EqEq, T.NotEq, T.LessEq, T.GreaterEq, T.Less, T.Greater, T.Plus, T.Minus, T.Star, T.Slash, T.Percent,
 ]);
 
+/** Keywords that open a section: assignments (`name = …`) belong only to the bodies of defs and blocks. */
+const SECTIONS: ReadonlySet<TokenType> = new Set([T.Import, T.Model, T.Input, T.Labels, T.Device, T.Def, T.Block, T.Complexity, T.Route, T.Train, T.Stage, T.Quantize, T.Assert, T.Objective]);
+const BODIES: ReadonlySet<TokenType> = new Set([T.Def, T.Block]);
+
 /** Keywords that start an expression themselves, so they are never read as a use of a name. */
 const IN_EXPRESSIONS: ReadonlySet<TokenType> = new Set([T.Not, T.True, T.False]);
 
@@ -40,6 +44,7 @@ export function readReservedNames(source: Source, tokens: IToken[]): { tokens: I
   const out = [...tokens];
   const asName = (i: number) => (out[i] = { ...out[i]!, tokenType: T.Identifier, tokenTypeIdx: T.Identifier.tokenTypeIdx! });
   let params = -1; // depth of the parameter list of a def, or -1 outside one
+  let section: TokenType | undefined; // the keyword of the section being read
   for (let i = 0; i < out.length; i++) {
     const t = out[i]!;
     const prev = out[i - 1]?.tokenType;
@@ -53,9 +58,11 @@ export function readReservedNames(source: Source, tokens: IToken[]): { tokens: I
         ? DECLARED_AFTER.get(prev)!
         : params === 1 && (prev === T.LParen || prev === T.Comma)
           ? "a parameter"
-          : out[i + 1]?.tokenType === T.Assign && prev !== T.Dot
+          : out[i + 1]?.tokenType === T.Assign && prev !== T.Dot && section && BODIES.has(section)
             ? "a variable"
             : undefined;
+    // A property written `key = value` in a section is the parser's to report (it hints at `key: value`).
+    if (!what && SECTIONS.has(t.tokenType) && prev !== T.Dot) section = t.tokenType;
     if (what) {
       diagnostics.push({
         code: Codes.ExpectedToken,
