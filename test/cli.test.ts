@@ -132,6 +132,20 @@ describe("meanet inspect", () => {
     expect(r.out).toMatch(/^main\s+edge\s+54,778\s+1,950,592/m);
   });
 
+  it("prints the tables and the JSON beside budget errors (exit 1), and nothing on stdout beside other errors", async () => {
+    const budget = await run(["inspect", "test/golden/041-weight-budget.meanet"]);
+    expect(budget.code).toBe(1);
+    expect(budget.err).toContain("error MN4001");
+    expect(budget.out).toMatch(/^main\s+edge\s+125,642\s+238,336\s+122\.9 KiB/m);
+    const json = await run(["inspect", "test/golden/041-weight-budget.meanet", "--json"]);
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.out).total.params).toBe(125642);
+    const assertion = await run(["inspect", "test/golden/044-assertion-failed.meanet"]);
+    expect([assertion.code, /error MN4004/.test(assertion.err), /^Blocks$/m.test(assertion.out)]).toEqual([1, true, true]);
+    const shape = await run(["inspect", specFile("broken-inspect.meanet", broken), "--json"]);
+    expect([shape.code, shape.out]).toEqual([1, ""]);
+  });
+
   it("--layers lists one row per layer (name, op, output shape, params, MACs, device, file:line), in the text and in --json", async () => {
     const text = await run(["inspect", "examples/fashion-mnist.meanet", "--layers"]);
     expect(text.code).toBe(0);

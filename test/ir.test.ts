@@ -27,6 +27,27 @@ block main on edge {
     expect(r.shapes[r.ir!.exits[0]!.tensor]).toEqual([10]);
   });
 
+  it("repeats a parenthesised count computed from a parameter, and keeps an x that is not a marker a name", () => {
+    const r = compileText(
+      withBlocks(`
+def stack(x, n) {
+  y = conv2d(x, 8) x (n - 1)
+  return y
+}
+def x(t) {
+  return relu(t)
+}
+block main on edge {
+  a = stack(image, 4)
+  b = x (a)
+  exit main over all = dense(gap(b), num_classes)
+}`),
+    );
+    expect(r.diagnostics).toEqual([]);
+    expect(r.ir!.nodes.filter((n) => n.op === "conv2d")).toHaveLength(3);
+    expect(r.ir!.nodes.filter((n) => n.op === "relu")).toHaveLength(1);
+  });
+
   it("records cross-block reads with the gradient stopped unless grad() says otherwise", () => {
     const r = compileText(
       withBlocks(`

@@ -103,6 +103,8 @@ block main on edge {
 block cloud on cloud {
   # batch norm of a map made in another file
   f = batchnorm(main.features)
+  # zero rows, columns and channels around values of both signs
+  f = pad(f, top: 1, bottom: 2, right: 1, channels: 3)
   g = relu(conv2d(f, 8, kernel: 3))
   h = gap(g)
   # batch norm after a dense layer
@@ -439,7 +441,7 @@ describe("ONNX export: numeric parity with tfjs", () => {
     dispose(b);
   });
 
-  it("unfoldable batch norms, add of 2 and 3, concat of maps and vectors, pools, relu6, softmax, dropout, flatten", async () => {
+  it("unfoldable batch norms, add of 2 and 3, concat of maps and vectors, pools, relu6, softmax, dropout, flatten, pad", async () => {
     const b = buildRandom(irOf(MERGE), 202);
     const batch = 3;
     const pixels = randomPixels(b.ir, batch, 8);
@@ -458,7 +460,7 @@ describe("ONNX export: numeric parity with tfjs", () => {
     expect(count(opTypes(bytes.get("edge/main.onnx")!), "BatchNormalization")).toBe(3);
     expect(count(opTypes(bytes.get("cloud/model.onnx")!), "BatchNormalization")).toBe(2);
     const ops = new Set([...bytes.values()].flatMap(opTypes));
-    for (const op of ["Sum", "Add", "Concat", "MaxPool", "AveragePool", "GlobalAveragePool", "Clip", "Softmax", "Flatten", "Gemm", "Identity", "Div"]) expect(ops, op).toContain(op);
+    for (const op of ["Sum", "Add", "Concat", "MaxPool", "AveragePool", "GlobalAveragePool", "Clip", "Softmax", "Flatten", "Pad", "Gemm", "Identity", "Div"]) expect(ops, op).toContain(op);
     expect(ops).not.toContain("Cast");
     // relu6 clips on both sides here, and the padded max pool reads negative values at the border.
     const [u, a] = reference(b, pixels, batch, [
@@ -553,6 +555,41 @@ describe("ONNX export: numeric parity with tfjs", () => {
   });
 
   // tfjs-layers' DepthwiseConv2D drops `dilationRate`; the builder uses its own layer for dilation > 1.
+  it("an option-A basic block (subsampled, zero-padded identity): no shortcut weights, onnxruntime equals tfjs", async () => {
+    // The option-A basic block of He et al. (§4.2): the identity subsampled and zero-padded with the missing channels.
+    const spec = `def basic_block_a(x, filters, stride = 1) {
+  y = relu(batchnorm(conv2d(x, filters, kernel: 3, stride: stride, padding: 1, bias: false)))
+  y = batchnorm(conv2d(y, filters, kernel: 3, padding: 1, bias: false))
+  shortcut = x
+  if stride != 1 {
+    shortcut = max_pool(shortcut, kernel: 1, stride: stride)
+  }
+  if channels(x) != filters {
+    shortcut = pad(shortcut, channels: filters - channels(x))
+  }
+  return relu(add(y, shortcut))
+}
+model option_a
+input image: u8[9, 8, 3]
+labels 4
+block main on edge {
+  x = relu(batchnorm(conv2d(image, 8, kernel: 3, padding: 1, bias: false)))
+  x = basic_block_a(x, 8)
+  x = basic_block_a(x, 16, stride: 2)
+  exit main over all = dense(gap(x), num_classes)
+}
+`;
+    const ir = irOf(spec);
+    const shortcut = ir.nodes.filter((n) => n.name.startsWith("main/basic_block_a_2/"));
+    expect(shortcut.map((n) => n.op).filter((op) => op === "pad" || op === "max_pool")).toEqual(["max_pool", "pad"]);
+    expect(ir.nodes.filter((n) => n.op === "conv2d")).toHaveLength(5);
+    const b = buildRandom(ir, 707);
+    const batch = 3;
+    const { checks } = await parity(b, randomPixels(b.ir, batch, 13), batch);
+    expectClose(checks);
+    dispose(b);
+  });
+
   it("the tfjs builder applies the dilation of a depthwise convolution", () => {
     const b = buildRandom(irOf(DILATED), 606);
     const batch = 3;

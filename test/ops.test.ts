@@ -24,6 +24,15 @@ describe("shape rules, checked symbolically", () => {
     expect(infer("conv2d", [[10, 10, 4]], { filters: 4, kernel: 3, dilation: 2, padding: "valid" }).shape).toEqual([6, 6, 4]);
   });
 
+  it("pad adds zero rows, columns and channels, at no cost, and needs a feature map", () => {
+    const p = infer("pad", [[7, 6, 4]], { top: 1, bottom: 2, right: 3, channels: 12 });
+    expect(p.shape).toEqual([10, 9, 16]);
+    expect(p.cost).toEqual({ params: 0, macs: 0, buffers: 0 });
+    expect(infer("pad", [[7, 6, 4]], {}).shape).toEqual([7, 6, 4]);
+    const v = infer("pad", [[10]], { top: 1 }).shape;
+    expect(isProblem(v) && v.code).toBe("MN3002");
+  });
+
   it("conv2d cost: params and MACs, with groups and bias", () => {
     const c = infer("conv2d", [[8, 8, 16]], { filters: 32, kernel: 3, groups: 4, bias: true }).cost!;
     expect(c.params).toBe(3 * 3 * 4 * 32 + 32);

@@ -52,12 +52,16 @@ export const inspect = defineCommand({
   run({ file, show: o }, io) {
     if (isBuildArgument(file)) return inspectBuild(file, o, io);
     const r = loadSpec(file);
-    if (errorsOf(r).length || !r.ir) {
+    const errors = errorsOf(r);
+    // Budget and assertion errors (MN4xxx) come from the last passes, after every cost is known:
+    // the tables are then what explains them.
+    if (!r.ir || errors.some((d) => !d.code.startsWith("MN4"))) {
       io.err(renderDiagnostics(r.diagnostics) + "\n\n" + summary(r.diagnostics));
       return EXIT_ERRORS;
     }
-    if (r.diagnostics.length) io.err(renderDiagnostics(r.diagnostics));
+    if (r.diagnostics.length) io.err(renderDiagnostics(r.diagnostics) + (errors.length ? "\n\n" + summary(r.diagnostics) : ""));
     const s = summarize(r.ir, r.results);
-    return show(o, s, renderInspect(s), emitIrJson(r.ir, r.shapes, r.results), io);
+    show(o, s, renderInspect(s), emitIrJson(r.ir, r.shapes, r.results), io);
+    return errors.length ? EXIT_ERRORS : EXIT_OK;
   },
 });

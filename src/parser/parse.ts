@@ -2,7 +2,8 @@ import type { IRecognitionException, IToken } from "chevrotain";
 import { Codes, DiagnosticBag, didYouMean, type Diagnostic, Source } from "../diagnostics/index.js";
 import type { SpecFile } from "./ast.js";
 import { AstBuilder, grammar } from "./toAst.js";
-import { specLexer } from "./tokens.js";
+import { readReservedNames } from "./reserved.js";
+import { Identifier, specLexer, Times } from "./tokens.js";
 
 export interface ParseResult {
   ast: SpecFile;
@@ -26,7 +27,10 @@ export function parse(source: Source): ParseResult {
     bag.add(tooDeep);
     return { ast: { items: [], span: { source, start: 0, end: source.text.length } }, diagnostics: bag.items };
   }
-  grammar.input = lexed.tokens;
+  const reserved = readReservedNames(source, lexed.tokens);
+  bag.merge(reserved.diagnostics);
+  bag.merge(countsToParenthesise(source, reserved.tokens));
+  grammar.input = reserved.tokens;
   const cst = grammar.spec();
   // Recovery resynchronises a few tokens later and often trips again on what follows the first
   // mistake: keep one syntax error per line, and none within a few tokens of the previous one.
@@ -54,6 +58,28 @@ export function parse(source: Source): ParseResult {
   }
   const ast = new AstBuilder(source).visit(cst) as SpecFile;
   return { ast, diagnostics: bag.items };
+}
+
+/**
+ * A repetition count that begins with a name (`x n - 1`): the marker would read only up to where
+ * the grammar stops, so such a count is asked for in parentheses (`x (n - 1)`), which parses.
+ */
+function countsToParenthesise(source: Source, tokens: IToken[]): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  tokens.forEach((t, i) => {
+    const next = tokens[i + 1];
+    if (t.tokenType !== Times || next?.tokenType !== Identifier) return;
+    const lineEnd = source.text.indexOf("\n", next.startOffset);
+    const count = source.text.slice(next.startOffset, lineEnd < 0 ? undefined : lineEnd).replace(/#.*/, "").trim();
+    out.push({
+      code: Codes.ExpectedToken,
+      severity: "error",
+      message: `expected '(' but found '${next.image}': a repetition count that begins with a name goes in parentheses`,
+      span: tokenSpan(source, next),
+      hint: `write \`x (${count})\``,
+    });
+  });
+  return out;
 }
 
 const MAX_NESTING = 64;

@@ -37,8 +37,29 @@ export const In = keyword("in");
 export const True = keyword("true");
 export const False = keyword("false");
 
-/** `x N` after a call repeats it N times; only an `x` followed by blanks and a digit is this token. */
-export const Times = createToken({ name: "Times", pattern: /x(?=[ \t]+[0-9])/ });
+/** `x` then blanks and a digit; or, right after a `)`, blanks and a `(` or a name (a count to put in parentheses). */
+const TIMES_DIGIT = /x(?=[ \t]+[0-9])/y;
+let timesAfterCall: RegExp | undefined;
+
+function matchTimes(text: string, offset: number): RegExpExecArray | null {
+  TIMES_DIGIT.lastIndex = offset;
+  const digit = TIMES_DIGIT.exec(text);
+  if (digit) return digit;
+  let before = offset - 1;
+  while (before >= 0 && (text[before] === " " || text[before] === "\t")) before--;
+  if (before === offset - 1 || text[before] !== ")") return null;
+  // Built at the first use: the keywords are declared below. A keyword after the `x` starts something else (`x otherwise`).
+  timesAfterCall ??= new RegExp(`x(?=[ \\t]+(?:\\(|(?!(?:${keywords.map((k) => k.name.toLowerCase()).join("|")})\\b)[A-Za-z_]))`, "y");
+  timesAfterCall.lastIndex = offset;
+  return timesAfterCall.exec(text);
+}
+
+/**
+ * `x N` after a call repeats it N times. This token is an `x` followed by blanks and a digit, or
+ * one that follows a call's `)` and is followed by blanks and `(` or a name that is not a keyword:
+ * `x (n - 1)` is a count, `x n - 1` one the parser asks to put in parentheses.
+ */
+export const Times = createToken({ name: "Times", pattern: { exec: matchTimes }, line_breaks: false, start_chars_hint: ["x"] });
 
 export const NumberLit = createToken({ name: "NumberLit", pattern: /[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/ });
 export const StringLit = createToken({ name: "StringLit", pattern: /"(?:[^"\\\n\r]|\\.)*"/ });
@@ -73,7 +94,7 @@ export const Percent = createToken({ name: "Percent", pattern: "%", categories: 
 export const WhiteSpace = createToken({ name: "WhiteSpace", pattern: /[ \t\r\n]+/, group: Lexer.SKIPPED });
 export const Comment = createToken({ name: "Comment", pattern: /#[^\n]*/, group: Lexer.SKIPPED });
 
-const keywords = [
+export const keywords: readonly TokenType[] = [
   Import, Model, Input, Labels, Device, Def, Block, On, Exit, Over, Return, If, Else, Complexity, Route, When,
   Otherwise, Train, Stage, Quantize, Assert, Objective, And, Or, Not, In, True, False,
 ];

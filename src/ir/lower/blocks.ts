@@ -38,6 +38,7 @@ export class BlockLowering implements BodyContext {
   /** The `over …` expression of each exit, read once the hard classes are known. */
   private classExprs = new Map<string, Expr>();
   readonly incomplete = new Set<string>();
+  readonly poisoned = new Map<string, Set<string>>();
   /** Every tensor an assignment made, in every block lowered so far, for the check of unused layers. */
   readonly assigned: AssignedValue[] = [];
 
@@ -59,11 +60,21 @@ export class BlockLowering implements BodyContext {
       this.run(decl.body, frame);
     } catch (e) {
       if (!(e instanceof Abort)) throw e;
-      // Lowering stopped early: the block's exits still exist for the sections that name them.
+      // Lowering stopped early: the block's exits still exist for the sections that name them, and
+      // the names it never reached are not news to a block that reads them.
       for (const s of decl.body) if (s.kind === "exit" && s.name.name) this.addExit(s, FAILED);
+      this.incomplete.add(block.name);
     }
-    for (const [name, v] of frame.vars) if (v.kind === "tensor" && this.store.tensors[v.id]!.block === block.name) block.exports[name] = v.id;
-    for (const x of this.exits) if (x.tensor !== FAILED) block.exports[x.name] ??= x.tensor;
+    const poisoned = new Set<string>();
+    for (const [name, v] of frame.vars) {
+      if (v.kind === "tensor" && this.store.tensors[v.id]!.block === block.name) block.exports[name] = v.id;
+      else if (v.kind === "poison") poisoned.add(name);
+    }
+    for (const x of this.exits) {
+      if (x.tensor !== FAILED) block.exports[x.name] ??= x.tensor;
+      else if (!frame.vars.has(x.name)) poisoned.add(x.name);
+    }
+    this.poisoned.set(block.name, poisoned);
     return { block, exits: this.exits, classExprs: this.classExprs };
   }
 
@@ -96,9 +107,10 @@ export class BlockLowering implements BodyContext {
       }
       case "if": {
         const c = this.expr(s.condition, frame);
-        if (!c) return;
-        if (c.kind !== "bool") {
-          this.bag.error(Codes.TypeMismatch, `an \`if\` condition must be true or false, not ${describeValue(c)}`, s.condition.span);
+        if (c && c.kind !== "bool") this.bag.error(Codes.TypeMismatch, `an \`if\` condition must be true or false, not ${describeValue(c)}`, s.condition.span);
+        if (c?.kind !== "bool") {
+          // Neither branch runs: what either would have assigned is unknown, not undefined.
+          for (const name of assignedNames([...s.then, ...s.otherwise])) frame.vars.set(name, { kind: "poison" });
           return;
         }
         this.run(c.value ? s.then : s.otherwise, frame);
@@ -162,4 +174,9 @@ export class BlockLowering implements BodyContext {
     }
     return current;
   }
+}
+
+/** The names the statements assign, in `if` branches too. */
+function assignedNames(stmts: Statement[]): string[] {
+  return stmts.flatMap((s) => (s.kind === "assign" ? (s.target.name ? [s.target.name] : []) : s.kind === "if" ? assignedNames([...s.then, ...s.otherwise]) : []));
 }

@@ -77,7 +77,7 @@ export function evalCall(cx: BodyContext, e: CallExpr, frame: Frame, first: Valu
   if (def) return expandDef(cx, def, e, args, frame);
   if (op) {
     const bound = bindOpArgs(cx.bag, op, e, args, (n, span) => unknownName(cx, n, span, frame));
-    return bound && cx.graph.emit(op, bound.inputs, bound.attrs, e.span, frame.scope);
+    return bound && cx.graph.emit(op, bound.inputs, bound.attrs, e.span, frame.scope, frame.callSite && frame.def ? { call: frame.callSite, def: frame.def } : undefined);
   }
   return callBuiltin(cx.bag, cx.store, name, e, args);
 }
@@ -174,7 +174,7 @@ function member(cx: BodyContext, e: Extract<Expr, { kind: "member" }>, frame: Fr
     return undefined;
   }
   const id = target.exports[e.member.name];
-  if (id === undefined && cx.incomplete.has(obj.name)) return undefined;
+  if (id === undefined && (cx.incomplete.has(obj.name) || cx.poisoned.get(obj.name)?.has(e.member.name))) return undefined;
   if (id === undefined) {
     cx.bag.error(Codes.UnknownMember, `block \`${obj.name}\` has no tensor named \`${e.member.name}\``, e.member.span, {
       hint: didYouMean(e.member.name, Object.keys(target.exports)) ?? `it names: ${Object.keys(target.exports).join(", ") || "nothing"}`,

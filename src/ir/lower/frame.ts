@@ -31,8 +31,10 @@ export interface BodyContext {
   /** The blocks lowered so far. */
   readonly blocks: ReadonlyMap<string, IrBlock>;
   readonly globals: ReadonlyMap<string, Value>;
-  /** Blocks lowered without a block they read (a cycle, already reported): their missing tensors are not news. */
+  /** Blocks lowered without a block they read (a cycle, already reported), or stopped early: their missing tensors are not news. */
   readonly incomplete: Set<string>;
+  /** Per lowered block, the names it bound to a value that failed (already reported): reading them as `block.name` is silent. */
+  readonly poisoned: ReadonlyMap<string, ReadonlySet<string>>;
   /** The block being lowered. */
   readonly graph: BlockGraph;
   expr(e: Expr, frame: Frame): Value | undefined;

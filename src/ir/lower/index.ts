@@ -47,7 +47,7 @@ export function lower(main: A.SpecFile, imported: A.SpecFile[], bag: DiagnosticB
   const labels = readLabels(labelsDecl, r);
   if (!labels) return undefined;
 
-  const store: GraphStore = { tensors: [], nodes: [], shapes: [], defCalls: 0 };
+  const store: GraphStore = { tensors: [], nodes: [], shapes: [], callSites: [], defCalls: 0 };
   const inputName = inputDecl.name.name;
   store.tensors.push({ id: 0, name: inputName, block: "input", producer: -1, span: inputDecl.name.span });
   store.shapes.push(input.shape);
@@ -94,7 +94,7 @@ export function lower(main: A.SpecFile, imported: A.SpecFile[], bag: DiagnosticB
     exits,
     devices: lowerDevices(of("device"), r),
     hardClasses: complexity.selection,
-    routing: lowerRouting(of("route"), exits, labels, r),
+    routing: lowerRouting(of("route"), exits, blocks, labels, r),
     training: lowerTraining(of("train"), blocks, exits, complexity.selection.exit, r),
     assertions: lowerAssertions(of("assert"), blocks, exits, r),
     objective,

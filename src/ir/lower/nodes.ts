@@ -12,8 +12,16 @@ export interface GraphStore {
   nodes: IrNode[];
   /** Shapes by tensor id; undefined where inference failed (already reported). */
   shapes: (Shape | undefined)[];
+  /** By tensor id: for a tensor made inside a def, the call in the block's body that led there and the def that made it. */
+  callSites: (DefCall | undefined)[];
   /** Def calls expanded so far in the whole spec. */
   defCalls: number;
+}
+
+/** The call in a block's body that led to a layer inside a def, and the def whose body holds the layer. */
+export interface DefCall {
+  call: Span;
+  def: string;
 }
 
 export type TensorValue = Extract<Value, { kind: "tensor" }>;
@@ -44,7 +52,7 @@ export class BlockGraph {
   }
 
   /** Adds a node of `op` named after the def calls in `scope`, and its output tensor. */
-  emit(op: OpDef, inputs: OpInput[], attrs: Record<string, AttrValue>, span: Span, scope: string): TensorValue {
+  emit(op: OpDef, inputs: OpInput[], attrs: Record<string, AttrValue>, span: Span, scope: string, callSite: DefCall | undefined): TensorValue {
     if (this.store.nodes.length >= MAX_NODES) {
       this.bag.error(Codes.RecursionLimit, `the graph grows past ${MAX_NODES} layers`, span, { hint: "check repetition counts" });
       throw new Abort();
@@ -57,6 +65,7 @@ export class BlockGraph {
     const node: IrNode = { id: nodeId, op: op.name, name, block: this.block.name, inputs: inputs.map((i) => i.value.id), output: tensorId, attrs, span };
     this.store.nodes.push(node);
     this.store.tensors.push({ id: tensorId, name, block: this.block.name, producer: nodeId, span });
+    this.store.callSites[tensorId] = callSite;
     this.block.nodes.push(nodeId);
     for (const i of inputs) this.noteRead(i.value, i.span);
     this.store.shapes.push(this.inferShape(op, inputs, attrs, span));
@@ -77,7 +86,7 @@ export class BlockGraph {
     for (const i of inputs) {
       const shape = this.store.shapes[i.value.id];
       if (!shape) return undefined;
-      shaped.push(shapeInput(shape, i.text, this.store.tensors[i.value.id]!.span, span));
+      shaped.push(shapeInput(shape, i.text, this.store.tensors[i.value.id]!.span, span, this.store.callSites[i.value.id]));
     }
     return applyShapeRule(op, shaped, attrs, span, this.bag);
   }

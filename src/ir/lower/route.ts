@@ -1,6 +1,6 @@
-import { Codes, didYouMean } from "../../diagnostics/index.js";
+import { closest, Codes, didYouMean } from "../../diagnostics/index.js";
 import type { Expr, RouteDecl } from "../../parser/index.js";
-import type { ClassSet, Condition, IrExit, Measure, MeasureRef, RouteRuleIr, Threshold } from "../graph.js";
+import type { ClassSet, Condition, IrBlock, IrExit, Measure, MeasureRef, RouteRuleIr, Threshold } from "../graph.js";
 import type { SectionReader } from "./context.js";
 
 export const MEASURES: readonly Measure[] = ["entropy", "normalized_entropy", "max_prob", "margin", "hard_mass"];
@@ -9,13 +9,13 @@ const COMPARISONS = ["<", "<=", ">", ">="] as const;
 type Comparison = (typeof COMPARISONS)[number];
 
 /** Lowers `route { target when condition … target otherwise }` against the known exits. */
-export function lowerRouting(decls: RouteDecl[], exits: IrExit[], labels: string[], r: SectionReader): RouteRuleIr[] {
+export function lowerRouting(decls: RouteDecl[], exits: IrExit[], blocks: IrBlock[], labels: string[], r: SectionReader): RouteRuleIr[] {
   for (let i = 1; i < decls.length; i++) r.bag.error(Codes.DuplicateDeclaration, "`route` is declared twice", decls[i]!.span);
   const decl = decls[0];
   if (!decl) {
     if (exits.length > 1) {
       r.bag.error(Codes.RouteIncomplete, `the model has ${exits.length} exits but no \`route\` section saying which input leaves where`, exits[1]!.span, {
-        hint: "add e.g. `route { cloud when entropy(main) > 0.8  main when argmax(main) in easy  extension otherwise }`",
+        hint: `add e.g. \`${exampleRoute(exits, blocks)}\``,
       });
     }
     return exits.length === 1 ? [{ target: exits[0]!.name, when: undefined, span: exits[0]!.span }] : [];
@@ -45,9 +45,22 @@ export function lowerRouting(decls: RouteDecl[], exits: IrExit[], labels: string
     if (c) rules.push({ target: rule.target.name, when: c, span: rule.span });
   }
   if (!sawOtherwise) {
-    r.bag.error(Codes.RouteIncomplete, "the route has no `otherwise` rule, so some inputs would have no exit", decl.span, { hint: `end the route with e.g. \`${names[names.length - 1] ?? "main"} otherwise\`` });
+    r.bag.error(Codes.RouteIncomplete, "the route has no `otherwise` rule, so some inputs would have no exit", decl.span, { hint: `end the route with e.g. \`${fallbackExit(exits, blocks)?.name ?? "main"} otherwise\`` });
   }
   return rules;
+}
+
+/** The exit an example route ends with: the last one off the edge (the cloud's), else the last one. */
+function fallbackExit(exits: IrExit[], blocks: IrBlock[]): IrExit | undefined {
+  const offEdge = exits.filter((x) => blocks.find((b) => b.name === x.block)?.placement !== "edge");
+  return offEdge[offEdge.length - 1] ?? exits[exits.length - 1];
+}
+
+/** A route over the spec's own exits: each leaves when it is confident, in order, the fallback takes the rest. */
+function exampleRoute(exits: IrExit[], blocks: IrBlock[]): string {
+  const last = fallbackExit(exits, blocks)!;
+  const rules = exits.filter((x) => x !== last).map((x) => `${x.name} when max_prob(${x.name}) >= 0.8`);
+  return `route { ${[...rules, `${last.name} otherwise`].join("  ")} }`;
 }
 
 function condition(e: Expr, exits: string[], labels: string[], r: SectionReader): Condition | undefined {
@@ -157,8 +170,26 @@ export function classSet(e: Expr, labels: string[], r: SectionReader): ClassSet 
     }
     return { kind: "labels", labels: out };
   }
-  r.bag.error(Codes.BadExitClasses, "classes are `all`, `hard`, `easy` or a list of labels such as `[\"Shirt\", \"Coat\"]`", e.span, {
-    hint: e.kind === "name" ? didYouMean(e.name, ["all", "hard", "easy"]) : undefined,
-  });
+  const got = e.kind === "string" ? `the string "${e.value}"` : `\`${sourceText(e)}\``;
+  r.bag.error(Codes.BadExitClasses, `classes are \`all\`, \`hard\`, \`easy\` or a list of labels such as \`["Shirt", "Coat"]\`, not ${got}`, e.span, { hint: classSetHint(e, labels) });
   return undefined;
+}
+
+/** What was probably meant instead of a class set: a close class word, or a label written as a one-element list. */
+function classSetHint(e: Expr, labels: string[]): string | undefined {
+  const word = e.kind === "name" ? e.name : e.kind === "string" ? e.value : undefined;
+  if (word === undefined) return undefined;
+  if (e.kind === "name") {
+    const set = closest(word, CLASS_WORDS);
+    if (set) return `did you mean \`${set}\`?`;
+  }
+  const label = labels.includes(word) ? word : closest(word, labels);
+  return label === undefined ? undefined : `did you mean the label list \`[${JSON.stringify(label)}]\`?`;
+}
+
+const CLASS_WORDS = ["all", "hard", "easy"];
+
+function sourceText(e: Expr): string {
+  const text = e.span.source.text.slice(e.span.start, e.span.end).replace(/\s+/g, " ");
+  return text.length > 40 ? `${text.slice(0, 39)}…` : text;
 }

@@ -8,10 +8,11 @@ import { depthwiseConv2d } from "./depthwiseConv2d.js";
 import { dropout } from "./dropout.js";
 import { flatten } from "./flatten.js";
 import type { OpDef } from "./op.js";
+import { pad } from "./pad.js";
 import { avgPool, globalAvgPool, maxPool } from "./pool.js";
 import { softmax } from "./softmax.js";
 
-export const OPS: readonly OpDef[] = [conv2d, depthwiseConv2d, batchnorm, relu, relu6, add, concat, maxPool, avgPool, globalAvgPool, dense, dropout, flatten, softmax];
+export const OPS: readonly OpDef[] = [conv2d, depthwiseConv2d, batchnorm, relu, relu6, add, concat, maxPool, avgPool, globalAvgPool, dense, dropout, flatten, pad, softmax];
 
 const byName = new Map<string, OpDef>();
 for (const op of OPS) {

@@ -29,6 +29,8 @@ export interface ShapeInput {
   span: Span;
   /** Where the tensor was made, as users read it: "line 5", or "file:line" in another file. */
   origin: string;
+  /** For a tensor made inside a def of another file (the standard library): the def and its layer; `span` is then the user's call. */
+  inner?: { def: string; span: Span };
 }
 
 export interface ShapeProblem {
@@ -74,20 +76,26 @@ export function isProblem(r: Shape | ShapeProblem): r is ShapeProblem {
   return !Array.isArray(r);
 }
 
-/** A tensor as a shape rule sees it: `made` is where the tensor was made, `at` the call that uses it. */
-export function shapeInput(shape: Shape, label: string, made: Span, at: Span): ShapeInput {
-  const pos = made.source.position(made.start);
-  const origin = made.source === at.source ? `line ${pos.line}` : `${made.source.name}:${pos.line}`;
-  return { shape, label, span: made, origin };
+/**
+ * A tensor as a shape rule sees it: `made` is where the tensor was made, `at` the call that uses it,
+ * `call` the call in the block's body whose def made it. A tensor made in another file than `at`
+ * (inside a library def) is shown at that call, with the layer in the library as a second note.
+ */
+export function shapeInput(shape: Shape, label: string, made: Span, at: Span, via?: { call: Span; def: string }): ShapeInput {
+  const shown = made.source !== at.source && via?.call.source === at.source ? via.call : made;
+  const pos = shown.source.position(shown.start);
+  const origin = shown.source === at.source ? `line ${pos.line}` : `${shown.source.name}:${pos.line}`;
+  return { shape, label, span: shown, origin, ...(shown !== made ? { inner: { def: via!.def, span: made } } : {}) };
 }
 
 /** Applies an op's shape rule; a problem is reported at `span`, with where each input it names was made. */
 export function applyShapeRule(op: OpDef, inputs: ShapeInput[], attrs: Record<string, AttrValue>, span: Span, bag: DiagnosticBag): Shape | undefined {
   const r = op.inferShape(inputs, attrs);
   if (!isProblem(r)) return r;
-  const related: RelatedInfo[] = (r.inputs ?? []).map((k) => {
+  const related: RelatedInfo[] = (r.inputs ?? []).flatMap((k) => {
     const s = inputs[k]!;
-    return { message: `\`${s.label}\` (${s.shape.join("×")}) is made here`, span: s.span };
+    const made = { message: `\`${s.label}\` (${s.shape.join("×")}) is made ${s.inner ? "by this call" : "here"}`, span: s.span };
+    return s.inner ? [made, { message: `by this layer of \`${s.inner.def}\``, span: s.inner.span }] : [made];
   });
   bag.error(r.code, r.message, span, { ...(r.hint ? { hint: r.hint } : {}), ...(related.length ? { related } : {}) });
   return undefined;

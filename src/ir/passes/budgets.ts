@@ -53,15 +53,32 @@ export const checkBudgets: Pass = {
   },
 };
 
+/**
+ * Each block's share of a device by `key`: the whole block when all its nodes run there; for a block
+ * `on auto` split by its cut, its nodes on that side (weights and MACs; its peak activations are not
+ * split, so such a block is left out of that comparison); nothing for a block with no node there.
+ */
+function blocksOn(ctx: Parameters<Pass["run"]>[0], side: "edge" | "cloud", key: "weightBytes" | "peakActivationBytes" | "macs") {
+  const { ir, results } = ctx;
+  const device = results.partition!.nodeDevice;
+  return ir.blocks.flatMap((block) => {
+    const cost = results.blockCost!.find((b) => b.name === block.name);
+    const here = block.nodes.filter((n) => device[n] === side);
+    if (!cost || here.length === 0) return [];
+    if (here.length === block.nodes.length) return [{ block, value: cost[key], part: false }];
+    if (key === "peakActivationBytes") return [];
+    const value = here.reduce((t, n) => t + (key === "macs" ? results.nodeCost![n]!.macs : results.nodeWeightBytes![n]!), 0);
+    return [{ block, value, part: true }];
+  });
+}
+
 function checkDevice(ctx: Parameters<Pass["run"]>[0], side: "edge" | "cloud"): void {
   const { ir, bag } = ctx;
   const dev = ir.devices[side];
   const t = ctx.results.deviceTotals![side];
-  const blocks = (ctx.results.blockCost ?? []).filter((b) => b.device === side);
   const related = (key: "weightBytes" | "peakActivationBytes" | "macs", fmt: (n: number) => string) => {
-    const b = [...blocks].sort((x, y) => y[key] - x[key])[0];
-    const blk = b && ir.blocks.find((x) => x.name === b.name);
-    return blk ? [{ message: `largest: block \`${b!.name}\` with ${fmt(b![key])}`, span: blk.span }] : [];
+    const b = blocksOn(ctx, side, key).sort((x, y) => y.value - x.value)[0];
+    return b ? [{ message: `largest: block \`${b.block.name}\` with ${fmt(b.value)}${b.part ? ` (its part on the ${side})` : ""}`, span: b.block.span }] : [];
   };
   if (dev.weightMemoryBytes !== undefined && t.weightBytes > dev.weightMemoryBytes) {
     bag.error(Codes.WeightBudget, `${side} weights need ${formatBytes(t.weightBytes)} (${t.params} params stored at ${dev.precision}), over the ${formatBytes(dev.weightMemoryBytes)} budget`, dev.spans.weightMemoryBytes ?? dev.span, {

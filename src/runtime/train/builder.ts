@@ -98,6 +98,10 @@ function applyNode(node: IrJsonNode, ins: SymbolicTensor[], seed: number): Symbo
       return new SeededDropout({ rate: a.rate as number, seed: s, name }).apply(one) as SymbolicTensor;
     case "flatten":
       return tf.layers.flatten({ name }).apply(one) as SymbolicTensor;
+    case "pad": {
+      const sides: [number, number, number, number] = [a.top as number, a.bottom as number, a.left as number, a.right as number];
+      return new Pad2D({ pad: sides, value: 0, channels: a.channels as number, name }).apply(one) as SymbolicTensor;
+    }
     case "softmax":
       return tf.layers.softmax({ name }).apply(one) as SymbolicTensor;
     default:

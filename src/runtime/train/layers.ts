@@ -7,27 +7,31 @@ export class Pad2D extends tf.layers.Layer {
   static className = "MeanetPad2D";
   readonly pad: [number, number, number, number];
   readonly value: number;
+  /** Channels of `value` added after the last (the `pad` op; 0 for a convolution's or pool's padding). */
+  readonly channels: number;
 
-  constructor(config: { pad: [number, number, number, number]; value: number; name?: string }) {
+  constructor(config: { pad: [number, number, number, number]; value: number; channels?: number; name?: string }) {
     super(config);
     this.pad = config.pad;
     this.value = config.value;
+    this.channels = config.channels ?? 0;
   }
 
   override computeOutputShape(s: tf.Shape | tf.Shape[]): tf.Shape {
     const shape = s as tf.Shape;
     const [t, b, l, r] = this.pad;
-    return [shape[0]!, shape[1] == null ? null : shape[1] + t + b, shape[2] == null ? null : shape[2] + l + r, shape[3]!];
+    return [shape[0]!, shape[1] == null ? null : shape[1] + t + b, shape[2] == null ? null : shape[2] + l + r, shape[3] == null ? null : shape[3] + this.channels];
   }
 
   override call(inputs: Tensor | Tensor[]): Tensor {
     const x = Array.isArray(inputs) ? inputs[0]! : inputs;
     const [t, b, l, r] = this.pad;
-    return tf.pad(x, [[0, 0], [t, b], [l, r], [0, 0]], this.value);
+    return tf.pad(x, [[0, 0], [t, b], [l, r], [0, this.channels]], this.value);
   }
 
   override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), pad: this.pad, value: this.value };
+    // `channels` only when set, so the padding layers of convolutions and pools keep their config.
+    return { ...super.getConfig(), pad: this.pad, value: this.value, ...(this.channels ? { channels: this.channels } : {}) };
   }
 }
 

@@ -8,6 +8,7 @@ import { dense } from "./dense.js";
 import { depthwiseConv2d } from "./depthwiseConv2d.js";
 import { dropout } from "./dropout.js";
 import { flatten } from "./flatten.js";
+import { pad } from "./pad.js";
 import { avgPool, globalAvgPool, maxPool } from "./pool.js";
 import { softmax } from "./softmax.js";
 
@@ -26,5 +27,6 @@ export const LOWERINGS: Record<string, OpLowering> = {
   dense,
   dropout,
   flatten,
+  pad,
   softmax,
 };
