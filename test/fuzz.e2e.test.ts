@@ -107,9 +107,9 @@ const PUNCTUATION = ["{", "}", "(", ")", "[", "]", ",", ":", ".", "=", "==", "!=
 const JUNK = ['"', "#", ";", "@", "$", "\\", "'", "`", "!", "&", "|", "^", "~", "?", "\t", "\r", "\n", "x 3", "x 99999999"] as const;
 const OPS = [
   "conv2d", "depthwise_conv2d", "dwconv2d", "batchnorm", "bn", "relu", "relu6", "add", "concat", "max_pool", "avg_pool",
-  "global_avg_pool", "gap", "dense", "dropout", "flatten", "softmax",
+  "global_avg_pool", "gap", "dense", "dropout", "flatten", "softmax", "pad",
 ] as const;
-const STD_DEFS = ["basic_block", "bottleneck_block", "imagenet_stem", "inverted_residual", "conv_bn_relu6"] as const;
+const STD_DEFS = ["basic_block", "basic_block_a", "bottleneck_block", "imagenet_stem", "inverted_residual", "conv_bn_relu6"] as const;
 const NAMES = [
   "image", "x", "y", "features", "out", "main", "adaptive", "extension", "cloud", "edge", "auto", "all", "hard", "easy",
   "num_classes", "num_hard", "num_easy", "channels", "height", "width", "grad", "min", "max", "entropy", "max_prob",

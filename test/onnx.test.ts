@@ -554,21 +554,9 @@ describe("ONNX export: numeric parity with tfjs", () => {
     dispose(b);
   });
 
-  // tfjs-layers' DepthwiseConv2D drops `dilationRate`; the builder uses its own layer for dilation > 1.
   it("an option-A basic block (subsampled, zero-padded identity): no shortcut weights, onnxruntime equals tfjs", async () => {
-    // The option-A basic block of He et al. (§4.2): the identity subsampled and zero-padded with the missing channels.
-    const spec = `def basic_block_a(x, filters, stride = 1) {
-  y = relu(batchnorm(conv2d(x, filters, kernel: 3, stride: stride, padding: 1, bias: false)))
-  y = batchnorm(conv2d(y, filters, kernel: 3, padding: 1, bias: false))
-  shortcut = x
-  if stride != 1 {
-    shortcut = max_pool(shortcut, kernel: 1, stride: stride)
-  }
-  if channels(x) != filters {
-    shortcut = pad(shortcut, channels: filters - channels(x))
-  }
-  return relu(add(y, shortcut))
-}
+    // The option-A basic block of the standard library: the identity subsampled and zero-padded with the missing channels.
+    const spec = `import "std/resnet"
 model option_a
 input image: u8[9, 8, 3]
 labels 4
@@ -590,6 +578,7 @@ block main on edge {
     dispose(b);
   });
 
+  // tfjs-layers' DepthwiseConv2D drops `dilationRate`; the builder uses its own layer for dilation > 1.
   it("the tfjs builder applies the dilation of a depthwise convolution", () => {
     const b = buildRandom(irOf(DILATED), 606);
     const batch = 3;
