@@ -29,12 +29,12 @@ import { parseArgs } from "node:util";
 import * as ort from "onnxruntime-node";
 import { compile } from "../src/cli/compile.js";
 import { exportCommand } from "../src/cli/export.js";
-import type { Io } from "../src/cli/io.js";
 import type { IrJson } from "../src/format/ir.js";
 import { selectBackend } from "../src/runtime/train/backend.js";
 import { buildBlockModel } from "../src/runtime/train/builder.js";
 import { inputTensor } from "../src/runtime/train/forward.js";
 import { tf } from "../src/runtime/train/tf.js";
+import { meanet } from "./common.js";
 
 const { values } = parseArgs({
   options: {
@@ -113,12 +113,6 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   return d;
 }
 
-/** Runs a meanet command in-process, keeping its output unless it fails. */
-async function meanet(run: (argv: string[], io: Io) => number | Promise<number>, argv: string[]): Promise<void> {
-  const log: string[] = [];
-  const io: Io = { out: (t) => void log.push(t), err: (t) => void log.push(t), isTty: false };
-  if ((await run(argv, io)) !== 0) throw new Error(`meanet ${argv.join(" ")} failed:\n${log.join("\n")}`);
-}
 
 /** ORT sessions of one edge file and its float32 reference, one thread each, and their timed calls. */
 async function precisionFile(

@@ -13,6 +13,7 @@
  */
 import { readFileSync } from "node:fs";
 import { RawConnection } from "./rawHttp.js";
+import { percentile } from "./common.js";
 
 interface Config {
   url: string;
@@ -38,9 +39,6 @@ let failed = 0;
 let maxOpen = 0;
 let started = 0;
 
-function percentile(sorted: number[], p: number): number {
-  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]! : NaN;
-}
 
 async function fire(connection: RawConnection, intended: number): Promise<void> {
   const reply = await connection.send(config.path, config.headers, body);

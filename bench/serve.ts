@@ -23,7 +23,7 @@
  * `throughputRatio` = server requests/s ÷ in-process samples/s with onnxruntime's defaults.
  * The last line with --json is one JSON object. --profile DIR writes the server's CPU profile there.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -31,9 +31,9 @@ import { parseArgs } from "node:util";
 import * as ort from "onnxruntime-node";
 import { compile } from "../src/cli/compile.js";
 import { exportCommand } from "../src/cli/export.js";
-import type { Io } from "../src/cli/io.js";
 import { RawConnection } from "./rawHttp.js";
 import { startServe } from "./serveChild.js";
+import { cpuSecondsOf, meanet, percentile, round } from "./common.js";
 
 const { values } = parseArgs({
   options: {
@@ -79,28 +79,9 @@ const MODEL = "fashion_mnist";
 
 if (!existsSync("dist/cli/serve.js")) throw new Error("dist/cli/serve.js is missing: run `npm run build` first (the server runs bin/meanet.js)");
 
-async function meanet(run: (argv: string[], io: Io) => number | Promise<number>, argv: string[]): Promise<void> {
-  const log: string[] = [];
-  const io: Io = { out: (t) => void log.push(t), err: (t) => void log.push(t), isTty: false };
-  if ((await run(argv, io)) !== 0) throw new Error(`meanet ${argv.join(" ")} failed:\n${log.join("\n")}`);
-}
 
-/** Nearest-rank percentile. */
-function percentile(sorted: number[], p: number): number {
-  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]! : NaN;
-}
 
-/** CPU seconds a process has used (Linux /proc; clock ticks of 1/100 s), or NaN elsewhere. */
-function cpuSecondsOf(pid: number | undefined): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return NaN;
-  }
-}
 
-const round = (x: number, digits: number) => Number(x.toFixed(digits));
 
 /** Exact batch-size counts from the server's Prometheus text, and its seconds spent in onnxruntime. */
 function scrape(metrics: string): { counts: Map<number, number>; runSeconds: number } {

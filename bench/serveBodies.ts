@@ -30,8 +30,8 @@ import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { compile } from "../src/cli/compile.js";
 import { exportCommand } from "../src/cli/export.js";
-import type { Io } from "../src/cli/io.js";
 import { startServe } from "./serveChild.js";
+import { meanet, percentile, round } from "./common.js";
 
 const { values } = parseArgs({
   options: {
@@ -66,17 +66,8 @@ const MODEL = "fashion_mnist";
 const PIXELS = 28 * 28;
 const MAX_BATCH = 64;
 
-async function meanet(run: (argv: string[], io: Io) => number | Promise<number>, argv: string[]): Promise<void> {
-  const log: string[] = [];
-  const io: Io = { out: (t) => void log.push(t), err: (t) => void log.push(t), isTty: false };
-  if ((await run(argv, io)) !== 0) throw new Error(`meanet ${argv.join(" ")} failed:\n${log.join("\n")}`);
-}
 
-function percentile(sorted: number[], p: number): number {
-  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]! : NaN;
-}
 
-const round = (x: number, digits: number) => Number(x.toFixed(digits));
 
 /** Peak resident memory of a process in MiB (Linux /proc), or NaN elsewhere. */
 function peakMiB(pid: number | undefined): number {

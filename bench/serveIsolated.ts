@@ -42,8 +42,8 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { compile } from "../src/cli/compile.js";
 import { exportCommand } from "../src/cli/export.js";
-import type { Io } from "../src/cli/io.js";
 import { startServe } from "./serveChild.js";
+import { cpuSecondsOf, meanet, round } from "./common.js";
 
 const { values } = parseArgs({
   options: {
@@ -98,17 +98,7 @@ for (const tool of ["taskset", "wrk"]) {
 if (availableParallelism() < 2 || serverCore === loadCore) throw new Error("needs two cores: one for the server, one for the load generator (--server-core, --load-core)");
 if (!existsSync(join(meanetBin, "..", "..", "dist", "cli", "serve.js"))) throw new Error(`${meanetBin}: its dist/ is not built (npm run build)`);
 
-async function meanet(run: (argv: string[], io: Io) => number | Promise<number>, argv: string[]): Promise<void> {
-  const log: string[] = [];
-  const io: Io = { out: (t) => void log.push(t), err: (t) => void log.push(t), isTty: false };
-  if ((await run(argv, io)) !== 0) throw new Error(`meanet ${argv.join(" ")} failed:\n${log.join("\n")}`);
-}
 
-/** CPU seconds a process has used (Linux /proc; clock ticks of 1/100 s). */
-function cpuSecondsOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 
 interface Scrape {
   batches: Map<number, number>;
@@ -151,7 +141,6 @@ function difference(before: Scrape, after: Scrape) {
   };
 }
 
-const round = (x: number, digits: number) => Number(x.toFixed(digits));
 const tsx = ["--import", "tsx"];
 
 /** Runs a node script pinned to a core and returns the JSON of its last stdout line. */

@@ -19,22 +19,30 @@ export interface FoldView {
 const FOLDS_INTO = new Set(["conv2d", "depthwise_conv2d"]);
 
 /**
- * Batch norms of `nodes` (one file) whose input is a convolution of the same file that nothing
- * else reads and that is no exit: norm node id → convolution node id.
+ * Batch norms that fold into the convolution before them when both are in one file: the
+ * convolution's output is read by nothing else and is no exit. Norm node id → convolution node id.
  */
-export function foldableNorms(ir: FoldView, nodes: readonly number[]): Map<number, number> {
-  const inside = new Set(nodes);
+export function foldCandidates(ir: FoldView): Map<number, number> {
   const readers = new Map<number, number>();
   for (const n of ir.nodes) for (const t of n.inputs) readers.set(t, (readers.get(t) ?? 0) + 1);
   const exitTensors = new Set(ir.exits.map((x) => x.tensor));
   const folds = new Map<number, number>();
-  for (const id of nodes) {
-    const bn = ir.nodes[id]!;
-    if (bn.op !== "batchnorm") continue;
+  ir.nodes.forEach((bn, id) => {
+    if (bn.op !== "batchnorm") return;
     const t = bn.inputs[0]!;
     const p = ir.tensors[t]!.producer;
-    if (p < 0 || !inside.has(p)) continue;
-    if (FOLDS_INTO.has(ir.nodes[p]!.op) && readers.get(t) === 1 && !exitTensors.has(t)) folds.set(id, p);
+    if (p >= 0 && FOLDS_INTO.has(ir.nodes[p]!.op) && readers.get(t) === 1 && !exitTensors.has(t)) folds.set(id, p);
+  });
+  return folds;
+}
+
+/** The batch norms of `nodes` (one file) folded into a convolution of the same file: norm node id → convolution node id. */
+export function foldableNorms(ir: FoldView, nodes: readonly number[], candidates = foldCandidates(ir)): Map<number, number> {
+  const inside = new Set(nodes);
+  const folds = new Map<number, number>();
+  for (const bn of nodes) {
+    const conv = candidates.get(bn);
+    if (conv !== undefined && inside.has(conv)) folds.set(bn, conv);
   }
   return folds;
 }
@@ -59,12 +67,17 @@ export function storedBytes(cost: OpCost, precision: Precision, fold: "absorbs" 
  * Stored bytes of each of `nodes`, all on one device at `precision`. Each block's nodes among them
  * form one file, as export writes them, so norms fold only within a block.
  */
-export function nodeWeightBytes(ir: FoldView, costs: readonly OpCost[], nodes: readonly number[], precision: Precision): Map<number, number> {
+export function nodeWeightBytes(ir: FoldView, costs: readonly OpCost[], nodes: readonly number[], precision: Precision, candidates = foldCandidates(ir)): Map<number, number> {
   const byBlock = new Map<string, number[]>();
-  for (const n of nodes) byBlock.set(ir.nodes[n]!.block, [...(byBlock.get(ir.nodes[n]!.block) ?? []), n]);
+  for (const n of nodes) {
+    const block = ir.nodes[n]!.block;
+    const file = byBlock.get(block);
+    if (file) file.push(n);
+    else byBlock.set(block, [n]);
+  }
   const out = new Map<number, number>();
   for (const file of byBlock.values()) {
-    const folds = foldableNorms(ir, file);
+    const folds = foldableNorms(ir, file, candidates);
     const absorbing = new Set(folds.values());
     for (const n of file) out.set(n, storedBytes(costs[n]!, precision, folds.has(n) ? "absorbed" : absorbing.has(n) ? "absorbs" : undefined));
   }
@@ -72,8 +85,8 @@ export function nodeWeightBytes(ir: FoldView, costs: readonly OpCost[], nodes: r
 }
 
 /** The stored weight bytes of `nodes` on one device at `precision`. */
-export function weightBytes(ir: FoldView, costs: readonly OpCost[], nodes: readonly number[], precision: Precision): number {
+export function weightBytes(ir: FoldView, costs: readonly OpCost[], nodes: readonly number[], precision: Precision, candidates = foldCandidates(ir)): number {
   let total = 0;
-  for (const b of nodeWeightBytes(ir, costs, nodes, precision).values()) total += b;
+  for (const b of nodeWeightBytes(ir, costs, nodes, precision, candidates).values()) total += b;
   return total;
 }

@@ -1,6 +1,6 @@
 import { DTYPE_BYTES, numElements, PRECISION_BYTES, type IrBlock, type IrGraph, type Shape } from "../graph.js";
 import { lookupOp, type OpCost } from "../ops/index.js";
-import { nodeWeightBytes, weightBytes } from "../storage.js";
+import { foldCandidates, nodeWeightBytes, weightBytes } from "../storage.js";
 import type { BlockCost, Pass, PassContext } from "./pass.js";
 
 /** Per-node params and MACs from each op's own cost rule. */
@@ -78,6 +78,7 @@ export const costBlocks: Pass = {
   name: "costBlocks",
   run(ctx) {
     const costs = ctx.results.nodeCost!;
+    const folds = foldCandidates(ctx.ir);
     ctx.results.blockCost = ctx.ir.blocks.map((b): BlockCost => {
       const device = b.placement === "cloud" ? "cloud" : "edge";
       const c = sumCost(costs, b.nodes);
@@ -89,7 +90,7 @@ export const costBlocks: Pass = {
         params: c.params,
         buffers: c.buffers,
         macs: c.macs,
-        weightBytes: weightBytes(ctx.ir, costs, b.nodes, ctx.ir.devices[device].precision),
+        weightBytes: weightBytes(ctx.ir, costs, b.nodes, ctx.ir.devices[device].precision, folds),
         peakActivationBytes: peakActivationBytes(ctx, b.nodes, device, escapingTensors(ctx.ir, b)),
       };
     });
@@ -103,9 +104,10 @@ export const weighNodes: Pass = {
     const { ir } = ctx;
     const dev = ctx.results.partition!.nodeDevice;
     const bytes = new Array<number>(ir.nodes.length).fill(0);
+    const folds = foldCandidates(ir);
     for (const side of ["edge", "cloud"] as const) {
       const nodes = ir.nodes.filter((n) => dev[n.id] === side).map((n) => n.id);
-      for (const [n, b] of nodeWeightBytes(ir, ctx.results.nodeCost!, nodes, ir.devices[side].precision)) bytes[n] = b;
+      for (const [n, b] of nodeWeightBytes(ir, ctx.results.nodeCost!, nodes, ir.devices[side].precision, folds)) bytes[n] = b;
     }
     ctx.results.nodeWeightBytes = bytes;
   },

@@ -1,6 +1,6 @@
 import { Codes } from "../../diagnostics/index.js";
 import { numElements, type IrBlock, type IrGraph } from "../graph.js";
-import { weightBytes } from "../storage.js";
+import { foldCandidates, weightBytes } from "../storage.js";
 import { elementBytes, escapingTensors, peakActivationBytes, sumCost } from "./cost.js";
 import type { AutoPartition, CutCandidate, LinkTensor, Pass, PassContext } from "./pass.js";
 import { planRoutes, routeMacs } from "./routeCosts.js";
@@ -56,7 +56,8 @@ function chooseCut(ctx: PassContext, block: IrBlock, fixed: ("edge" | "cloud")[]
   const cloud = ir.devices.cloud;
   // Fixed edge load that every candidate shares.
   const fixedEdgeNodes = ir.nodes.filter((n) => n.block !== block.name && fixed[n.id] === "edge").map((n) => n.id);
-  const fixedEdgeBytes = weightBytes(ir, costs, fixedEdgeNodes, edge.precision);
+  const folds = foldCandidates(ir);
+  const fixedEdgeBytes = weightBytes(ir, costs, fixedEdgeNodes, edge.precision, folds);
   // The MAC budget holds for the costliest route, as MN4003 checks it after the partition.
   const routes = planRoutes(ir);
   const candidates: CutCandidate[] = [];
@@ -72,7 +73,7 @@ function chooseCut(ctx: PassContext, block: IrBlock, fixed: ("edge" | "cloud")[]
     const bits = bytesSent * 8;
     const energyJ = e.macs * edge.energyPerMacJ + bits * edge.energyPerBitJ;
     const latencyS = e.macs / edge.throughputMacsPerS + (bits > 0 ? bits / edge.uplinkBps + edge.rttS : 0) + c.macs / cloud.throughputMacsPerS;
-    const weights = fixedEdgeBytes + weightBytes(ir, costs, edgePart, edge.precision);
+    const weights = fixedEdgeBytes + weightBytes(ir, costs, edgePart, edge.precision, folds);
     const peak = k > 0 ? peakActivationBytes(ctx, edgePart, "edge", new Set([...escaping, ...(k < block.nodes.length ? [ir.nodes[block.nodes[k - 1]!]!.output] : [])])) : 0;
     let reason: string | undefined;
     if (edge.weightMemoryBytes !== undefined && weights > edge.weightMemoryBytes) reason = "edge weight memory";
