@@ -8,7 +8,7 @@ import { formatEvalSummary } from "./eval.js";
 import { errorsOf, loadSpec, renderDiagnostics, summary } from "../toolchain/load.js";
 
 export const usage = `usage: meanet build FILE -o DIR [--data DIR] [--dataset ${DATASETS.join("|")}]
-                    [--epochs N] [--limit-train N] [--limit-test N] [--seed S] [--backend ${BACKEND_CHOICES.join("|")}]
+                    [--epochs N] [--limit-train N] [--limit-test N] [--seed S] [--backend ${BACKEND_CHOICES.join("|")}] [--workers N]
                     [--force] [--json]`;
 
 /**

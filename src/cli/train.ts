@@ -11,7 +11,7 @@ import { defineCommand } from "./command.js";
 import { errorsOf, loadSpec, renderDiagnostics, summary } from "../toolchain/load.js";
 
 export const usage = `usage: meanet train FILE -o DIR [--data DIR] [--dataset ${DATASETS.join("|")}]
-                    [--epochs N] [--limit-train N] [--limit-test N] [--seed S] [--backend ${BACKEND_CHOICES.join("|")}]`;
+                    [--epochs N] [--limit-train N] [--limit-test N] [--seed S] [--backend ${BACKEND_CHOICES.join("|")}] [--workers N]`;
 
 /** The exit code of a training stopped by SIGINT, as a shell reports a process killed by it (128 + 2). */
 const EXIT_INTERRUPTED = 130;

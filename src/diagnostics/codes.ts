@@ -64,6 +64,7 @@ export const Codes = {
   TrainingStopped: "MN5009",
   BackendUnavailable: "MN5010",
   CalibrationFailed: "MN5011",
+  TrainingFailed: "MN5012",
 } as const;
 
 export type Code = (typeof Codes)[keyof typeof Codes];

@@ -5,14 +5,14 @@ import { restoreOptimizer, saveCheckpoint, type CheckpointState } from "./checkp
 import { randomCropFlip } from "./data/augment.js";
 import { subset, type Dataset } from "./data/dataset.js";
 import { mulberry32, permutation } from "./data/rng.js";
-import { inputTensor, runBlocks } from "./forward.js";
 import { setDropoutStep } from "./layers.js";
 import type { Progress } from "./progress.js";
 import { exitAccuracy, round } from "./report.js";
 import { timeLeftText } from "./eta.js";
 import { learningRate, makeOptimizer, type StageOptimizer } from "./schedule.js";
 import type { StagePlan } from "./stage.js";
-import { tf, type Tensor } from "./tf.js";
+import { lossDenominators, trainStep, type StepBatch } from "./step.js";
+import type { ReplicaGroup } from "./parallel/pool.js";
 
 /** What the stages of one training run share. `state` is the checkpoint's, updated as epochs finish. */
 export interface TrainingRun {
@@ -29,6 +29,8 @@ export interface TrainingRun {
   stageFinished(plan: StagePlan): void;
   /** The held-out images each epoch's validation accuracy is measured on. */
   validation: Dataset;
+  /** The worker threads sharing each step with this one (data-parallel), if any. */
+  replicas: ReplicaGroup | undefined;
   /** The training images of an epoch on all classes, and the epochs stage `index` runs: for the estimate of the time left. */
   trainImages: number;
   epochsOf(index: number): number;
@@ -53,6 +55,7 @@ export async function trainStage(run: TrainingRun, plan: StagePlan): Promise<"do
     const first = plan.index === state.stage ? state.epochsDone : 0;
     // A stage under way when the checkpoint was saved: its optimizer resumes too.
     if (first > 0) await restoreOptimizer(run.checkpointDir, opt.optimizer);
+    run.replicas?.startStage(plan, run.state.hardClasses ?? [], run.models);
     for (let epoch = first; epoch < plan.epochs; epoch++) {
       if (run.stopAfterEpochs !== undefined && run.epochsThisRun >= run.stopAfterEpochs) return "stopped";
       const t = await trainEpoch(run, plan, opt, epoch);
@@ -112,11 +115,14 @@ async function trainEpoch(run: TrainingRun, plan: StagePlan, opt: StageOptimizer
     const idx = order.subarray(b * stage.batch, Math.min(data.count, (b + 1) * stage.batch));
     const batch = subset(data, idx);
     const images = stage.augment === "crop_flip" ? randomCropFlip({ images: batch.images, count: batch.count, height: batch.height, width: batch.width, channels: batch.channels }, 4, augmentRng).images : batch.images;
-    setDropoutStep(run.state.globalStep++);
-    const { loss, hits } = trainStep(run, plan, opt, batch, images as Uint8Array);
-    const [lv, hv] = [(await loss.data())[0]!, (await hits.data())[0]!];
-    loss.dispose();
-    hits.dispose();
+    const step = run.state.globalStep++;
+    setDropoutStep(step);
+    const whole: StepBatch = { images: images as Uint8Array, labels: batch.labels, count: batch.count, denominators: lossDenominators(plan, batch.labels), decay: true };
+    // A batch smaller than the group (a tiny last batch) is trained by rank 0 alone.
+    const { loss: lv, hits: hv } =
+      run.replicas && batch.count >= run.replicas.size
+        ? run.replicas.step(run.ir, run.models, plan, opt.optimizer, opt.weightDecay, whole, step)
+        : trainStep(run.ir, run.models, plan, opt.optimizer, opt.weightDecay, whole);
     t.lossSum += lv * batch.count;
     t.correct += hv;
     t.seen += batch.count;
@@ -127,49 +133,6 @@ async function trainEpoch(run: TrainingRun, plan: StagePlan, opt: StageOptimizer
   }
   t.seconds = (performance.now() - t0) / 1000;
   return t;
-}
-
-/** One optimizer step on a batch: the weighted sum of the exits' losses (plus weight decay), and the first exit's hits. */
-function trainStep(run: TrainingRun, plan: StagePlan, opt: StageOptimizer, batch: Dataset, images: Uint8Array): { loss: Tensor; hits: Tensor } {
-  const { ir, models } = run;
-  const { exits, trained, vars, kernels, labelMaps, weights } = plan;
-  return tf.tidy(() => {
-    const x = inputTensor(images, batch.count, ir.input.shape);
-    const values = new Map<number, Tensor>([[ir.input.tensor, x]]);
-    runBlocks(ir, models, plan.frozenFirst, values, () => false);
-    let hitsT: Tensor | undefined;
-    const lossT = opt.optimizer.minimize(
-      () => {
-        const v = new Map(values);
-        runBlocks(ir, models, plan.inTape, v, (name) => trained.has(name));
-        let total: Tensor = tf.scalar(0);
-        exits.forEach((e, k) => {
-          const logits = v.get(e.tensor)!;
-          const { loss: l, correct: c } = exitLoss(logits, batch.labels, labelMaps[k]!);
-          total = tf.add(total, tf.mul(l, weights[k]!));
-          if (k === 0) hitsT = tf.keep(c);
-        });
-        if (opt.weightDecay > 0) total = tf.add(total, tf.mul(0.5 * opt.weightDecay, tf.addN(kernels.map((w) => tf.sum(tf.square(w))))));
-        return total as tf.Scalar;
-      },
-      true,
-      vars,
-    )!;
-    return { loss: lossT, hits: hitsT! };
-  });
-}
-
-/** Cross-entropy over the samples an exit covers (labels mapped to its classes), and its count of hits. */
-function exitLoss(logits: Tensor, labels: Int32Array, map: Int32Array): { loss: Tensor; correct: Tensor } {
-  const k = logits.shape[1]!;
-  const mapped = Int32Array.from(labels, (l) => map[l]!);
-  const mask = tf.tensor1d(Float32Array.from(mapped, (m) => (m >= 0 ? 1 : 0)));
-  const target = tf.oneHot(tf.tensor1d(Int32Array.from(mapped, (m) => Math.max(0, m)), "int32"), k);
-  const n = tf.maximum(tf.sum(mask), 1);
-  const perSample = tf.losses.softmaxCrossEntropy(target, logits, undefined, undefined, tf.Reduction.NONE);
-  const loss = tf.div(tf.sum(tf.mul(perSample, mask)), n);
-  const hit = tf.mul(tf.cast(tf.equal(tf.argMax(logits, 1), tf.argMax(target, 1)), "float32"), mask);
-  return { loss, correct: tf.sum(hit) };
 }
 
 function hashSeed(a: number, b: number, c: number): number {

@@ -1,3 +1,5 @@
+import type { Collective } from "./parallel/collective.js";
+import { currentShard } from "./parallel/shard.js";
 import { tf, type Tensor } from "./tf.js";
 
 type Kwargs = Record<string, unknown>;
@@ -194,9 +196,13 @@ export class BatchNorm extends tf.layers.Layer {
     const beta = this.beta.read();
     if (!kwargs["training"]) return tf.batchNorm(x, this.movingMean.read(), this.movingVariance.read(), beta, gamma, this.epsilon);
     const channels = x.shape[x.shape.length - 1]!;
-    const n = x.size / channels;
-    const mean = channelMean(x);
-    const variance = channelMean(tf.square(tf.sub(x, mean)));
+    // Data-parallel: the statistics are the global batch's, summed over the replicas; N counts its rows.
+    const shard = currentShard();
+    const totals = shard ? (ts: Tensor[]) => allReduceTensors(shard.collective, ts) : (ts: Tensor[]) => ts;
+    const n = shard ? (x.size / channels / shard.count) * shard.globalCount : x.size / channels;
+    const batchMean = (t: Tensor) => (shard ? tf.div(totals([channelSum(t)])[0]!, n) : channelMean(t));
+    const mean = batchMean(x);
+    const variance = batchMean(tf.square(tf.sub(x, mean)));
     tf.tidy(() => {
       this.movingMean.write(tf.add(tf.mul(this.movingMean.read(), 1 - this.momentum), tf.mul(mean, this.momentum)));
       this.movingVariance.write(tf.add(tf.mul(this.movingVariance.read(), 1 - this.momentum), tf.mul(variance, this.momentum)));
@@ -210,11 +216,14 @@ export class BatchNorm extends tf.layers.Layer {
         value: tf.add(tf.mul(xhat, g), b),
         gradFunc: (dy: Tensor, saved: Tensor[]) => {
           const [xh, inv, gm] = saved as [Tensor, Tensor, Tensor];
+          // γ's and β's gradients are this shard's share (the replicas' gradients are summed later);
+          // dx needs the whole batch's sums.
           const dBeta = channelSum(dy);
           const dGamma = channelSum(tf.mul(dy, xh));
           // dx = γ·σ⁻¹/N · (N·dy − Σdy − x̂·Σ(dy·x̂)): the batch statistics depend on x too.
           const scale = tf.div(tf.mul(gm, inv), n);
-          const dx = tf.mul(scale, tf.sub(tf.sub(tf.mul(dy, n), dBeta), tf.mul(xh, dGamma)));
+          const [sumDy, sumDyXh] = totals([dBeta, dGamma]) as [Tensor, Tensor];
+          const dx = tf.mul(scale, tf.sub(tf.sub(tf.mul(dy, n), sumDy), tf.mul(xh, sumDyXh)));
           return [dx, dGamma, dBeta];
         },
       };
@@ -225,6 +234,23 @@ export class BatchNorm extends tf.layers.Layer {
   override getConfig(): tf.serialization.ConfigDict {
     return { ...super.getConfig(), momentum: this.momentum, epsilon: this.epsilon };
   }
+}
+
+/** The replicas' sums of `ts` (float32 tensors), in one meeting. */
+function allReduceTensors(collective: Collective, ts: Tensor[]): Tensor[] {
+  const flat = new Float32Array(ts.reduce((s, t) => s + t.size, 0));
+  let at = 0;
+  for (const t of ts) {
+    flat.set(t.dataSync() as Float32Array, at);
+    at += t.size;
+  }
+  const sum = collective.allReduce(flat);
+  at = 0;
+  return ts.map((t) => {
+    const out = tf.tensor(sum.subarray(at, at + t.size), t.shape, "float32");
+    at += t.size;
+    return out;
+  });
 }
 
 let dropoutStep = 0;
@@ -257,7 +283,12 @@ export class SeededDropout extends tf.layers.Layer {
     const x = Array.isArray(inputs) ? inputs[0]! : inputs;
     if (!kwargs["training"] || this.rate === 0) return x.clone();
     const seed = (Math.imul(this.seed ^ 0x5bd1e995, 31) + dropoutStep * 0x9e3779b1) >>> 0;
-    return tf.dropout(x, this.rate, undefined, seed);
+    const shard = currentShard();
+    if (!shard) return tf.dropout(x, this.rate, undefined, seed);
+    // Data-parallel: the global batch's mask (as tf.dropout draws it), cut to this shard's rows.
+    const keep = 1 - this.rate;
+    const mask = tf.div(tf.floor(tf.add(tf.randomUniform([shard.globalCount, ...x.shape.slice(1)], 0, 1, "float32", seed), keep)), keep);
+    return tf.mul(x, tf.slice(mask, shard.offset, shard.count));
   }
 
   override getConfig(): tf.serialization.ConfigDict {

@@ -4,7 +4,7 @@ import { BACKEND_CHOICES } from "./backend.js";
 import { makeProgress } from "./progress.js";
 import { DATASETS, runTraining, TRAIN_FLAGS, trainOptionsFromFlags } from "./run.js";
 
-const USAGE = `usage: train.ts [--help] [--data DIR] [--dataset ${DATASETS.join("|")}] [--epochs N] [--limit-train N] [--limit-test N] [--seed S] [--backend ${BACKEND_CHOICES.join("|")}]`;
+const USAGE = `usage: train.ts [--help] [--data DIR] [--dataset ${DATASETS.join("|")}] [--epochs N] [--limit-train N] [--limit-test N] [--seed S] [--backend ${BACKEND_CHOICES.join("|")}] [--workers N]`;
 
 /**
  * Entry point of a generated training program: trains the build directory's model with the stages

@@ -17,6 +17,7 @@ import { finalHardClasses, namedHardClasses, rankAfterStage, rankingExit } from 
 import { round, testScores, type TrainReport } from "./report.js";
 import { planStage } from "./stage.js";
 import { saveModel } from "./weights.js";
+import { ReplicaGroup } from "./parallel/pool.js";
 
 export type { StageReport, TrainReport } from "./report.js";
 
@@ -30,6 +31,8 @@ export interface TrainOptions {
   dataSource: string;
   outDir: string;
   backend: string;
+  /** Threads sharing each step (data-parallel); 1 (the default) trains on this thread alone. */
+  workers?: number;
   epochs?: number;
   seed?: number;
   progress: Progress;
@@ -52,7 +55,10 @@ export async function trainModel(o: TrainOptions): Promise<TrainReport> {
   const fingerprint = checkpointFingerprint(o.irText, seed, o.epochs, o.train.count, o.test.count);
   const models = new Map<string, BlockModel>();
   for (const b of ir.blocks) models.set(b.name, buildBlockModel(ir, b, seed));
+  const workers = o.workers ?? 1;
+  let replicas: ReplicaGroup | undefined;
   try {
+    if (workers > 1) replicas = await ReplicaGroup.start(ir, seed, o.backend, workers, models);
     const { train, validation } = o.validation ? { train: o.train, validation: o.validation } : splitValidation(o.train, ir.training.validationSplit, seed);
     const checkpointDir = join(o.outDir, "checkpoint");
     const state = (await resume(checkpointDir, fingerprint, models, o)) ?? freshState(fingerprint, namedHardClasses(ir));
@@ -65,6 +71,7 @@ export async function trainModel(o: TrainOptions): Promise<TrainReport> {
       progress: o.progress,
       stopAfterEpochs: o.stopAfterEpochs,
       epochsThisRun: 0,
+      replicas,
       // Step 2 of the recipe: once the ranking exit is trained, its per-class validation accuracy picks the hard classes.
       stageFinished: (plan) => rankAfterStage(ir, models, validation, plan.trained, state, o.progress),
       validation,
@@ -82,6 +89,7 @@ export async function trainModel(o: TrainOptions): Promise<TrainReport> {
     const ranker = rankingExit(ir);
     return {
       backend: o.backend,
+      workers,
       seed,
       data: { source: o.dataSource, train: train.count, validation: validation.count, test: o.test.count },
       stages: state.stages,
@@ -93,6 +101,7 @@ export async function trainModel(o: TrainOptions): Promise<TrainReport> {
       seconds: round((performance.now() - started) / 1000),
     };
   } finally {
+    await replicas?.close();
     for (const bm of models.values()) bm.model.dispose();
   }
 }

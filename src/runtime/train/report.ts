@@ -16,6 +16,8 @@ export interface StageReport {
 
 export interface TrainReport {
   backend: string;
+  /** Threads that shared each training step (1: no data parallelism). */
+  workers: number;
   seed: number;
   data: { source: string; train: number; validation: number; test: number };
   stages: StageReport[];

@@ -14,6 +14,7 @@ export { datasetFor };
 import { registerWasmGradientKernels } from "./kernels/index.js";
 import type { Progress } from "./progress.js";
 import { trainModel, type TrainReport } from "./recipe.js";
+import { defaultWorkers } from "./parallel/pool.js";
 
 export interface TrainJob {
   /** DIR/<model>: where ir.json is and where weights/ and train-report.json go. */
@@ -25,6 +26,8 @@ export interface TrainJob {
   limitTest?: number;
   seed?: number;
   backend?: BackendRequest;
+  /** Threads sharing each step; default: one per core on the wasm and cpu backends, 1 on tfjs-node. */
+  workers?: number;
   /** Replaces the stages of ir.json (the generated training program passes its own copy). */
   stages?: TrainStage[];
   progress: Progress;
@@ -42,10 +45,11 @@ export const TRAIN_FLAGS = {
   "limit-test": { type: "string" },
   seed: { type: "string" },
   backend: { type: "string" },
+  workers: { type: "string" },
 } as const;
 
 /** Validates the shared flags into job options; a bad value is a UsageError. */
-export function trainOptionsFromFlags(values: Partial<Record<keyof typeof TRAIN_FLAGS, string>>): Partial<Pick<TrainJob, "data" | "dataset" | "epochs" | "limitTrain" | "limitTest" | "seed" | "backend">> {
+export function trainOptionsFromFlags(values: Partial<Record<keyof typeof TRAIN_FLAGS, string>>): Partial<Pick<TrainJob, "data" | "dataset" | "epochs" | "limitTrain" | "limitTest" | "seed" | "backend" | "workers">> {
   const whole = (flag: keyof typeof TRAIN_FLAGS, min: number) => integerFlag(flag, values[flag], { min });
   if (values.backend !== undefined && !(BACKEND_CHOICES as readonly string[]).includes(values.backend)) throw new UsageError(`unknown backend \`${values.backend}\``);
   if (values.dataset !== undefined && !(DATASETS as readonly string[]).includes(values.dataset)) throw new UsageError(`unknown dataset \`${values.dataset}\``);
@@ -57,6 +61,7 @@ export function trainOptionsFromFlags(values: Partial<Record<keyof typeof TRAIN_
     limitTest: whole("limit-test", 1),
     seed: whole("seed", 0),
     backend: values.backend as BackendRequest | undefined,
+    workers: whole("workers", 1),
   };
   return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined));
 }
@@ -71,6 +76,7 @@ export function trainFlagsOf(job: ReturnType<typeof trainOptionsFromFlags>): str
     "limit-test": job.limitTest,
     seed: job.seed,
     backend: job.backend,
+    workers: job.workers,
   };
   return Object.entries(values).flatMap(([flag, v]) => (v === undefined ? [] : [`--${flag}`, String(v)]));
 }
@@ -101,7 +107,8 @@ export async function runTraining(job: TrainJob): Promise<TrainReport> {
   const backend = await selectBackend(job.backend ?? "auto", (name) => {
     if (name === "wasm") registerWasmGradientKernels();
   });
-  job.progress.info(`training ${ir.model} on ${source}: ${train.count} train / ${test.count} test images, backend ${backend}`);
+  const workers = job.workers ?? defaultWorkers(backend);
+  job.progress.info(`training ${ir.model} on ${source}: ${train.count} train / ${test.count} test images, backend ${backend}${workers > 1 ? `, ${workers} workers` : ""}`);
   const report = await trainModel({
     ir,
     irText: job.stages ? JSON.stringify(ir) : irText,
@@ -111,6 +118,7 @@ export async function runTraining(job: TrainJob): Promise<TrainReport> {
     dataSource: source,
     outDir: job.buildDir,
     backend,
+    workers,
     ...(job.epochs !== undefined ? { epochs: job.epochs } : {}),
     ...(job.seed !== undefined ? { seed: job.seed } : {}),
     progress: job.progress,

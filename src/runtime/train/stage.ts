@@ -7,18 +7,17 @@ import { subset, type Dataset } from "./data/dataset.js";
 import { blocksFor } from "./forward.js";
 import type { tf } from "./tf.js";
 
-export interface StagePlan {
+/** What a stage's optimizer step needs, apart from the data: its exits and losses, the blocks in and out of the gradient tape, the weights it trains. */
+export interface StageGraph {
   stage: TrainStage;
   /** The stage's index in the training plan. */
   index: number;
-  epochs: number;
   /** The exits whose losses the stage minimises; the first one's hits are the reported train accuracy. */
   exits: IrJsonExit[];
   /** Each exit's weight in the summed loss. */
   weights: number[];
   /** For each exit, dataset label → its index among the exit's classes, or −1. */
   labelMaps: Int32Array[];
-  data: Dataset;
   trained: Set<string>;
   /** Frozen blocks run once per batch outside the gradient tape. */
   frozenFirst: string[];
@@ -27,6 +26,11 @@ export interface StagePlan {
   vars: tf.Variable[];
   /** The weights weight decay applies to. */
   kernels: tf.Variable[];
+}
+
+export interface StagePlan extends StageGraph {
+  epochs: number;
+  data: Dataset;
 }
 
 /**
@@ -42,15 +46,22 @@ export function planStage(ir: IrJson, models: Map<string, BlockModel>, index: nu
     if (why) throw hardUnranked(ir, stage, why);
   }
   const data = stageData(train, stage, hard ?? [], ir.labels.length);
+  return { ...stageGraph(ir, models, index, hard ?? []), epochs, data };
+}
+
+/** The data-free part of stage `index`'s plan (what a training worker needs). */
+export function stageGraph(ir: IrJson, models: Map<string, BlockModel>, index: number, hard: number[]): StageGraph {
+  const stage = ir.training.stages[index]!;
+  const exits = stageExits(ir, stage);
   const trained = new Set(stage.train);
   const needed = blocksFor(ir, exits.map((e) => e.name));
   const frozenFirst = leadingFrozen(ir, needed, trained);
   const inTape = needed.filter((b) => !frozenFirst.includes(b));
   const vars = [...trained].flatMap((b) => models.get(b)!.model.trainableWeights.map((w) => w.read() as tf.Variable));
   const kernels = vars.filter((v) => /kernel|depthwise/.test(v.name));
-  const labelMaps = exits.map((e) => exitLabelMap(ir, e, hard ?? []));
+  const labelMaps = exits.map((e) => exitLabelMap(ir, e, hard));
   const weights = exits.map((e) => stage.lossWeights?.[e.name] ?? 1);
-  return { stage, index, epochs, exits, weights, labelMaps, data, trained, frozenFirst, inTape, vars, kernels };
+  return { stage, index, exits, weights, labelMaps, trained, frozenFirst, inTape, vars, kernels };
 }
 
 /** The exits a stage optimises: joint stages name them with weights; stage-wise ones take the trained blocks' exits. */

@@ -16,7 +16,7 @@ export function trainStage({ b, job, log, p, tool, writeBuild }: StageContext, d
     tool: tool("train"),
     model: hashOf(trainingView(b.irJson)),
     data: hashOf([data.identity.train, data.identity.test]),
-    options: hashOf({ epochs: job.epochs ?? null, limitTrain: job.limitTrain ?? null, limitTest: job.limitTest ?? null, seed: job.seed ?? null, backend: job.backend ?? "auto" }),
+    options: hashOf({ epochs: job.epochs ?? null, limitTrain: job.limitTrain ?? null, limitTest: job.limitTest ?? null, seed: job.seed ?? null, backend: job.backend ?? "auto", workers: job.workers ?? null }),
   };
   // A record means the last training finished (a stage drops its record when it starts), so a
   // checkpoint beside a record of other inputs is that training's, and would be resumed as this one's.
