@@ -322,10 +322,11 @@ def main():
         return loss.item()
 
     step(0)  # warm-up, untimed
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for i in range(1, args.steps + 1):
         last = step(i)
     seconds = time.perf_counter() - t0
+    cpu = time.process_time() - c0
     sps = args.steps * batch / seconds
     print(
         json.dumps(
@@ -340,6 +341,9 @@ def main():
                 "steps": args.steps,
                 "samplesPerSecond": round(sps, 1),
                 "seconds": round(seconds, 3),
+                # CPU seconds of the process over the timed steps: well under threads × seconds means
+                # the threads waited (on a shared machine, for other processes).
+                "cpuSeconds": round(cpu, 3),
                 "macsPerSample": macs,
                 "gflops": round(sps * 6 * macs / 1e9, 2),
                 "paramsTorch": params_torch,
