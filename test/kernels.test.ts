@@ -373,6 +373,49 @@ describe("MaxPoolGrad on wasm matches cpu", () => {
   }
 });
 
+describe("BatchMatMul on wasm (operands transposed first) matches cpu", () => {
+  const cases: [number[], number[], boolean, boolean][] = [
+    [[37, 53], [37, 11], true, false],
+    [[17, 29], [41, 29], false, true],
+    [[29, 17], [41, 29], true, true],
+    [[3, 13, 7], [3, 13, 5], true, false],
+    [[2, 9, 6], [2, 4, 6], false, true],
+    [[19, 23], [23, 8], false, false],
+  ];
+  it("is wrapped, once", () => {
+    const kernel = tf.getKernel(tf.BatchMatMul, "wasm")!;
+    registerWasmGradientKernels();
+    expect(tf.getKernel(tf.BatchMatMul, "wasm")).toBe(kernel);
+  });
+  for (const [sa, sb, ta, tb] of cases) {
+    it(`[${sa}]${ta ? "ᵀ" : ""} · [${sb}]${tb ? "ᵀ" : ""}`, async () => {
+      const next = rng(sa.length * 1000 + sa[0]! * 31 + sb[0]!);
+      const av = randomData(next, size(sa));
+      const bv = randomData(next, size(sb));
+      const f = () => tf.matMul(tf.tensor(av, sa), tf.tensor(bv, sb), ta, tb);
+      expect(relativeError(await on("wasm", f), await on("cpu", f))).toBeLessThanOrEqual(TOLERANCE);
+    });
+  }
+});
+
+describe("Identity on wasm shares its input's buffer", () => {
+  it("a clone keeps its values after the original is disposed, and allocates no buffer", async () => {
+    await tf.setBackend("wasm");
+    const values = randomData(rng(5), 64);
+    const x = tf.tensor(values, [8, 8]);
+    const buffers = tf.memory().numDataBuffers;
+    const y = x.clone();
+    expect(tf.memory().numDataBuffers).toBe(buffers);
+    x.dispose();
+    expect([...(await y.data())]).toEqual([...values]);
+    // Ops on the clone leave it unchanged (no kernel writes into its input).
+    const z = tf.add(y, 1);
+    expect([...(await y.data())]).toEqual([...values]);
+    z.dispose();
+    y.dispose();
+  });
+});
+
 describe("DepthwiseConv2dNative backprop kernels on wasm match cpu", () => {
   for (const c of depthwiseCases()) {
     it(c.label, async () => {

@@ -4,6 +4,8 @@ import { conv2dBackpropInputConfig } from "./conv2d_backprop_input.js";
 import { depthwiseBackpropFilterConfig } from "./depthwise_backprop_filter.js";
 import { depthwiseBackpropInputConfig } from "./depthwise_backprop_input.js";
 import { maxPoolGradConfig } from "./max_pool_backprop.js";
+import { batchMatMulConfig } from "./batch_mat_mul.js";
+import { identityConfig } from "./identity.js";
 
 export { conv2dBackpropFilterConfig, conv2dBackpropInputConfig, depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig, maxPoolGradConfig };
 
@@ -23,9 +25,23 @@ export const wasmGradientKernels: readonly tf.KernelConfig[] = [
 export const wasmKernelReplacements: readonly tf.KernelConfig[] = [conv2dBackpropInputConfig, maxPoolGradConfig];
 
 /**
+ * Kernels of the backend kept but wrapped, each built from the backend's own config: BatchMatMul
+ * transposes its operands first instead of multiplying transposed (XNNPACK is slow at that), and
+ * Identity shares its input's buffer instead of copying it.
+ */
+export const wasmKernelWrappers: ReadonlyMap<string, (original: tf.KernelConfig) => tf.KernelConfig> = new Map([
+  [tf.BatchMatMul, batchMatMulConfig],
+  [tf.Identity, identityConfig],
+]);
+
+/** The wrappers this module registered, so that registering again is a no-op. */
+const wrapped = new WeakSet<tf.KernelConfig>();
+
+/**
  * Registers each of `wasmGradientKernels` for the 'wasm' backend unless a kernel of
- * that name is already there, so a tfjs release that ships its own wins, and puts each
- * of `wasmKernelReplacements` in place of the backend's own. Idempotent; returns the
+ * that name is already there, so a tfjs release that ships its own wins, puts each
+ * of `wasmKernelReplacements` in place of the backend's own, and wraps each kernel of
+ * `wasmKernelWrappers` (once the backend's own is registered). Idempotent; returns the
  * names registered by this call.
  *
  * Meant to run once `@tensorflow/tfjs-backend-wasm` is imported (this module does not
@@ -49,6 +65,15 @@ export function registerWasmGradientKernels(): string[] {
     if (current !== undefined) tf.unregisterKernel(config.kernelName, "wasm");
     tf.registerKernel(config);
     registered.push(config.kernelName);
+  }
+  for (const [name, wrap] of wasmKernelWrappers) {
+    const current = tf.getKernel(name, "wasm");
+    if (current === undefined || wrapped.has(current)) continue;
+    const config = wrap(current);
+    wrapped.add(config);
+    tf.unregisterKernel(name, "wasm");
+    tf.registerKernel(config);
+    registered.push(name);
   }
   return registered;
 }
