@@ -138,7 +138,7 @@ const lines: string[] = [
   "",
   `- Run: ${started.toISOString().slice(0, 16).replace("T", " ")} UTC; machine: ${cpu.length} × ${cpu[0]?.model.trim() ?? "unknown CPU"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${osType()} ${release()}, Node ${process.version}; shared with other jobs.`,
   `- Data: ${trainReport.data.source}; ${trainReport.data.train} training images, ${trainReport.data.validation} held out for validation (hard classes, calibration), ${report.data.samples} test images.`,
-  `- Training backend: ${trainReport.backend}; seed ${trainReport.seed}.`,
+  `- Training backend: ${trainReport.backend}, ${trainReport.workers ?? 1} worker thread${(trainReport.workers ?? 1) === 1 ? "" : "s"} (data-parallel); seed ${trainReport.seed}.`,
   "",
   "## Wall times",
   "",
