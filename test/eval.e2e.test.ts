@@ -133,6 +133,29 @@ describe("meanet eval", () => {
     expect(report.oracleGainRecovered).toBeCloseTo((routed.accuracy - b.edgeOnly.accuracy) / (b.oracle.accuracy - b.edgeOnly.accuracy), 3);
   });
 
+  it("reports the gap recovered: PGR by its definition, random routing's PGR equal to its cloud fraction, the routed sweep's curve", () => {
+    const { baselines: b, routed } = report;
+    const g = report.gapRecovery!;
+    expect(g.edgeOnly).toBe(b.edgeOnly.accuracy);
+    expect(g.cloudOnly).toBe(b.cloudOnly.accuracy);
+    const pgr = (a: number) => (a - b.edgeOnly.accuracy) / (b.cloudOnly.accuracy - b.edgeOnly.accuracy);
+    expect(g.systems.routed!.pgr).toBeCloseTo(pgr(routed.accuracy), 5);
+    expect(g.systems.routed!.cloudFraction).toBe(routed.fractions.cloud);
+    expect(g.systems.oracle!.pgr).toBeCloseTo(pgr(b.oracle.accuracy), 5);
+    expect(g.curves.map((c) => c.system)).toEqual(["routed", "entropyExit", "random"]);
+    const random = g.curves[2]!;
+    expect(random.apgr).toBeCloseTo(0.5, 6);
+    for (const p of random.points) expect(p.pgr).toBeCloseTo(p.cloudFraction, 6);
+    const sweep = report.sweeps.find((s) => s.system === "routed")!;
+    const curve = g.curves[0]!;
+    for (const p of curve.points) {
+      expect(p.pgr).toBeCloseTo(pgr(p.accuracy), 5);
+      expect(sweep.points.some((q) => q.cloudFraction === p.cloudFraction)).toBe(true);
+    }
+    expect(curve.apgr).toBeGreaterThanOrEqual(Math.min(...curve.points.map((p) => p.pgr)));
+    expect(curve.apgr).toBeLessThanOrEqual(Math.max(...curve.points.map((p) => p.pgr)));
+  });
+
   it("prices the baselines with the device model, by hand from ir.json", () => {
     const ir = JSON.parse(readFileSync(join(dir, "ir.json"), "utf8"));
     const macsOf = (block: string) => ir.nodes.filter((n: { block: string }) => n.block === block).reduce((s: number, n: { macs: number }) => s + n.macs, 0);

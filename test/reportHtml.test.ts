@@ -14,6 +14,7 @@ import { emitEvalReportHtml } from "../src/codegen/reportHtml/index.js";
 import { chartSpec, SYSTEM_COLORS, SYSTEMS } from "../src/codegen/reportHtml/charts.js";
 import { compileChart, renderChartSvg } from "../src/codegen/reportHtml/vegaSvg.js";
 import { count, markGroup } from "./helpers/svg.js";
+import { gapRecovery } from "../src/runtime/eval/gap.js";
 
 const FIXTURE = "test/fixtures/eval-report.json";
 const fixture = (): EvalReport => JSON.parse(readFileSync(FIXTURE, "utf8")) as EvalReport;
@@ -305,5 +306,38 @@ describe("weights as compiled and as shipped", () => {
     const rows = [...table.matchAll(/<tr><td>.*?<\/tr>/g)].map((m) => cellsOf(m[0]));
     expect(rows).toHaveLength(r.costModel.files.length);
     expect(rows[0]).toEqual([r.costModel.files[0]!.path, r.costModel.files[0]!.precision, "97.7 KiB", "100.0 KiB", "+2.4%"]);
+  });
+});
+
+describe("gap-recovery chart", () => {
+  const withGap = (): EvalReport => {
+    const r = fixture();
+    const cloudFractionOf = (f: { fractions: Record<string, number> }) => f.fractions.cloud ?? 0;
+    const operating = { routed: { accuracy: r.routed.accuracy, cloudFraction: cloudFractionOf(r.routed) }, entropyExit: { accuracy: r.baselines.entropyExit.accuracy, cloudFraction: cloudFractionOf(r.baselines.entropyExit) }, oracle: { accuracy: r.baselines.oracle.accuracy, cloudFraction: cloudFractionOf(r.baselines.oracle) } };
+    r.gapRecovery = gapRecovery(r.baselines.edgeOnly.accuracy, r.baselines.cloudOnly.accuracy, operating, r.sweeps, [0, 0.05, 0.1, 0.5, 1]);
+    return r;
+  };
+
+  it("draws one line per curve (routed sweep, entropy exit, random routing) and the operating points, with APGR in the caption", () => {
+    const r = withGap();
+    expect(r.gapRecovery).not.toBeNull();
+    const page = emitEvalReportHtml(r);
+    expect(count(page, "<svg ")).toBe(3);
+    const svg = figure(page, "chart-gap");
+    for (const system of ["routed", "entropyExit", "random"]) {
+      const line = markGroup(svg, `${system}_gap_line_marks`);
+      expect(line, system).not.toBeNull();
+      expect(count(line!, "<path ")).toBe(1);
+    }
+    expect(count(markGroup(svg, "gap_operating_points_marks")!, "<path ")).toBe(3);
+    const random = r.gapRecovery!.curves.find((c) => c.system === "random")!;
+    expect(unescapeHtml(svg)).toContain(`random ${(random.apgr * 100).toFixed(2)}%`);
+  });
+
+  it("is left out when the report has no gap to recover, or predates gap recovery", () => {
+    const none = withGap();
+    none.gapRecovery = null;
+    expect(count(emitEvalReportHtml(none), "<svg ")).toBe(2);
+    expect(count(emitEvalReportHtml(fixture()), "<svg ")).toBe(2);
   });
 });

@@ -35,6 +35,7 @@ export function formatEvalSummary(r: EvalReport): string {
     table(["system", "accuracy", ...exits.map((x) => `at ${x}`), "edge energy", "latency", "cloud energy"], rows, [false, true, ...exits.map(() => true), true, true, true]),
     "",
     oracleLine(r),
+    ...(r.gapRecovery !== undefined ? ["", ...gapLines(r)] : []),
     // `meanet build` prints an eval.json it reuses: one written before the cost model named precisions has no `files`.
     ...(r.costModel.files ? costModelLines(r) : []),
     ...(r.precision ? ["", precisionSummary(r.precision, exits, r.calibration.length > 0)] : []),
@@ -87,6 +88,21 @@ function oracleLine(r: EvalReport): string {
     return `the routed system is ${below.toFixed(2)} points below edge only (${pct(gain)} of the oracle's accuracy gain over edge only): it recovers none of it`;
   }
   return `the routed system recovers ${pct(gain)} of the oracle's accuracy gain over edge only`;
+}
+
+const CURVE_NAMES: Record<string, string> = { routed: "routed sweep", entropyExit: "entropy exit", random: "random routing" };
+
+/** The gap recovered (PGR) at each operating point, and APGR and CPT along each curve. */
+export function gapLines(r: EvalReport): string[] {
+  const g = r.gapRecovery;
+  if (!g) return ["gap recovered: none to recover (the cloud alone is no more accurate than the edge alone)"];
+  const systems = Object.entries(g.systems).map(([name, s]) => `${name} ${pct(s.pgr)} at ${pct(s.cloudFraction)} cloud`);
+  const cpt = (x: number | null) => (x === null ? "not reached" : pct(x));
+  const rows = g.curves.map((c) => [CURVE_NAMES[c.system] ?? c.system, pct(c.apgr), pct(c.apgrLow), cpt(c.cpt["50"]), cpt(c.cpt["80"]), cpt(c.cpt["100"])]);
+  return [
+    `gap recovered (PGR: share of the cloud's gain over edge only, ${pct(g.edgeOnly)} → ${pct(g.cloudOnly)}): ${systems.join(", ")}`,
+    table(["curve", "APGR", "APGR 0–10%", "cloud for PGR 50%", "PGR 80%", "PGR 100%"], rows, [false, true, true, true, true, true]),
+  ];
 }
 
 /**

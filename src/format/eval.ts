@@ -39,6 +39,35 @@ export interface SweepPoint {
   latencyS: number;
 }
 
+/** Percentage of the edge–cloud gap recovered along one system's sweep (see `GapRecovery`). */
+export interface GapCurve {
+  system: "routed" | "entropyExit" | "random";
+  /** The swept condition, or how the system routes. */
+  condition: string;
+  /** By cloud fraction; PGR = (accuracy − edge-only) / (cloud-only − edge-only). */
+  points: { cloudFraction: number; accuracy: number; pgr: number }[];
+  /** Mean PGR over cloud fractions 0–100% (linear between points, level beyond the ends). */
+  apgr: number;
+  /** Mean PGR over the low-offload range, cloud fractions 0–10%. */
+  apgrLow: number;
+  /** CPT(x): the smallest cloud fraction at which the curve reaches PGR x (interpolated), by x in percent; null when it never does. */
+  cpt: { "50": number | null; "80": number | null; "100": number | null };
+}
+
+/**
+ * How much of the accuracy gap between the edge alone and the cloud alone each system recovers
+ * (PGR, as RouteLLM reports routers). Random routing sends each input to the cloud with
+ * probability f: its PGR is f, its APGR 0.5.
+ */
+export interface GapRecovery {
+  /** Accuracy of the edge-only and cloud-only baselines: PGR 0 and 1. */
+  edgeOnly: number;
+  cloudOnly: number;
+  /** PGR at each system's operating point (the routed system and the baselines), with its cloud fraction. */
+  systems: Record<string, { cloudFraction: number; pgr: number }>;
+  curves: GapCurve[];
+}
+
 export interface Sweep {
   /** Which system: "routed" (the spec's rule with one threshold swept) or "entropyExit". */
   system: "routed" | "entropyExit";
@@ -152,6 +181,8 @@ export interface EvalReport {
   };
   /** (routed − edgeOnly) / (oracle − edgeOnly) in accuracy; null when the oracle gains nothing. */
   oracleGainRecovered: number | null;
+  /** PGR, APGR and CPT of the routed system and the baselines; null when the cloud alone is no more accurate than the edge alone. Absent in reports that predate it. */
+  gapRecovery?: GapRecovery | null;
   /** Accuracy per class of the routed system, by label. */
   perClass: { label: string; hard: boolean; samples: number; accuracy: number }[];
   /**

@@ -8,7 +8,7 @@
  * reader of the SVG finds a series. Names come from fixed identifiers, never from the report's text.
  */
 import type { TopLevelSpec } from "vega-lite";
-import type { EvalReport, Sweep, SystemFigures } from "../../format/eval.js";
+import type { EvalReport, GapCurve, Sweep, SystemFigures } from "../../format/eval.js";
 import { placeLabels, type Plot } from "./labels.js";
 
 /** The systems drawn as operating points, in the order their labels are placed. */
@@ -274,6 +274,69 @@ export function chartSpec(report: EvalReport, kind: ChartKind): TopLevelSpec {
     autosize: { type: "pad" },
     config: CHART_CONFIG,
     layer: [...sweepLayers(report, sweeps, x, y, xText), operatingLayer(operating, x, y, xText), ...labelLayers(operating, sweeps, xAxis, yAxis, x, y)],
+  } as TopLevelSpec;
+}
+
+const CURVE_COLORS: Record<GapCurve["system"], string> = { routed: SYSTEM_COLORS.routed, entropyExit: SYSTEM_COLORS.entropyExit, random: "#777777" };
+const CURVE_TITLES: Record<GapCurve["system"], string> = { routed: "routed sweep", entropyExit: "entropy exit sweep", random: "random routing" };
+
+/** PGR axis: at least 0–100%, wider when a curve or point leaves it, in steps of 10% or 20%. */
+function pgrAxis(values: number[]): AxisModel {
+  const finite = values.filter(Number.isFinite);
+  const lo0 = Math.min(0, ...finite);
+  const hi0 = Math.max(1, ...finite);
+  const step = hi0 - lo0 > 1.5 ? 0.2 : 0.1;
+  const lo = Math.floor(lo0 / step) * step;
+  const hi = Math.ceil(hi0 / step) * step;
+  const ticks: number[] = [];
+  for (let i = 0; lo + i * step <= hi + step / 1e6; i++) ticks.push(round(lo + i * step));
+  return { title: "gap recovered (PGR)", type: "linear", domain: [round(lo), round(hi)], values: ticks, format: ".0%" };
+}
+
+/**
+ * PGR against the cloud fraction: one line per curve of `gapRecovery` (the routed sweep, the entropy
+ * exit's, random routing) and the systems' operating points; null when the report has no gap.
+ */
+export function gapChartSpec(report: EvalReport): TopLevelSpec | null {
+  const g = report.gapRecovery;
+  if (!g) return null;
+  const xAxis = cloudFractionAxis();
+  const operating = Object.entries(g.systems).filter(([name]) => (SYSTEMS as readonly string[]).includes(name)) as [SystemName, { cloudFraction: number; pgr: number }][];
+  const yAxis = pgrAxis([...g.curves.flatMap((c) => c.points.map((p) => p.pgr)), ...operating.map(([, o]) => o.pgr)]);
+  const { x, y } = channels(xAxis, yAxis);
+  const domain = g.curves.map((c) => `${CURVE_TITLES[c.system]}: APGR ${percent(c.apgr, 1)}`);
+  const lines = g.curves.flatMap((c, k) => {
+    const values = c.points.map((p, i) => ({ x: p.cloudFraction, y: p.pgr, order: i, series: domain[k]!, desc: `${CURVE_TITLES[c.system]} point ${i + 1}: cloud fraction ${percent(p.cloudFraction, 2)}, PGR ${percent(p.pgr, 1)}` }));
+    return [
+      {
+        name: `${c.system}_gap_line`,
+        data: { values },
+        mark: { type: "line" as const, strokeWidth: 2, interpolate: "linear" as const, ...(c.system === "random" ? { strokeDash: [6, 4] } : {}) },
+        encoding: { x, y, order: { field: "order", type: "quantitative" as const }, stroke: { field: "series", type: "nominal" as const, scale: { domain, range: g.curves.map((cc) => CURVE_COLORS[cc.system]) }, legend: { title: "curves", symbolType: "stroke", symbolStrokeWidth: 2 } }, description: { field: "desc" } },
+      },
+    ];
+  });
+  const points = {
+    name: "gap_operating_points",
+    data: { values: operating.map(([system, o]) => ({ x: o.cloudFraction, y: o.pgr, system, desc: `${system}: cloud fraction ${percent(o.cloudFraction, 2)}, PGR ${percent(o.pgr, 1)}` })) },
+    mark: { type: "point" as const, filled: true, size: 110, opacity: 1, stroke: "#ffffff", strokeWidth: 1 },
+    encoding: {
+      x,
+      y,
+      fill: { field: "system", type: "nominal" as const, scale: { domain: operating.map(([s]) => s), range: operating.map(([s]) => SYSTEM_COLORS[s]) }, legend: { title: "operating points" } },
+      shape: { field: "system", type: "nominal" as const, scale: { domain: operating.map(([s]) => s), range: operating.map(([s]) => SYSTEM_SHAPES[s]) }, legend: { title: "operating points" } },
+      description: { field: "desc" },
+    },
+  };
+  return {
+    description: "share of the cloud's accuracy gain over the edge alone recovered, against the fraction of inputs sent to the cloud",
+    width: PLOT.width,
+    height: PLOT.height,
+    padding: 8,
+    background: "#ffffff",
+    autosize: { type: "pad" },
+    config: CHART_CONFIG,
+    layer: [...lines, points],
   } as TopLevelSpec;
 }
 

@@ -6,7 +6,7 @@
  */
 import { formatCount } from "../../ir/index.js";
 import { macPrecisionText, shippedPrecisions, type AssertionOutcome, type Calibration, type EvalReport, type PrecisionComparison, type PrecisionRouted, type SystemFigures } from "../../format/eval.js";
-import { chartSpec, cloudFraction, sweepLabels, systemFigures, type ChartKind } from "./charts.js";
+import { chartSpec, cloudFraction, gapChartSpec, sweepLabels, systemFigures, type ChartKind } from "./charts.js";
 import { renderPage, STYLE, type PageModel, type PagePrecision } from "./page.js";
 import { renderChartSvg } from "./vegaSvg.js";
 import { formatEnergy, formatSeconds } from "../table.js";
@@ -132,6 +132,22 @@ const CHARTS: { kind: ChartKind; id: string; title: string; caption: string }[] 
   { kind: "energy", id: "chart-energy", title: "Accuracy against edge energy per input", caption: "Edge energy by the device model, log scale when every value is positive: sending an input usually costs far more than the edge's own MACs." },
 ];
 
+/** The gap-recovery chart, when the report has a gap to recover. */
+function gapChart(report: EvalReport): { id: string; title: string; caption: string; svg: string }[] {
+  const spec = gapChartSpec(report);
+  const g = report.gapRecovery;
+  if (!spec || !g) return [];
+  const apgr = g.curves.map((c) => `${c.system} ${percent(c.apgr)} (0–10%: ${percent(c.apgrLow)})`).join(", ");
+  return [
+    {
+      id: "chart-gap",
+      title: "Gap recovered against the fraction of inputs sent to the cloud",
+      caption: `PGR = (accuracy − edge only) / (cloud only − edge only), edge only ${percent(g.edgeOnly)} and cloud only ${percent(g.cloudOnly)}. Random routing sends each input to the cloud with probability f (its expected PGR is f). Mean PGR over cloud fractions 0–100% (APGR): ${apgr}.`,
+      svg: renderChartSvg(spec),
+    },
+  ];
+}
+
 export function emitEvalReportHtml(report: EvalReport): string {
   const exitNames = Object.keys(report.routed.fractions);
   const failed = report.assertions.some((a) => a.status === "failed");
@@ -155,7 +171,7 @@ export function emitEvalReportHtml(report: EvalReport): string {
     systems: systemFigures(report).map(([key, f]) => systemRow(key, f, key === "routed" ? `the spec's rule; cloud fraction ${percent(cloudFraction(report, f), 1)}` : report.baselines[key].description, exitNames)),
     oracleGain: oracleGainText(report),
     sweepList: report.sweeps.length ? sweepLabels(report).join("; ") : "none in this report",
-    charts: CHARTS.map((c) => ({ id: c.id, title: c.title, caption: c.caption, svg: renderChartSvg(chartSpec(report, c.kind)) })),
+    charts: [...CHARTS.map((c) => ({ id: c.id, title: c.title, caption: c.caption, svg: renderChartSvg(chartSpec(report, c.kind)) })), ...gapChart(report)],
     hasCalibration: report.calibration.length > 0,
     calibration: report.calibration.map((c) => ({
       rowClass: c.met ? "passed" : "failed",

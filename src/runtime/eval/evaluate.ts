@@ -20,6 +20,7 @@ import { chooseThreshold, cloudFractionOf, metricOf, type CalibrationMetric, typ
 import { computeExitOutputs, predictionOf, type ExitOutputs, type ExitTable } from "./outputs.js";
 import { byEntropy, entropyExitAnswers, everyInputAt, figuresOf, fullExit, oracleAnswers, routedAnswers, type Answer, type Devices } from "./systems.js";
 import { precisionComparison } from "./precision.js";
+import { gapRecovery } from "./gap.js";
 import { answersWith, candidateThresholds, ruleText, siteMeasure, siteText, thresholdSites, type ThresholdSite } from "./thresholds.js";
 
 export interface EvaluateOptions {
@@ -218,6 +219,14 @@ export async function evaluate(o: EvaluateOptions): Promise<Evaluation> {
   const baselines = baselinesOf(out, routedList, edgeList, exits, ranked, devices, cloudExits);
   const gain = baselines.oracle.accuracy - baselines.edgeOnly.accuracy;
   const oracleGainRecovered = gain > 0 ? Number(((routed.accuracy - baselines.edgeOnly.accuracy) / gain).toFixed(4)) : null;
+  const sweeps = sweepsOf(out, routing, thresholds, exits, ranked, devices, cloudExits, o.sweepSteps ?? 40);
+  const operating = Object.fromEntries(
+    (["routed", "edgeWithExtension", "entropyExit", "oracle"] as const).map((name) => {
+      const f = name === "routed" ? routed : baselines[name];
+      return [name, { accuracy: f.accuracy, cloudFraction: cloudFractionOf(f, cloudExits) }];
+    }),
+  );
+  const gap = gapRecovery(baselines.edgeOnly.accuracy, baselines.cloudOnly.accuracy, operating, sweeps, ENTROPY_FRACTIONS);
   const exitStandalone = exitStandaloneAccuracy(out, test.labels);
   const assertions = checkEvalAssertions(ir, routed, new Map(exitStandalone.map((x) => [x.exit, x.accuracy])), cloudExits);
   const precision = await precisionComparison(build, test, out, { routing, thresholds, answers: routedList, figures: routed }, note);
@@ -234,9 +243,10 @@ export async function evaluate(o: EvaluateOptions): Promise<Evaluation> {
     routed,
     baselines,
     oracleGainRecovered,
+    gapRecovery: gap,
     perClass: perClassAccuracy(out, routedList, test.labels, manifest.labels),
     exitStandalone,
-    sweeps: sweepsOf(out, routing, thresholds, exits, ranked, devices, cloudExits, o.sweepSteps ?? 40),
+    sweeps,
     calibration,
     assertions,
     ...(precision ? { precision } : {}),
