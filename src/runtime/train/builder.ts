@@ -1,5 +1,5 @@
 import type { IrJson, IrJsonBlock, IrJsonNode } from "../../format/ir.js";
-import { BatchNorm, DilatedDepthwiseConv2D, GroupedConv2D, Pad2D, registerCustomLayers, SeededDropout } from "./layers.js";
+import { BatchNorm, DilatedDepthwiseConv2D, GroupedConv2D, Pad2D, registerCustomLayers, SeededDropout, unfusedConv2d } from "./layers.js";
 import { layerName } from "./names.js";
 import { tf, type LayersModel, type SymbolicTensor } from "./tf.js";
 
@@ -60,9 +60,9 @@ function applyNode(node: IrJsonNode, ins: SymbolicTensor[], seed: number): Symbo
       if ((a.groups as number) > 1) {
         return new GroupedConv2D({ filters: a.filters as number, kernel: a.kernel as number, stride: a.stride as number, padding, groups: a.groups as number, dilation: a.dilation as number, useBias: a.bias as boolean, seed: s, name }).apply(x) as SymbolicTensor;
       }
-      return tf.layers
-        .conv2d({ filters: a.filters as number, kernelSize: a.kernel as number, strides: a.stride as number, padding, dilationRate: a.dilation as number, useBias: a.bias as boolean, kernelInitializer: tf.initializers.heNormal({ seed: s }), name })
-        .apply(x) as SymbolicTensor;
+      return unfusedConv2d(
+        tf.layers.conv2d({ filters: a.filters as number, kernelSize: a.kernel as number, strides: a.stride as number, padding, dilationRate: a.dilation as number, useBias: a.bias as boolean, kernelInitializer: tf.initializers.heNormal({ seed: s }), name }),
+      ).apply(x) as SymbolicTensor;
     }
     case "depthwise_conv2d": {
       const { x, padding } = padFirst(one, a.padding as Padding, name, 0);

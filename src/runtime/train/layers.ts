@@ -155,6 +155,33 @@ export class DilatedDepthwiseConv2D extends tf.layers.Layer {
 }
 
 /**
+ * Runs a Keras Conv2D layer as tf.conv2d (plus its bias and activation) instead of tfjs' fused
+ * convolution. The fused op's gradient computes the gradient of its input even when nothing needs
+ * it: for a block's first convolution, that is the image's gradient, thrown away (5% of a training
+ * step of the example's main block). The gradient tape skips an unfused convolution's input
+ * gradient when the input does not depend on a trained weight. Weights, config and the saved model
+ * are the layer's own; only `call` changes.
+ */
+export function unfusedConv2d(layer: tf.layers.Layer): tf.layers.Layer {
+  const conv = layer as unknown as {
+    kernel: tf.LayerVariable;
+    bias: tf.LayerVariable | null;
+    strides: [number, number];
+    padding: "same" | "valid";
+    dilationRate: [number, number];
+    activation: { apply(t: Tensor): Tensor };
+  };
+  layer.call = (inputs: Tensor | Tensor[]) =>
+    tf.tidy(() => {
+      const x = (Array.isArray(inputs) ? inputs[0]! : inputs) as tf.Tensor4D;
+      let y: Tensor = tf.conv2d(x, conv.kernel.read() as tf.Tensor4D, conv.strides, conv.padding, "NHWC", conv.dilationRate);
+      if (conv.bias) y = tf.add(y, conv.bias.read());
+      return conv.activation.apply(y);
+    });
+  return layer;
+}
+
+/**
  * Batch normalisation over the last axis with the same weights as Keras' layer (gamma, beta,
  * moving_mean, moving_variance). In training its gradient is the closed form below: tfjs' generic
  * FusedBatchNorm gradient tiles every per-channel vector to the full activation shape, which was
