@@ -15,7 +15,8 @@ const ALLOWED: Record<string, string[]> = {
   codegen: ["diagnostics", "ir", "format"],
   runtime: ["diagnostics", "format"],
   toolchain: ["diagnostics", "format", "parser", "ir", "codegen", "runtime"],
-  cli: ["diagnostics", "format", "parser", "ir", "codegen", "runtime", "toolchain"],
+  lsp: ["diagnostics", "format", "parser", "ir", "codegen", "toolchain"],
+  cli: ["diagnostics", "format", "parser", "ir", "codegen", "runtime", "toolchain", "lsp"],
 };
 
 function files(dir: string): string[] {

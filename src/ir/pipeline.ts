@@ -1,7 +1,7 @@
 import { Codes, DiagnosticBag, type Diagnostic, Source, sortDiagnostics, type Span } from "../diagnostics/index.js";
 import { parse, type SpecFile } from "../parser/index.js";
 import type { IrGraph, Shape } from "./graph.js";
-import { lower } from "./lower/index.js";
+import { lower, type Binding } from "./lower/index.js";
 import { checkAssertions } from "./passes/assertions.js";
 import { checkBudgets, totalByDevice } from "./passes/budgets.js";
 import { costBlocks, costNodes, weighNodes } from "./passes/cost.js";
@@ -28,6 +28,8 @@ export interface CompileResult {
   results: PassResults;
   diagnostics: Diagnostic[];
   sources: Source[];
+  /** Each assignment of a block body and the nodes it made (empty when the spec did not lower). */
+  bindings: Binding[];
 }
 
 /** Parses the spec and its imports, lowers to IR, runs the rules and passes. Never throws on bad input. */
@@ -59,7 +61,7 @@ export function compileSource(main: Source, fs: FileSystem): CompileResult {
       queue.push({ file: p.ast });
     }
   }
-  const empty: CompileResult = { ir: undefined, shapes: [], results: {}, diagnostics: [], sources };
+  const empty: CompileResult = { ir: undefined, shapes: [], results: {}, diagnostics: [], sources, bindings: [] };
   if (bag.hasErrors) return { ...empty, diagnostics: sortDiagnostics(bag.items) };
   const lowered = lower(mainParse.ast, imported, bag);
   if (!lowered) return { ...empty, diagnostics: sortDiagnostics(bag.items) };
@@ -67,7 +69,7 @@ export function compileSource(main: Source, fs: FileSystem): CompileResult {
   for (const rule of RULES) rule.run(ctx);
   // Costs and budgets are meaningless on a graph with unresolved shapes.
   if (!bag.hasErrors) for (const pass of PASSES) pass.run(ctx);
-  return { ir: lowered.ir, shapes: lowered.shapes, results: ctx.results, diagnostics: sortDiagnostics(dedupe(bag.items)), sources };
+  return { ir: lowered.ir, shapes: lowered.shapes, results: ctx.results, diagnostics: sortDiagnostics(dedupe(bag.items)), sources, bindings: lowered.bindings };
 }
 
 /** Defs expanded many times repeat the same problem at the same place: report it once. */

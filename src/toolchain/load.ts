@@ -10,7 +10,7 @@ export function loadSpec(path: string): CompileResult {
   const text = isDirectory(name) ? undefined : nodeFs.read(name);
   if (text === undefined) {
     const d: Diagnostic = { code: Codes.FileUnreadable, severity: "error", span: undefined, ...unreadable(path) };
-    return { ir: undefined, shapes: [], results: {}, diagnostics: [d], sources: [] };
+    return { ir: undefined, shapes: [], results: {}, diagnostics: [d], sources: [], bindings: [] };
   }
   return compileSource(new Source(name, text), nodeFs);
 }

@@ -22,6 +22,18 @@ const RESERVED = new Set(["num_classes", "num_hard", "num_easy", "all", "hard", 
 export interface LoweredSpec {
   ir: IrGraph;
   shapes: GraphStore["shapes"];
+  /** Each assignment of a block body (not those inside defs): the expression's place and the nodes it made, def expansions included. */
+  bindings: Binding[];
+}
+
+/** The nodes an assignment of a block body made: ids firstNode … endNode − 1 (what an editor shows for the line). */
+export interface Binding {
+  name: string;
+  block: string;
+  span: Span;
+  tensor: number;
+  firstNode: number;
+  endNode: number;
 }
 
 /**
@@ -101,7 +113,8 @@ export function lower(main: A.SpecFile, imported: A.SpecFile[], bag: DiagnosticB
     quantize: lowerQuantize(single(of("quantize"), "quantize", bag), r),
     sourceFiles: [main.span.source.name, ...imported.map((f) => f.span.source.name)],
   };
-  return { ir, shapes: store.shapes };
+  const bindings = assigned.filter((a) => a.def === undefined).map(({ name, block, span, tensor, firstNode, endNode }) => ({ name, block, span, tensor, firstNode, endNode }));
+  return { ir, shapes: store.shapes, bindings };
 }
 
 /** The defs of the spec and of the files it imports, by name; an imported file holds nothing else. */

@@ -1,0 +1,194 @@
+/**
+ * What the language server knows about one open spec, computed from the compiler's own result (the
+ * same parse, lowering and passes as `meanet check`): diagnostics per file, hover text for the
+ * statement or block under the cursor, and the outline. Pure functions of the text and the files
+ * it imports; the connection lives in server.ts.
+ */
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import type { Diagnostic as LspDiagnostic, DocumentSymbol, Hover, Range } from "vscode-languageserver";
+import { DiagnosticSeverity, SymbolKind } from "vscode-languageserver";
+import { emitIrJson } from "../codegen/irJson.js";
+import type { Diagnostic, Span } from "../diagnostics/index.js";
+import { Source } from "../diagnostics/index.js";
+import type { IrJson } from "../format/ir.js";
+import { compileSource, formatBytes, formatCount, type CompileResult, type FileSystem } from "../ir/index.js";
+import { parse, type SpecFile } from "../parser/index.js";
+import type { BlockDecl, Item, Statement } from "../parser/ast.js";
+
+/** One analysis of a spec: the compile result, its IR as ir.json has it (when it compiled), and the main file's syntax tree. */
+export interface Analysis {
+  main: Source;
+  result: CompileResult;
+  ir: IrJson | undefined;
+  ast: SpecFile;
+}
+
+export function analyse(path: string, text: string, fs: FileSystem): Analysis {
+  const main = new Source(path, text);
+  const result = compileSource(main, fs);
+  let ir: IrJson | undefined;
+  if (result.ir && !result.diagnostics.some((d) => d.severity === "error")) {
+    try {
+      ir = emitIrJson(result.ir, result.shapes, result.results);
+    } catch {
+      ir = undefined;
+    }
+  }
+  return { main, result, ir, ast: parse(main).ast };
+}
+
+/** A source's name (a path, maybe relative to the working directory) as a file URI. */
+export function uriOf(name: string): string {
+  return pathToFileURL(resolve(name)).href;
+}
+
+export function rangeOf(span: Span): Range {
+  const a = span.source.position(span.start);
+  const b = span.source.position(Math.max(span.start, span.end));
+  return { start: { line: a.line - 1, character: a.column - 1 }, end: { line: b.line - 1, character: b.column - 1 } };
+}
+
+/** The diagnostics of a compile, grouped by the file they point into (URI); those without a place go to the main file's start. */
+export function diagnosticsByFile(a: Analysis): Map<string, LspDiagnostic[]> {
+  const out = new Map<string, LspDiagnostic[]>([[uriOf(a.main.name), []]]);
+  for (const d of a.result.diagnostics) {
+    const uri = d.span ? uriOf(d.span.source.name) : uriOf(a.main.name);
+    if (!out.has(uri)) out.set(uri, []);
+    out.get(uri)!.push(toLsp(d));
+  }
+  return out;
+}
+
+function toLsp(d: Diagnostic): LspDiagnostic {
+  return {
+    range: d.span ? rangeOf(d.span) : { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } },
+    severity: d.severity === "error" ? DiagnosticSeverity.Error : DiagnosticSeverity.Warning,
+    code: d.code,
+    source: "meanet",
+    message: d.hint ? `${d.message}\nhint: ${d.hint}` : d.message,
+    ...(d.related?.length ? { relatedInformation: d.related.map((r) => ({ location: { uri: uriOf(r.span.source.name), range: rangeOf(r.span) }, message: r.message })) } : {}),
+  };
+}
+
+const inside = (span: Span, offset: number) => offset >= span.start && offset <= span.end;
+const within = (inner: Span, outer: Span) => inner.source === outer.source && inner.start >= outer.start && inner.end <= outer.end;
+
+/** The nodes of the IR whose place is inside `span` (a statement or a block), in graph order. */
+function nodesIn(a: Analysis, span: Span): number[] {
+  const graph = a.result.ir!;
+  return graph.nodes.filter((n) => n.span.source.name === span.source.name && within({ ...n.span, source: span.source }, span)).map((n) => n.id);
+}
+
+const range = (from: number, to: number) => Array.from({ length: Math.max(0, to - from) }, (_, i) => from + i);
+
+function shapeText(shape: readonly number[]): string {
+  return shape.length ? shape.join("×") : "scalar";
+}
+
+/** Op names in order, runs of more than a few shown as counts: "conv2d ×12, batchnorm ×12, …". */
+function summariseOps(ops: string[]): string {
+  if (ops.length <= 8) return ops.join(", ");
+  const counts = new Map<string, number>();
+  for (const op of ops) counts.set(op, (counts.get(op) ?? 0) + 1);
+  return [...counts].map(([op, n]) => `${op} ×${n}`).join(", ");
+}
+
+/** Params, MACs, weight bytes and devices of a set of IR nodes, as markdown lines. */
+function costLines(ir: IrJson, ids: number[]): string[] {
+  const nodes = ids.map((i) => ir.nodes[i]!);
+  const params = nodes.reduce((s, n) => s + n.params, 0);
+  const macs = nodes.reduce((s, n) => s + n.macs, 0);
+  const bytes = nodes.reduce((s, n) => s + n.weightBytes, 0);
+  const devices = [...new Set(nodes.map((n) => n.device))];
+  return [`params ${formatCount(params)} · MACs ${formatCount(macs)} · weights ${formatBytes(bytes)}`, `on the ${devices.join(" and ")}`];
+}
+
+/** A block's or def's whole text: its header's span (its name) to the end of its last statement. */
+function extent(item: { span: Span; body: readonly Statement[] }): Span {
+  const end = item.body.reduce((e, st) => Math.max(e, st.span.end), item.span.end);
+  // From the start of the header's line (the keyword before the name).
+  const text = item.span.source.text;
+  const start = text.lastIndexOf("\n", item.span.start - 1) + 1;
+  return { source: item.span.source, start, end };
+}
+
+/** The statement of a block body whose span holds `offset`, looking into `if` branches. */
+function statementAt(body: readonly Statement[], offset: number): Statement | undefined {
+  for (const s of body) {
+    if (!inside(s.span, offset)) continue;
+    if (s.kind === "if") return statementAt(s.then, offset) ?? statementAt(s.otherwise, offset) ?? s;
+    return s;
+  }
+  return undefined;
+}
+
+/**
+ * Hover at an offset of the main file: for a statement of a block (an assignment or an exit), the
+ * output shape, params, MACs, weight bytes and device of the layers it makes; for a block's header,
+ * its totals. Undefined elsewhere, or while the spec does not compile.
+ */
+export function hoverAt(a: Analysis, offset: number): Hover | undefined {
+  if (!a.ir) return undefined;
+  const block = a.ast.items.find((i): i is BlockDecl => i.kind === "block" && inside(extent(i), offset));
+  if (!block) return undefined;
+  const statement = statementAt(block.body, offset);
+  if (statement && statement.kind !== "if") {
+    // An assignment's nodes as lowering recorded them (a def call's expansion included); an exit's by place.
+    const binding = statement.kind === "assign" ? a.result.bindings.find((b) => b.block === block.name.name && b.span.source === statement.value.span.source && b.span.start === statement.value.span.start) : undefined;
+    const ids = binding ? range(binding.firstNode, binding.endNode) : nodesIn(a, statement.span);
+    if (!ids.length) return undefined;
+    const last = a.ir.nodes[ids[ids.length - 1]!]!;
+    const output = binding ? binding.tensor : last.output;
+    const name = statement.kind === "assign" ? statement.target.name : statement.kind === "exit" ? `exit ${statement.name.name}` : "return";
+    const ops = ids.map((i) => a.ir!.nodes[i]!.op);
+    const lines = [`**${name}**: ${shapeText(a.ir.tensors[output]!.shape)}`, "", ...costLines(a.ir, ids), "", `layers: ${summariseOps(ops)}`];
+    return { contents: { kind: "markdown", value: lines.join("\n") }, range: rangeOf(statement.span) };
+  }
+  const b = a.ir.blocks.find((x) => x.name === block.name.name);
+  if (!b) return undefined;
+  const lines = [`**block ${b.name}** (${b.nodes.length} layers)`, "", ...costLines(a.ir, b.nodes)];
+  return { contents: { kind: "markdown", value: lines.join("\n") }, range: rangeOf(block.name.span) };
+}
+
+/** The outline: each top-level item, blocks and defs with their statements, train with its stages. */
+export function documentSymbols(ast: SpecFile): DocumentSymbol[] {
+  return ast.items.map((item) => itemSymbol(item)).filter((s): s is DocumentSymbol => s !== undefined);
+}
+
+function symbol(name: string, detail: string, kind: SymbolKind, span: Span, selection: Span, children?: DocumentSymbol[]): DocumentSymbol {
+  return { name: name || "(unnamed)", detail, kind, range: rangeOf(span), selectionRange: rangeOf(selection), ...(children?.length ? { children } : {}) };
+}
+
+function statementSymbols(body: readonly Statement[]): DocumentSymbol[] {
+  return body.flatMap((s): DocumentSymbol[] => {
+    if (s.kind === "assign") return [symbol(s.target.name, "tensor", SymbolKind.Variable, s.span, s.target.span)];
+    if (s.kind === "exit") return [symbol(s.name.name, "exit", SymbolKind.Event, s.span, s.name.span)];
+    if (s.kind === "if") return [...statementSymbols(s.then), ...statementSymbols(s.otherwise)];
+    return [];
+  });
+}
+
+function itemSymbol(item: Item): DocumentSymbol | undefined {
+  switch (item.kind) {
+    case "block":
+      return symbol(item.name.name, `block on ${item.device.name}`, SymbolKind.Class, extent(item), item.name.span, statementSymbols(item.body));
+    case "def":
+      return symbol(item.name.name, `def (${item.params.map((p) => p.name.name).join(", ")})`, SymbolKind.Function, extent(item), item.name.span, statementSymbols(item.body));
+    case "device":
+      return symbol(item.name.name, "device", SymbolKind.Object, item.span, item.name.span);
+    case "model":
+      return symbol(item.name.name, "model", SymbolKind.Module, item.span, item.name.span);
+    case "input":
+      return symbol(item.name.name, "input", SymbolKind.Variable, item.span, item.name.span);
+    case "train":
+      return symbol("train", "training", SymbolKind.Namespace, item.span, item.span, item.stages.map((s) => symbol(s.name.name, "stage", SymbolKind.Method, s.span, s.name.span)));
+    case "route":
+    case "complexity":
+    case "quantize":
+    case "labels":
+      return symbol(item.kind, "section", SymbolKind.Namespace, item.span, item.span);
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * `meanet lsp`: a Language Server Protocol server over stdio. On every change of an open spec it
+ * compiles it (imports read from the open documents first, then from disk; `std/` from the
+ * package) and publishes the diagnostics of `meanet check` for it and for each file they point
+ * into; it answers hover (shapes and costs of a statement or a block) and document symbols.
+ */
+import { fileURLToPath } from "node:url";
+import { createConnection, ProposedFeatures, TextDocuments, TextDocumentSyncKind, type Connection } from "vscode-languageserver/node.js";
+import { TextDocument } from "vscode-languageserver-textdocument";
+import type { FileSystem } from "../ir/index.js";
+import { nodeFs } from "../toolchain/fs.js";
+import { analyse, diagnosticsByFile, documentSymbols, hoverAt, uriOf, type Analysis } from "./analysis.js";
+
+/** Runs the server on a connection (stdio by default) until the client exits. */
+export function startServer(connection: Connection = createConnection(ProposedFeatures.all)): Connection {
+  const documents = new TextDocuments(TextDocument);
+  const analyses = new Map<string, Analysis>();
+  /** The files each open document last published diagnostics to, so that fixed ones are cleared. */
+  const published = new Map<string, Set<string>>();
+
+  // Imports resolve as on disk, but an open document's text wins over its file.
+  const fs: FileSystem = {
+    read(path) {
+      const open = documents.get(uriOf(path));
+      return open ? open.getText() : nodeFs.read(path);
+    },
+    resolve: (from, spec) => nodeFs.resolve(from, spec),
+  };
+
+  const refresh = (doc: TextDocument) => {
+    let analysis: Analysis;
+    try {
+      analysis = analyse(fileURLToPath(doc.uri), doc.getText(), fs);
+    } catch (e) {
+      // The compiler never throws on bad input; if it does, say so on the file instead of dying.
+      connection.sendDiagnostics({ uri: doc.uri, diagnostics: [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, message: `meanet lsp: internal error: ${e instanceof Error ? e.message : String(e)}`, source: "meanet" }] });
+      return;
+    }
+    analyses.set(doc.uri, analysis);
+    const byFile = diagnosticsByFile(analysis);
+    const before = published.get(doc.uri) ?? new Set<string>();
+    for (const uri of before) if (!byFile.has(uri)) connection.sendDiagnostics({ uri, diagnostics: [] });
+    for (const [uri, diagnostics] of byFile) connection.sendDiagnostics({ uri, diagnostics });
+    published.set(doc.uri, new Set(byFile.keys()));
+  };
+
+  connection.onInitialize(() => ({
+    capabilities: { textDocumentSync: TextDocumentSyncKind.Incremental, hoverProvider: true, documentSymbolProvider: true },
+    serverInfo: { name: "meanet" },
+  }));
+  documents.onDidChangeContent((e) => refresh(e.document));
+  documents.onDidClose((e) => {
+    analyses.delete(e.document.uri);
+    for (const uri of published.get(e.document.uri) ?? []) connection.sendDiagnostics({ uri, diagnostics: [] });
+    published.delete(e.document.uri);
+  });
+  connection.onHover((p) => {
+    const doc = documents.get(p.textDocument.uri);
+    const a = analyses.get(p.textDocument.uri);
+    return doc && a ? (hoverAt(a, doc.offsetAt(p.position)) ?? null) : null;
+  });
+  connection.onDocumentSymbol((p) => {
+    const a = analyses.get(p.textDocument.uri);
+    return a ? documentSymbols(a.ast) : [];
+  });
+  documents.listen(connection);
+  connection.listen();
+  return connection;
+}

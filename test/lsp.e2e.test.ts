@@ -1,0 +1,173 @@
+/**
+ * `meanet lsp` as an editor runs it: the built binary as a child process, JSON-RPC over its stdin
+ * and stdout. Diagnostics on open and as the text changes (the codes and places of `meanet check`,
+ * cleared once fixed), hover with the shape and costs of a statement (a def call's expansion
+ * included) and a block's totals, the outline, a broken spec that does not crash it, and shutdown.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+interface Message {
+  id?: number;
+  method?: string;
+  params?: any;
+  result?: any;
+  error?: { message: string };
+}
+
+/** A minimal LSP client: Content-Length framing, requests by id, notifications kept in order. */
+class Client {
+  private buffer = Buffer.alloc(0);
+  private nextId = 1;
+  private readonly pending = new Map<number, (m: Message) => void>();
+  readonly notifications: Message[] = [];
+  private readonly waiters: { test: (m: Message) => boolean; resolve: (m: Message) => void }[] = [];
+
+  constructor(readonly child: ChildProcessWithoutNullStreams) {
+    child.stdout.on("data", (chunk: Buffer) => {
+      this.buffer = Buffer.concat([this.buffer, chunk]);
+      for (;;) {
+        const end = this.buffer.indexOf("\r\n\r\n");
+        if (end < 0) return;
+        const length = Number(/Content-Length: (\d+)/i.exec(this.buffer.subarray(0, end).toString())![1]);
+        if (this.buffer.length < end + 4 + length) return;
+        const m = JSON.parse(this.buffer.subarray(end + 4, end + 4 + length).toString()) as Message;
+        this.buffer = this.buffer.subarray(end + 4 + length);
+        this.receive(m);
+      }
+    });
+  }
+
+  private receive(m: Message): void {
+    if (m.id !== undefined && !m.method) {
+      this.pending.get(m.id)?.(m);
+      this.pending.delete(m.id);
+      return;
+    }
+    this.notifications.push(m);
+    for (const w of [...this.waiters]) {
+      if (w.test(m)) {
+        this.waiters.splice(this.waiters.indexOf(w), 1);
+        w.resolve(m);
+      }
+    }
+  }
+
+  private send(m: object): void {
+    const body = JSON.stringify({ jsonrpc: "2.0", ...m });
+    this.child.stdin.write(`Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  }
+
+  request(method: string, params: unknown): Promise<any> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, (m) => (m.error ? reject(new Error(m.error.message)) : resolve(m.result)));
+      this.send({ id, method, params });
+    });
+  }
+
+  notify(method: string, params: unknown): void {
+    this.send({ method, params });
+  }
+
+  /** The next notification (from now) that passes `test`. */
+  next(test: (m: Message) => boolean): Promise<Message> {
+    return new Promise((resolve) => this.waiters.push({ test, resolve }));
+  }
+}
+
+const SPEC = resolve("examples/fashion-mnist.meanet");
+const URI = pathToFileURL(SPEC).href;
+const TEXT = readFileSync(SPEC, "utf8");
+let client: Client;
+
+const diagnosticsFor = (uri: string) => (m: Message) => m.method === "textDocument/publishDiagnostics" && m.params.uri === uri;
+/** The LSP position of the `at`-th character of `needle` in `text`. */
+function positionOf(text: string, needle: string, at = 2): { line: number; character: number } {
+  const offset = text.indexOf(needle) + at;
+  expect(offset).toBeGreaterThanOrEqual(at);
+  const before = text.slice(0, offset).split("\n");
+  return { line: before.length - 1, character: before[before.length - 1]!.length };
+}
+
+beforeAll(async () => {
+  const child = spawn(process.execPath, ["bin/meanet.js", "lsp", "--stdio"], { stdio: ["pipe", "pipe", "pipe"] });
+  client = new Client(child);
+  const init = await client.request("initialize", { processId: process.pid, rootUri: pathToFileURL(resolve(".")).href, capabilities: {} });
+  expect(init.capabilities.hoverProvider).toBe(true);
+  expect(init.capabilities.documentSymbolProvider).toBe(true);
+  client.notify("initialized", {});
+});
+
+afterAll(async () => {
+  if (!client) return;
+  const exited = new Promise<number | null>((r) => client.child.once("exit", (code) => r(code)));
+  await client.request("shutdown", null);
+  client.notify("exit", null);
+  expect(await exited).toBe(0);
+});
+
+describe("meanet lsp", () => {
+  it("publishes no diagnostics for the example, then the error `meanet check` gives for a typo, then none once it is fixed", async () => {
+    const clean = client.next(diagnosticsFor(URI));
+    client.notify("textDocument/didOpen", { textDocument: { uri: URI, languageId: "meanet", version: 1, text: TEXT } });
+    expect((await clean).params.diagnostics).toEqual([]);
+
+    const broken = TEXT.replace("features = relu(batchnorm(conv2d(x, 64", "features = relu(batchnorm(conv2dd(x, 64");
+    const withError = client.next(diagnosticsFor(URI));
+    client.notify("textDocument/didChange", { textDocument: { uri: URI, version: 2 }, contentChanges: [{ text: broken }] });
+    const [d] = (await withError).params.diagnostics;
+    expect(d.code).toBe("MN2002");
+    expect(d.severity).toBe(1);
+    expect(d.message).toContain("conv2dd");
+    expect(d.message).toContain("hint: did you mean `conv2d`");
+    expect(d.range.start).toEqual(positionOf(broken, "conv2dd(x, 64", 0));
+
+    const fixed = client.next(diagnosticsFor(URI));
+    client.notify("textDocument/didChange", { textDocument: { uri: URI, version: 3 }, contentChanges: [{ text: TEXT }] });
+    expect((await fixed).params.diagnostics).toEqual([]);
+  });
+
+  it("hovers a statement with its output shape, params, MACs and device; a def call with its whole expansion; a block with its totals", async () => {
+    const hover = (needle: string) => client.request("textDocument/hover", { textDocument: { uri: URI }, position: positionOf(TEXT, needle) });
+    const features = (await hover("features = relu")).contents.value as string;
+    expect(features).toContain("**features**: 7×7×64");
+    expect(features).toMatch(/params 18\.6 K · MACs 903\.2 K/);
+    expect(features).toContain("on the edge");
+    const call = (await hover("x = basic_block")).contents.value as string;
+    expect(call).toContain("conv2d ×3, batchnorm ×3");
+    const block = (await hover("block cloud")).contents.value as string;
+    expect(block).toContain("**block cloud** (18 layers)");
+    expect(block).toContain("MACs 11.13 M");
+    expect(block).toContain("on the cloud");
+    expect(await client.request("textDocument/hover", { textDocument: { uri: URI }, position: { line: 0, character: 1 } })).toBeNull();
+  });
+
+  it("gives the outline: the blocks with their tensors and exits, the devices, the training stages", async () => {
+    const symbols = (await client.request("textDocument/documentSymbol", { textDocument: { uri: URI } })) as { name: string; children?: { name: string }[] }[];
+    const byName = (n: string) => symbols.filter((s) => s.name === n);
+    expect(byName("main")[0]!.children!.map((c) => c.name)).toEqual(["x", "x", "x", "x", "features", "main"]);
+    expect(symbols.map((s) => s.name)).toEqual(expect.arrayContaining(["edge", "cloud", "adaptive", "extension", "train", "route"]));
+    expect(symbols.find((s) => s.name === "train")!.children!.map((c) => c.name)).toEqual(["main", "extension", "cloud"]);
+  });
+
+  it("survives specs that do not parse: each edit gets its diagnostics, and the server still answers", async () => {
+    const uri = pathToFileURL(resolve("test/golden/broken.meanet")).href;
+    const junk = ["block {", "block main on edge {\n  x = conv2d(image, \n}", "\u0000\u0001 route { cloud when", TEXT.slice(0, TEXT.length / 2)];
+    client.notify("textDocument/didOpen", { textDocument: { uri, languageId: "meanet", version: 1, text: "" } });
+    for (const [i, text] of junk.entries()) {
+      const published = client.next(diagnosticsFor(uri));
+      client.notify("textDocument/didChange", { textDocument: { uri, version: i + 2 }, contentChanges: [{ text }] });
+      const diagnostics = (await published).params.diagnostics as { code: string; message: string }[];
+      expect(diagnostics.length, JSON.stringify(text)).toBeGreaterThan(0);
+      expect(diagnostics.every((d) => /^MN\d{4}$/.test(d.code))).toBe(true);
+    }
+    expect(await client.request("textDocument/hover", { textDocument: { uri }, position: { line: 0, character: 2 } })).toBeNull();
+    const cleared = client.next(diagnosticsFor(uri));
+    client.notify("textDocument/didClose", { textDocument: { uri } });
+    expect((await cleared).params.diagnostics).toEqual([]);
+  });
+});
