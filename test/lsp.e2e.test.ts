@@ -4,87 +4,19 @@
  * cleared once fixed), hover with the shape and costs of a statement (a def call's expansion
  * included) and a block's totals, the outline, a broken spec that does not crash it, and shutdown.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-
-interface Message {
-  id?: number;
-  method?: string;
-  params?: any;
-  result?: any;
-  error?: { message: string };
-}
-
-/** A minimal LSP client: Content-Length framing, requests by id, notifications kept in order. */
-class Client {
-  private buffer = Buffer.alloc(0);
-  private nextId = 1;
-  private readonly pending = new Map<number, (m: Message) => void>();
-  readonly notifications: Message[] = [];
-  private readonly waiters: { test: (m: Message) => boolean; resolve: (m: Message) => void }[] = [];
-
-  constructor(readonly child: ChildProcessWithoutNullStreams) {
-    child.stdout.on("data", (chunk: Buffer) => {
-      this.buffer = Buffer.concat([this.buffer, chunk]);
-      for (;;) {
-        const end = this.buffer.indexOf("\r\n\r\n");
-        if (end < 0) return;
-        const length = Number(/Content-Length: (\d+)/i.exec(this.buffer.subarray(0, end).toString())![1]);
-        if (this.buffer.length < end + 4 + length) return;
-        const m = JSON.parse(this.buffer.subarray(end + 4, end + 4 + length).toString()) as Message;
-        this.buffer = this.buffer.subarray(end + 4 + length);
-        this.receive(m);
-      }
-    });
-  }
-
-  private receive(m: Message): void {
-    if (m.id !== undefined && !m.method) {
-      this.pending.get(m.id)?.(m);
-      this.pending.delete(m.id);
-      return;
-    }
-    this.notifications.push(m);
-    for (const w of [...this.waiters]) {
-      if (w.test(m)) {
-        this.waiters.splice(this.waiters.indexOf(w), 1);
-        w.resolve(m);
-      }
-    }
-  }
-
-  private send(m: object): void {
-    const body = JSON.stringify({ jsonrpc: "2.0", ...m });
-    this.child.stdin.write(`Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
-  }
-
-  request(method: string, params: unknown): Promise<any> {
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, (m) => (m.error ? reject(new Error(m.error.message)) : resolve(m.result)));
-      this.send({ id, method, params });
-    });
-  }
-
-  notify(method: string, params: unknown): void {
-    this.send({ method, params });
-  }
-
-  /** The next notification (from now) that passes `test`. */
-  next(test: (m: Message) => boolean): Promise<Message> {
-    return new Promise((resolve) => this.waiters.push({ test, resolve }));
-  }
-}
+import { LspClient, type LspMessage } from "./helpers/lspClient.js";
 
 const SPEC = resolve("examples/fashion-mnist.meanet");
 const URI = pathToFileURL(SPEC).href;
 const TEXT = readFileSync(SPEC, "utf8");
-let client: Client;
+let client: LspClient;
 
-const diagnosticsFor = (uri: string) => (m: Message) => m.method === "textDocument/publishDiagnostics" && m.params.uri === uri;
+const diagnosticsFor = (uri: string) => (m: LspMessage) => m.method === "textDocument/publishDiagnostics" && m.params.uri === uri;
 /** The LSP position of the `at`-th character of `needle` in `text`. */
 function positionOf(text: string, needle: string, at = 2): { line: number; character: number } {
   const offset = text.indexOf(needle) + at;
@@ -95,7 +27,7 @@ function positionOf(text: string, needle: string, at = 2): { line: number; chara
 
 beforeAll(async () => {
   const child = spawn(process.execPath, ["bin/meanet.js", "lsp", "--stdio"], { stdio: ["pipe", "pipe", "pipe"] });
-  client = new Client(child);
+  client = new LspClient(child);
   const init = await client.request("initialize", { processId: process.pid, rootUri: pathToFileURL(resolve(".")).href, capabilities: {} });
   expect(init.capabilities.hoverProvider).toBe(true);
   expect(init.capabilities.documentSymbolProvider).toBe(true);

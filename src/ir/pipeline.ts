@@ -30,6 +30,8 @@ export interface CompileResult {
   sources: Source[];
   /** Each assignment of a block body and the nodes it made (empty when the spec did not lower). */
   bindings: Binding[];
+  /** The main file's syntax tree (what parsed of it), for tools that show the source (the language server). */
+  ast?: SpecFile;
 }
 
 /** Parses the spec and its imports, lowers to IR, runs the rules and passes. Never throws on bad input. */
@@ -61,7 +63,7 @@ export function compileSource(main: Source, fs: FileSystem): CompileResult {
       queue.push({ file: p.ast });
     }
   }
-  const empty: CompileResult = { ir: undefined, shapes: [], results: {}, diagnostics: [], sources, bindings: [] };
+  const empty: CompileResult = { ir: undefined, shapes: [], results: {}, diagnostics: [], sources, bindings: [], ast: mainParse.ast };
   if (bag.hasErrors) return { ...empty, diagnostics: sortDiagnostics(bag.items) };
   const lowered = lower(mainParse.ast, imported, bag);
   if (!lowered) return { ...empty, diagnostics: sortDiagnostics(bag.items) };
@@ -69,7 +71,7 @@ export function compileSource(main: Source, fs: FileSystem): CompileResult {
   for (const rule of RULES) rule.run(ctx);
   // Costs and budgets are meaningless on a graph with unresolved shapes.
   if (!bag.hasErrors) for (const pass of PASSES) pass.run(ctx);
-  return { ir: lowered.ir, shapes: lowered.shapes, results: ctx.results, diagnostics: sortDiagnostics(dedupe(bag.items)), sources, bindings: lowered.bindings };
+  return { ir: lowered.ir, shapes: lowered.shapes, results: ctx.results, diagnostics: sortDiagnostics(dedupe(bag.items)), sources, bindings: lowered.bindings, ast: mainParse.ast };
 }
 
 /** Defs expanded many times repeat the same problem at the same place: report it once. */

@@ -16,26 +16,30 @@ import { compileSource, formatBytes, formatCount, type CompileResult, type FileS
 import { parse, type SpecFile } from "../parser/index.js";
 import type { BlockDecl, Item, Statement } from "../parser/ast.js";
 
-/** One analysis of a spec: the compile result, its IR as ir.json has it (when it compiled), and the main file's syntax tree. */
+/** One analysis of a spec: the compile result, the main file's syntax tree, and its IR as ir.json has it (when it compiled; built on the first hover). */
 export interface Analysis {
   main: Source;
   result: CompileResult;
-  ir: IrJson | undefined;
   ast: SpecFile;
+  readonly ir: IrJson | undefined;
 }
 
 export function analyse(path: string, text: string, fs: FileSystem): Analysis {
   const main = new Source(path, text);
   const result = compileSource(main, fs);
-  let ir: IrJson | undefined;
-  if (result.ir && !result.diagnostics.some((d) => d.severity === "error")) {
-    try {
-      ir = emitIrJson(result.ir, result.shapes, result.results);
-    } catch {
-      ir = undefined;
-    }
-  }
-  return { main, result, ir, ast: parse(main).ast };
+  let ir: IrJson | undefined | null = null;
+  return {
+    main,
+    result,
+    ast: result.ast ?? parse(main).ast,
+    get ir() {
+      if (ir === null) {
+        ir = undefined;
+        if (result.ir && !result.diagnostics.some((d) => d.severity === "error")) ir = emitIrJson(result.ir, result.shapes, result.results);
+      }
+      return ir;
+    },
+  };
 }
 
 /** A source's name (a path, maybe relative to the working directory) as a file URI. */

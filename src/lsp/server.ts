@@ -12,7 +12,7 @@ import { nodeFs } from "../toolchain/fs.js";
 import { analyse, diagnosticsByFile, documentSymbols, hoverAt, uriOf, type Analysis } from "./analysis.js";
 
 /** Runs the server on a connection (stdio by default) until the client exits. */
-export function startServer(connection: Connection = createConnection(ProposedFeatures.all)): Connection {
+export function startServer(connection: Connection = createConnection(ProposedFeatures.all, process.stdin, process.stdout)): Connection {
   const documents = new TextDocuments(TextDocument);
   const analyses = new Map<string, Analysis>();
   /** The files each open document last published diagnostics to, so that fixed ones are cleared. */
