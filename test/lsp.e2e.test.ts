@@ -78,6 +78,25 @@ describe("meanet lsp", () => {
     expect(await client.request("textDocument/hover", { textDocument: { uri: URI }, position: { line: 0, character: 1 } })).toBeNull();
   });
 
+  it("goes to the definition of a tensor, a `block.tensor` read, a def of std/ and an exit named in `route`", async () => {
+    const definition = (needle: string, at: number) => client.request("textDocument/definition", { textDocument: { uri: URI }, position: positionOf(TEXT, needle, at) });
+    // `x` in main's `features = …(x, 64 …)`: main's last `x =` before it.
+    const x = await definition("conv2d(x, 64", "conv2d(".length);
+    expect(x.uri).toBe(URI);
+    const lastX = TEXT.lastIndexOf("  x = ", TEXT.indexOf("features = relu")) + 2;
+    const before = TEXT.slice(0, lastX).split("\n");
+    expect(x.range.start).toEqual({ line: before.length - 1, character: before[before.length - 1]!.length });
+    const features = await definition("main.features", "main.".length + 1);
+    expect(features.range.start).toEqual(positionOf(TEXT, "features = relu", 0));
+    const std = await definition("basic_block(", 1);
+    expect(std.uri).toBe(pathToFileURL(resolve("dsl/std/resnet.meanet")).href);
+    const stdText = readFileSync("dsl/std/resnet.meanet", "utf8");
+    expect(std.range.start).toEqual(positionOf(stdText, "basic_block(", 0));
+    const exit = await definition("entropy(main)", "entropy(".length + 1);
+    expect(exit.range.start).toEqual(positionOf(TEXT, "main over all", 0));
+    expect(await client.request("textDocument/definition", { textDocument: { uri: URI }, position: { line: 0, character: 1 } })).toBeNull();
+  });
+
   it("gives the outline: the blocks with their tensors and exits, the devices, the training stages", async () => {
     const symbols = (await client.request("textDocument/documentSymbol", { textDocument: { uri: URI } })) as { name: string; children?: { name: string }[] }[];
     const byName = (n: string) => symbols.filter((s) => s.name === n);

@@ -6,7 +6,7 @@
  */
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import type { Diagnostic as LspDiagnostic, DocumentSymbol, Hover, Range } from "vscode-languageserver";
+import type { Diagnostic as LspDiagnostic, DocumentSymbol, Hover, Location, Range } from "vscode-languageserver";
 import { DiagnosticSeverity, SymbolKind } from "vscode-languageserver";
 import { emitIrJson } from "../codegen/irJson.js";
 import type { Diagnostic, Span } from "../diagnostics/index.js";
@@ -14,7 +14,7 @@ import { Source } from "../diagnostics/index.js";
 import type { IrJson } from "../format/ir.js";
 import { compileSource, formatBytes, formatCount, type CompileResult, type FileSystem } from "../ir/index.js";
 import { parse, type SpecFile } from "../parser/index.js";
-import type { BlockDecl, Item, Statement } from "../parser/ast.js";
+import type { BlockDecl, DefDecl, Expr, Item, Statement } from "../parser/ast.js";
 
 /** One analysis of a spec: the compile result, the main file's syntax tree, and its IR as ir.json has it (when it compiled; built on the first hover). */
 export interface Analysis {
@@ -194,5 +194,134 @@ function itemSymbol(item: Item): DocumentSymbol | undefined {
       return symbol(item.kind, "section", SymbolKind.Namespace, item.span, item.span);
     default:
       return undefined;
+  }
+}
+
+/** An identifier the cursor is on, with what surrounds it: the body it is in and, for `a.b`, the object's name. */
+type NameAt =
+  | { kind: "name"; name: string; body: readonly Statement[]; params: string[] }
+  | { kind: "member"; block: string; member: string }
+  | { kind: "callee"; name: string }
+  | { kind: "exit"; name: string };
+
+function nameInExpr(e: Expr | undefined, offset: number, body: readonly Statement[], params: string[]): NameAt | undefined {
+  if (!e || !inside(e.span, offset)) return undefined;
+  switch (e.kind) {
+    case "name":
+      return { kind: "name", name: e.name, body, params };
+    case "member":
+      if (e.object.kind === "name" && inside(e.member.span, offset)) return { kind: "member", block: e.object.name, member: e.member.name };
+      return nameInExpr(e.object, offset, body, params);
+    case "call":
+      if (e.callee.kind === "name" && inside(e.callee.span, offset)) return { kind: "callee", name: e.callee.name };
+      for (const arg of e.args) {
+        const found = nameInExpr(arg.value, offset, body, params);
+        if (found) return found;
+      }
+      return nameInExpr(e.callee, offset, body, params);
+    case "list":
+      for (const el of e.elements) {
+        const found = nameInExpr(el, offset, body, params);
+        if (found) return found;
+      }
+      return undefined;
+    case "unary":
+      return nameInExpr(e.operand, offset, body, params);
+    case "binary":
+      return nameInExpr(e.left, offset, body, params) ?? nameInExpr(e.right, offset, body, params);
+    default:
+      return undefined;
+  }
+}
+
+function nameInBody(stmts: readonly Statement[], offset: number, body: readonly Statement[], params: string[]): NameAt | undefined {
+  for (const s of stmts) {
+    if (!inside(s.span, offset)) continue;
+    switch (s.kind) {
+      case "assign":
+        return nameInExpr(s.value, offset, body, params) ?? nameInExpr(s.repeat, offset, body, params);
+      case "exit":
+        return nameInExpr(s.value, offset, body, params) ?? nameInExpr(s.classes, offset, body, params);
+      case "return":
+        return nameInExpr(s.value, offset, body, params);
+      case "if":
+        return nameInExpr(s.condition, offset, body, params) ?? nameInBody(s.then, offset, body, params) ?? nameInBody(s.otherwise, offset, body, params);
+    }
+  }
+  return undefined;
+}
+
+function nameAt(ast: SpecFile, offset: number): NameAt | undefined {
+  for (const item of ast.items) {
+    if ((item.kind === "block" || item.kind === "def") && inside(extent(item), offset)) {
+      const params = item.kind === "def" ? item.params.map((p) => p.name.name) : [];
+      return nameInBody(item.body, offset, item.body, params);
+    }
+    if (item.kind === "route") {
+      for (const rule of item.rules) {
+        if (inside(rule.target.span, offset)) return { kind: "exit", name: rule.target.name };
+        const found = nameInExpr(rule.condition, offset, [], []);
+        if (found?.kind === "name") return { kind: "exit", name: found.name };
+        if (found) return found;
+      }
+    }
+  }
+  return undefined;
+}
+
+/** Assignments of a body, `if` branches included, in text order. */
+function assignments(body: readonly Statement[]): Extract<Statement, { kind: "assign" }>[] {
+  return body.flatMap((s) => (s.kind === "assign" ? [s] : s.kind === "if" ? [...assignments(s.then), ...assignments(s.otherwise)] : []));
+}
+
+function exits(body: readonly Statement[]): Extract<Statement, { kind: "exit" }>[] {
+  return body.flatMap((s) => (s.kind === "exit" ? [s] : s.kind === "if" ? [...exits(s.then), ...exits(s.otherwise)] : []));
+}
+
+/**
+ * Where the name under the cursor is defined: a tensor at its last assignment before the cursor in
+ * the same body (or a def's parameter, or the input), `block.tensor` at that block's last
+ * assignment of it, a block name at its declaration, a def at its `def` (in the spec or an imported
+ * file, `std/` included), an exit of `route` at its `exit` statement. Undefined when unknown.
+ */
+export function definitionAt(a: Analysis, offset: number): Location | undefined {
+  const at = nameAt(a.ast, offset);
+  if (!at) return undefined;
+  const location = (span: Span): Location => ({ uri: uriOf(span.source.name), range: rangeOf(span) });
+  const blocks = a.ast.items.filter((i): i is BlockDecl => i.kind === "block");
+  const blockNamed = (name: string) => blocks.find((b) => b.name.name === name);
+  switch (at.kind) {
+    case "name": {
+      const before = assignments(at.body).filter((s) => s.target.name === at.name && s.span.start < offset);
+      if (before.length) return location(before[before.length - 1]!.target.span);
+      const def = a.ast.items.find((i): i is DefDecl => i.kind === "def" && i.body === at.body);
+      const param = def?.params.find((p) => p.name.name === at.name);
+      if (param) return location(param.name.span);
+      const block = blockNamed(at.name);
+      if (block) return location(block.name.span);
+      const input = a.ast.items.find((i) => i.kind === "input" && i.name.name === at.name);
+      return input && input.kind === "input" ? location(input.name.span) : undefined;
+    }
+    case "member": {
+      const block = blockNamed(at.block);
+      const made = block ? assignments(block.body).filter((s) => s.target.name === at.member) : [];
+      return made.length ? location(made[made.length - 1]!.target.span) : undefined;
+    }
+    case "callee": {
+      // The spec's own defs first, then those of the files it imports.
+      const files = [a.ast, ...a.result.sources.slice(1).map((s) => parse(s).ast)];
+      for (const file of files) {
+        const def = file.items.find((i): i is DefDecl => i.kind === "def" && i.name.name === at.name);
+        if (def) return location(def.name.span);
+      }
+      return undefined;
+    }
+    case "exit": {
+      for (const b of blocks) {
+        const exit = exits(b.body).find((x) => x.name.name === at.name);
+        if (exit) return location(exit.name.span);
+      }
+      return undefined;
+    }
   }
 }

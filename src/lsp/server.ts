@@ -9,7 +9,7 @@ import { createConnection, ProposedFeatures, TextDocuments, TextDocumentSyncKind
 import { TextDocument } from "vscode-languageserver-textdocument";
 import type { FileSystem } from "../ir/index.js";
 import { nodeFs } from "../toolchain/fs.js";
-import { analyse, diagnosticsByFile, documentSymbols, hoverAt, uriOf, type Analysis } from "./analysis.js";
+import { analyse, definitionAt, diagnosticsByFile, documentSymbols, hoverAt, uriOf, type Analysis } from "./analysis.js";
 
 /** Runs the server on a connection (stdio by default) until the client exits. */
 export function startServer(connection: Connection = createConnection(ProposedFeatures.all, process.stdin, process.stdout)): Connection {
@@ -45,7 +45,7 @@ export function startServer(connection: Connection = createConnection(ProposedFe
   };
 
   connection.onInitialize(() => ({
-    capabilities: { textDocumentSync: TextDocumentSyncKind.Incremental, hoverProvider: true, documentSymbolProvider: true },
+    capabilities: { textDocumentSync: TextDocumentSyncKind.Incremental, hoverProvider: true, documentSymbolProvider: true, definitionProvider: true },
     serverInfo: { name: "meanet" },
   }));
   documents.onDidChangeContent((e) => refresh(e.document));
@@ -58,6 +58,11 @@ export function startServer(connection: Connection = createConnection(ProposedFe
     const doc = documents.get(p.textDocument.uri);
     const a = analyses.get(p.textDocument.uri);
     return doc && a ? (hoverAt(a, doc.offsetAt(p.position)) ?? null) : null;
+  });
+  connection.onDefinition((p) => {
+    const doc = documents.get(p.textDocument.uri);
+    const a = analyses.get(p.textDocument.uri);
+    return doc && a ? (definitionAt(a, doc.offsetAt(p.position)) ?? null) : null;
   });
   connection.onDocumentSymbol((p) => {
     const a = analyses.get(p.textDocument.uri);
