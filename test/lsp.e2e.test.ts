@@ -97,6 +97,22 @@ describe("meanet lsp", () => {
     expect(await client.request("textDocument/definition", { textDocument: { uri: URI }, position: { line: 0, character: 1 } })).toBeNull();
   });
 
+  it("finds the references of main's `features` (its exit and the extension's read) and renames it there, and refuses names that cannot be renamed", async () => {
+    const at = positionOf(TEXT, "features = relu", 1);
+    const refs = (await client.request("textDocument/references", { textDocument: { uri: URI }, position: at, context: { includeDeclaration: true } })) as { uri: string; range: { start: { line: number; character: number } } }[];
+    const starts = refs.map((r) => r.range.start);
+    expect(starts).toEqual([positionOf(TEXT, "features = relu", 0), positionOf(TEXT, "features), num_classes", 0), positionOf(TEXT, "features, adaptive.out", 0)]);
+    const edit = await client.request("textDocument/rename", { textDocument: { uri: URI }, position: at, newName: "trunk" });
+    const edits = edit.changes[URI] as { range: { start: { line: number; character: number }; end: { line: number; character: number } }; newText: string }[];
+    expect(edits.map((e) => e.range.start)).toEqual(starts);
+    expect(edits.every((e) => e.newText === "trunk" && e.range.end.character - e.range.start.character === "features".length)).toBe(true);
+    // A reassigned tensor: `x` read in `x = relu(batchnorm(conv2d(x, 32…` is the x before it, not itself.
+    const x = await client.request("textDocument/definition", { textDocument: { uri: URI }, position: positionOf(TEXT, "conv2d(x, 32", "conv2d(".length) });
+    expect(x.range.start.line).toBeLessThan(positionOf(TEXT, "conv2d(x, 32", 0).line);
+    await expect(client.request("textDocument/rename", { textDocument: { uri: URI }, position: positionOf(TEXT, "basic_block(", 1), newName: "block2" })).rejects.toThrow(/not in this file/);
+    await expect(client.request("textDocument/rename", { textDocument: { uri: URI }, position: at, newName: "2x" })).rejects.toThrow(/not a name/);
+  });
+
   it("gives the outline: the blocks with their tensors and exits, the devices, the training stages", async () => {
     const symbols = (await client.request("textDocument/documentSymbol", { textDocument: { uri: URI } })) as { name: string; children?: { name: string }[] }[];
     const byName = (n: string) => symbols.filter((s) => s.name === n);

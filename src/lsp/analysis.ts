@@ -278,6 +278,14 @@ function exits(body: readonly Statement[]): Extract<Statement, { kind: "exit" }>
   return body.flatMap((s) => (s.kind === "exit" ? [s] : s.kind === "if" ? [...exits(s.then), ...exits(s.otherwise)] : []));
 }
 
+/** Imported files' syntax trees, parsed once per analysis (sources are new objects on each compile). */
+const trees = new WeakMap<Source, SpecFile>();
+function parsed(source: Source): SpecFile {
+  let tree = trees.get(source);
+  if (!tree) trees.set(source, (tree = parse(source).ast));
+  return tree;
+}
+
 /**
  * Where the name under the cursor is defined: a tensor at its last assignment before the cursor in
  * the same body (or a def's parameter, or the input), `block.tensor` at that block's last
@@ -292,7 +300,8 @@ export function definitionAt(a: Analysis, offset: number): Location | undefined 
   const blockNamed = (name: string) => blocks.find((b) => b.name.name === name);
   switch (at.kind) {
     case "name": {
-      const before = assignments(at.body).filter((s) => s.target.name === at.name && s.span.start < offset);
+      // Statements wholly before the cursor: in `x = f(x)` the `x` read is the previous one.
+      const before = assignments(at.body).filter((s) => s.target.name === at.name && s.span.end <= offset);
       if (before.length) return location(before[before.length - 1]!.target.span);
       const def = a.ast.items.find((i): i is DefDecl => i.kind === "def" && i.body === at.body);
       const param = def?.params.find((p) => p.name.name === at.name);
@@ -309,7 +318,7 @@ export function definitionAt(a: Analysis, offset: number): Location | undefined 
     }
     case "callee": {
       // The spec's own defs first, then those of the files it imports.
-      const files = [a.ast, ...a.result.sources.slice(1).map((s) => parse(s).ast)];
+      const files = [a.ast, ...a.result.sources.slice(1).map(parsed)];
       for (const file of files) {
         const def = file.items.find((i): i is DefDecl => i.kind === "def" && i.name.name === at.name);
         if (def) return location(def.name.span);
@@ -324,4 +333,101 @@ export function definitionAt(a: Analysis, offset: number): Location | undefined 
       return undefined;
     }
   }
+}
+
+/** Every place a name is written in the main file: uses (names, `block.member`, callees, exits in `route`) and definition sites. */
+function occurrences(ast: SpecFile): { span: Span; definition: boolean }[] {
+  const out: { span: Span; definition: boolean }[] = [];
+  const expr = (e: Expr | undefined): void => {
+    if (!e) return;
+    switch (e.kind) {
+      case "name":
+        out.push({ span: e.span, definition: false });
+        return;
+      case "member":
+        expr(e.object);
+        out.push({ span: e.member.span, definition: false });
+        return;
+      case "call":
+        expr(e.callee);
+        for (const arg of e.args) expr(arg.value);
+        return;
+      case "list":
+        e.elements.forEach(expr);
+        return;
+      case "unary":
+        expr(e.operand);
+        return;
+      case "binary":
+        expr(e.left);
+        expr(e.right);
+        return;
+      default:
+        return;
+    }
+  };
+  const body = (stmts: readonly Statement[]): void => {
+    for (const s of stmts) {
+      if (s.kind === "assign") {
+        out.push({ span: s.target.span, definition: true });
+        expr(s.value);
+        expr(s.repeat);
+      } else if (s.kind === "exit") {
+        out.push({ span: s.name.span, definition: true });
+        expr(s.classes);
+        expr(s.value);
+      } else if (s.kind === "return") expr(s.value);
+      else {
+        expr(s.condition);
+        body(s.then);
+        body(s.otherwise);
+      }
+    }
+  };
+  for (const item of ast.items) {
+    if (item.kind === "block" || item.kind === "def") {
+      out.push({ span: item.name.span, definition: true });
+      if (item.kind === "def") for (const p of item.params) out.push({ span: p.name.span, definition: true });
+      body(item.body);
+    } else if (item.kind === "route") {
+      for (const rule of item.rules) {
+        out.push({ span: rule.target.span, definition: false });
+        expr(rule.condition);
+      }
+    } else if (item.kind === "input") out.push({ span: item.name.span, definition: true });
+  }
+  return out;
+}
+
+const sameLocation = (x: Location | undefined, y: Location) => x !== undefined && x.uri === y.uri && x.range.start.line === y.range.start.line && x.range.start.character === y.range.start.character;
+
+/** The definition the cursor is on or refers to, and every place in the main file that refers to it. */
+export function referencesAt(a: Analysis, offset: number, includeDeclaration: boolean): Location[] {
+  const here = occurrences(a.ast).find((o) => inside(o.span, offset));
+  if (!here) return [];
+  // On a definition site the definition is the site itself; elsewhere, where the name resolves to.
+  const target = here.definition ? { uri: uriOf(here.span.source.name), range: rangeOf(here.span) } : definitionAt(a, offset);
+  if (!target) return [];
+  const refs: Location[] = [];
+  for (const o of occurrences(a.ast)) {
+    const loc = { uri: uriOf(o.span.source.name), range: rangeOf(o.span) };
+    if (sameLocation(target, loc)) continue;
+    // A later assignment to the same name is a definition of its own; only uses resolve to this one.
+    if (!o.definition && sameLocation(definitionAt(a, o.span.start), target)) refs.push(loc);
+  }
+  return includeDeclaration ? [target, ...refs] : refs;
+}
+
+/**
+ * The edits that rename the name under the cursor (a tensor, block, def or exit of the main file)
+ * and every reference to it; an error message when it cannot be renamed (not a name, a definition
+ * in another file such as `std/`, or a new name that is not an identifier).
+ */
+export function renameAt(a: Analysis, offset: number, newName: string): { edits: { range: Range; newText: string }[] } | { error: string } {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(newName)) return { error: `\`${newName}\` is not a name (letters, digits and _, not starting with a digit)` };
+  const all = referencesAt(a, offset, true);
+  if (!all.length) return { error: "nothing to rename here: put the cursor on a tensor, block, def or exit" };
+  const main = uriOf(a.main.name);
+  if (all[0]!.uri !== main) return { error: `it is defined in ${all[0]!.uri}, not in this file` };
+  return { edits: all.filter((l) => l.uri === main).map((l) => ({ range: l.range, newText: newName })) };
 }

@@ -5,11 +5,11 @@
  * into; it answers hover (shapes and costs of a statement or a block) and document symbols.
  */
 import { fileURLToPath } from "node:url";
-import { createConnection, ProposedFeatures, TextDocuments, TextDocumentSyncKind, type Connection } from "vscode-languageserver/node.js";
+import { createConnection, ErrorCodes, ProposedFeatures, ResponseError, TextDocuments, TextDocumentSyncKind, type Connection } from "vscode-languageserver/node.js";
 import { TextDocument } from "vscode-languageserver-textdocument";
 import type { FileSystem } from "../ir/index.js";
 import { nodeFs } from "../toolchain/fs.js";
-import { analyse, definitionAt, diagnosticsByFile, documentSymbols, hoverAt, uriOf, type Analysis } from "./analysis.js";
+import { analyse, definitionAt, diagnosticsByFile, documentSymbols, hoverAt, referencesAt, renameAt, uriOf, type Analysis } from "./analysis.js";
 
 /** Runs the server on a connection (stdio by default) until the client exits. */
 export function startServer(connection: Connection = createConnection(ProposedFeatures.all, process.stdin, process.stdout)): Connection {
@@ -45,7 +45,7 @@ export function startServer(connection: Connection = createConnection(ProposedFe
   };
 
   connection.onInitialize(() => ({
-    capabilities: { textDocumentSync: TextDocumentSyncKind.Incremental, hoverProvider: true, documentSymbolProvider: true, definitionProvider: true },
+    capabilities: { textDocumentSync: TextDocumentSyncKind.Incremental, hoverProvider: true, documentSymbolProvider: true, definitionProvider: true, referencesProvider: true, renameProvider: true },
     serverInfo: { name: "meanet" },
   }));
   documents.onDidChangeContent((e) => refresh(e.document));
@@ -63,6 +63,19 @@ export function startServer(connection: Connection = createConnection(ProposedFe
     const doc = documents.get(p.textDocument.uri);
     const a = analyses.get(p.textDocument.uri);
     return doc && a ? (definitionAt(a, doc.offsetAt(p.position)) ?? null) : null;
+  });
+  connection.onReferences((p) => {
+    const doc = documents.get(p.textDocument.uri);
+    const a = analyses.get(p.textDocument.uri);
+    return doc && a ? referencesAt(a, doc.offsetAt(p.position), p.context.includeDeclaration) : [];
+  });
+  connection.onRenameRequest((p) => {
+    const doc = documents.get(p.textDocument.uri);
+    const a = analyses.get(p.textDocument.uri);
+    if (!doc || !a) return null;
+    const r = renameAt(a, doc.offsetAt(p.position), p.newName);
+    if ("error" in r) throw new ResponseError(ErrorCodes.InvalidRequest, r.error);
+    return { changes: { [p.textDocument.uri]: r.edits } };
   });
   connection.onDocumentSymbol((p) => {
     const a = analyses.get(p.textDocument.uri);
