@@ -252,6 +252,11 @@ const CHART_CONFIG = {
   legend: { labelFontSize: 11, titleFontSize: 12, titleFontWeight: "normal", labelLimit: 320, orient: "right" },
 };
 
+/** A chart's frame (size, background, fonts) around its layers. */
+function framed(description: string, layer: unknown[]): TopLevelSpec {
+  return { description, width: PLOT.width, height: PLOT.height, padding: 8, background: "#ffffff", autosize: { type: "pad" }, config: CHART_CONFIG, layer } as TopLevelSpec;
+}
+
 export function chartSpec(report: EvalReport, kind: ChartKind): TopLevelSpec {
   const sweeps: NamedSweep[] = namedSweeps(report).map((s) => ({ ...s, points: sweepPoints(s.sweep, kind) }));
   const operating: OperatingPoint[] = systemFigures(report)
@@ -265,16 +270,11 @@ export function chartSpec(report: EvalReport, kind: ChartKind): TopLevelSpec {
   const { x, y } = channels(xAxis, yAxis);
   const xText = (v: number) => (kind === "cloudFraction" ? `cloud fraction ${percent(v, 2)}` : `edge energy ${energyText(v)}`);
 
-  return {
-    description: kind === "cloudFraction" ? "accuracy against the fraction of inputs sent to the cloud" : "accuracy against edge energy per input",
-    width: PLOT.width,
-    height: PLOT.height,
-    padding: 8,
-    background: "#ffffff",
-    autosize: { type: "pad" },
-    config: CHART_CONFIG,
-    layer: [...sweepLayers(report, sweeps, x, y, xText), operatingLayer(operating, x, y, xText), ...labelLayers(operating, sweeps, xAxis, yAxis, x, y)],
-  } as TopLevelSpec;
+  return framed(kind === "cloudFraction" ? "accuracy against the fraction of inputs sent to the cloud" : "accuracy against edge energy per input", [
+    ...sweepLayers(report, sweeps, x, y, xText),
+    operatingLayer(operating, x, y, xText),
+    ...labelLayers(operating, sweeps, xAxis, yAxis, x, y),
+  ]);
 }
 
 const CURVE_COLORS: Record<GapCurve["system"], string> = { routed: SYSTEM_COLORS.routed, entropyExit: SYSTEM_COLORS.entropyExit, random: "#777777" };
@@ -328,16 +328,7 @@ export function gapChartSpec(report: EvalReport): TopLevelSpec | null {
       description: { field: "desc" },
     },
   };
-  return {
-    description: "share of the cloud's accuracy gain over the edge alone recovered, against the fraction of inputs sent to the cloud",
-    width: PLOT.width,
-    height: PLOT.height,
-    padding: 8,
-    background: "#ffffff",
-    autosize: { type: "pad" },
-    config: CHART_CONFIG,
-    layer: [...lines, points],
-  } as TopLevelSpec;
+  return framed("share of the cloud's accuracy gain over the edge alone recovered, against the fraction of inputs sent to the cloud", [...lines, points]);
 }
 
 /** The cloud fraction of a system: the fraction answered at cloud exits, known from the cloud-only baseline's exits. */

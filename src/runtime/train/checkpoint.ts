@@ -9,6 +9,7 @@ import { join } from "node:path";
 import type { BlockModel } from "./builder.js";
 import type { Progress } from "./progress.js";
 import type { StageReport } from "./report.js";
+import { concatFloat32 } from "./flat.js";
 import { tf } from "./tf.js";
 import { restoreWeights, saveModel } from "./weights.js";
 
@@ -103,13 +104,7 @@ async function saveOptimizer(dir: string, optimizer: tf.Optimizer): Promise<void
     specs.push({ name, shape: tensor.shape });
     chunks.push((await tensor.data()) as Float32Array);
   }
-  const total = chunks.reduce((s, c) => s + c.length, 0);
-  const buf = new Float32Array(total);
-  let off = 0;
-  for (const c of chunks) {
-    buf.set(c, off);
-    off += c.length;
-  }
+  const buf = concatFloat32(chunks);
   writeFileSync(join(dir, "optimizer.json"), JSON.stringify(specs));
   writeFileSync(join(dir, "optimizer.bin"), new Uint8Array(buf.buffer));
 }

@@ -1,3 +1,4 @@
+import { concatFloat32 } from "./flat.js";
 import type { Collective } from "./parallel/collective.js";
 import { currentShard } from "./parallel/shard.js";
 import { tf, type Tensor } from "./tf.js";
@@ -265,14 +266,8 @@ export class BatchNorm extends tf.layers.Layer {
 
 /** The replicas' sums of `ts` (float32 tensors), in one meeting. */
 function allReduceTensors(collective: Collective, ts: Tensor[]): Tensor[] {
-  const flat = new Float32Array(ts.reduce((s, t) => s + t.size, 0));
+  const sum = collective.allReduce(concatFloat32(ts.map((t) => t.dataSync() as Float32Array)));
   let at = 0;
-  for (const t of ts) {
-    flat.set(t.dataSync() as Float32Array, at);
-    at += t.size;
-  }
-  const sum = collective.allReduce(flat);
-  at = 0;
   return ts.map((t) => {
     const out = tf.tensor(sum.subarray(at, at + t.size), t.shape, "float32");
     at += t.size;

@@ -5,6 +5,7 @@
  */
 import type { IrJson } from "../../format/ir.js";
 import type { BlockModel } from "./builder.js";
+import { concatFloat32 } from "./flat.js";
 import { inputTensor, runBlocks } from "./forward.js";
 import type { Collective } from "./parallel/collective.js";
 import type { StageGraph } from "./stage.js";
@@ -90,16 +91,9 @@ export function replicaStep(
   // This shard's gradients, its share of the loss and its hits, as one vector: [grads…, loss, hits].
   const local = tf.tidy(() => {
     const { value, grads } = tf.variableGrads(stageLoss(ir, models, graph, weightDecay, batch, (h) => (hits = h)), vars);
-    const parts = vars.map((v) => grads[v.name]!.dataSync() as Float32Array);
-    const length = parts.reduce((s, p) => s + p.length, 2);
-    const flat = new Float32Array(length);
-    let at = 0;
-    for (const p of parts) {
-      flat.set(p, at);
-      at += p.length;
-    }
-    flat[at] = value.dataSync()[0]!;
-    flat[at + 1] = hits!.dataSync()[0]!;
+    const flat = concatFloat32(vars.map((v) => grads[v.name]!.dataSync() as Float32Array), 2);
+    flat[size] = value.dataSync()[0]!;
+    flat[size + 1] = hits!.dataSync()[0]!;
     return flat;
   });
   hits?.dispose();
