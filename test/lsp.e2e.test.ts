@@ -5,8 +5,8 @@
  * included) and a block's totals, the outline, a broken spec that does not crash it, and shutdown.
  */
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { readdirSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LspClient, type LspMessage } from "./helpers/lspClient.js";
@@ -121,10 +121,43 @@ describe("meanet lsp", () => {
     expect(symbols.find((s) => s.name === "train")!.children!.map((c) => c.name)).toEqual(["main", "extension", "cloud"]);
   });
 
+  it("answers every request on each golden error spec (every compile-time code) without crashing, with the diagnostics `meanet check` gives", async () => {
+    const files = readdirSync("test/golden").filter((f) => f.endsWith(".meanet"));
+    expect(files.length).toBeGreaterThan(70);
+    const uri = pathToFileURL(resolve("test/golden/lsp-probe.meanet")).href;
+    const opened = client.next(diagnosticsFor(uri));
+    client.notify("textDocument/didOpen", { textDocument: { uri, languageId: "meanet", version: 1, text: "" } });
+    await opened;
+    let version = 1;
+    for (const f of files) {
+      const text = readFileSync(join("test/golden", f), "utf8");
+      const published = client.next(diagnosticsFor(uri));
+      client.notify("textDocument/didChange", { textDocument: { uri, version: ++version }, contentChanges: [{ text }] });
+      const codes = ((await published).params.diagnostics as { code: string }[]).map((d) => d.code);
+      const expected = readFileSync(join("test/golden", f.replace(/\.meanet$/, ".expected.txt")), "utf8");
+      const checked = [...expected.matchAll(/: (?:error|warning) (MN\d{4}):/g)].map((m) => m[1]!);
+      expect(codes.sort(), f).toEqual(checked.sort());
+      // Requests at every tenth character: none may fail.
+      const lines = text.split("\n");
+      for (let line = 0; line < lines.length; line += 3) {
+        for (let character = 0; character <= lines[line]!.length; character += 10) {
+          const position = { line, character };
+          await client.request("textDocument/hover", { textDocument: { uri }, position });
+          await client.request("textDocument/definition", { textDocument: { uri }, position });
+          await client.request("textDocument/references", { textDocument: { uri }, position, context: { includeDeclaration: true } });
+        }
+      }
+      await client.request("textDocument/documentSymbol", { textDocument: { uri } });
+    }
+    client.notify("textDocument/didClose", { textDocument: { uri } });
+  }, 120_000);
+
   it("survives specs that do not parse: each edit gets its diagnostics, and the server still answers", async () => {
     const uri = pathToFileURL(resolve("test/golden/broken.meanet")).href;
     const junk = ["block {", "block main on edge {\n  x = conv2d(image, \n}", "\u0000\u0001 route { cloud when", TEXT.slice(0, TEXT.length / 2)];
+    const opened = client.next(diagnosticsFor(uri));
     client.notify("textDocument/didOpen", { textDocument: { uri, languageId: "meanet", version: 1, text: "" } });
+    await opened;
     for (const [i, text] of junk.entries()) {
       const published = client.next(diagnosticsFor(uri));
       client.notify("textDocument/didChange", { textDocument: { uri, version: i + 2 }, contentChanges: [{ text }] });
