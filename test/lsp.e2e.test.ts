@@ -113,6 +113,19 @@ describe("meanet lsp", () => {
     await expect(client.request("textDocument/rename", { textDocument: { uri: URI }, position: at, newName: "2x" })).rejects.toThrow(/not a name/);
   });
 
+  it("formats a document as `meanet fmt` does, and leaves a formatted one alone", async () => {
+    const uri = pathToFileURL(resolve("test/golden/lsp-format.meanet")).href;
+    const messy = TEXT.replace("x = concat(main.features, adaptive.out)", "x=concat( main.features,adaptive.out )");
+    const opened = client.next(diagnosticsFor(uri));
+    client.notify("textDocument/didOpen", { textDocument: { uri, languageId: "meanet", version: 1, text: messy } });
+    await opened;
+    const edits = await client.request("textDocument/formatting", { textDocument: { uri }, options: { tabSize: 2, insertSpaces: true } });
+    expect(edits).toHaveLength(1);
+    expect(edits[0].newText).toBe(TEXT);
+    expect(await client.request("textDocument/formatting", { textDocument: { uri: URI }, options: { tabSize: 2, insertSpaces: true } })).toEqual([]);
+    client.notify("textDocument/didClose", { textDocument: { uri } });
+  });
+
   it("gives the outline: the blocks with their tensors and exits, the devices, the training stages", async () => {
     const symbols = (await client.request("textDocument/documentSymbol", { textDocument: { uri: URI } })) as { name: string; children?: { name: string }[] }[];
     const byName = (n: string) => symbols.filter((s) => s.name === n);

@@ -19,6 +19,7 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; summary: string }
   run: { load: async () => (await import("./run.js")).run, summary: "classify the test images through the routed edge-cloud path; accuracy, exits, latency, energy" },
   predict: { load: async () => (await import("./predict.js")).predict, summary: "classify PNG or JPEG files through the routed edge-cloud path; label, exit, confidence, times per image" },
   eval: { load: async () => (await import("./eval.js")).evalCommand, summary: "accuracy, exit fractions, energy and latency of the routed system and its baselines; calibration; report.html" },
+  fmt: { load: async () => (await import("./fmt.js")).fmt, summary: "lay specs out canonically: to stdout, --write to rewrite them, --check to fail on the ones that would change" },
   lsp: { load: async () => (await import("./lsp.js")).lsp, summary: "language server over stdio for editors: diagnostics as you type, shapes and costs on hover, an outline" },
   build: { load: async () => (await import("./build.js")).build, summary: "compile, train, export, verify and eval in one command, reusing every stage whose inputs are unchanged; assertions as gates" },
 };

@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { createConnection, ErrorCodes, ProposedFeatures, ResponseError, TextDocuments, TextDocumentSyncKind, type Connection } from "vscode-languageserver/node.js";
 import { TextDocument } from "vscode-languageserver-textdocument";
 import type { FileSystem } from "../ir/index.js";
+import { formatSpec } from "../parser/format.js";
 import { nodeFs } from "../toolchain/fs.js";
 import { analyse, definitionAt, diagnosticsByFile, documentSymbols, hoverAt, referencesAt, renameAt, uriOf, type Analysis } from "./analysis.js";
 
@@ -45,7 +46,7 @@ export function startServer(connection: Connection = createConnection(ProposedFe
   };
 
   connection.onInitialize(() => ({
-    capabilities: { textDocumentSync: TextDocumentSyncKind.Incremental, hoverProvider: true, documentSymbolProvider: true, definitionProvider: true, referencesProvider: true, renameProvider: true },
+    capabilities: { textDocumentSync: TextDocumentSyncKind.Incremental, hoverProvider: true, documentSymbolProvider: true, definitionProvider: true, referencesProvider: true, renameProvider: true, documentFormattingProvider: true },
     serverInfo: { name: "meanet" },
   }));
   documents.onDidChangeContent((e) => refresh(e.document));
@@ -76,6 +77,16 @@ export function startServer(connection: Connection = createConnection(ProposedFe
     const r = renameAt(a, doc.offsetAt(p.position), p.newName);
     if ("error" in r) throw new ResponseError(ErrorCodes.InvalidRequest, r.error);
     return { changes: { [p.textDocument.uri]: r.edits } };
+  });
+  connection.onDocumentFormatting((p) => {
+    const doc = documents.get(p.textDocument.uri);
+    const a = analyses.get(p.textDocument.uri);
+    // As `meanet fmt`: a spec with syntax errors is left as it is.
+    if (!doc || !a || a.result.diagnostics.some((d) => d.severity === "error" && d.code.startsWith("MN1"))) return [];
+    const text = doc.getText();
+    const formatted = formatSpec(text);
+    if (formatted === null || formatted === text) return [];
+    return [{ range: { start: { line: 0, character: 0 }, end: doc.positionAt(text.length) }, newText: formatted }];
   });
   connection.onDocumentSymbol((p) => {
     const a = analyses.get(p.textDocument.uri);
