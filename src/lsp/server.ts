@@ -55,32 +55,36 @@ export function startServer(connection: Connection = createConnection(ProposedFe
     for (const uri of published.get(e.document.uri) ?? []) connection.sendDiagnostics({ uri, diagnostics: [] });
     published.delete(e.document.uri);
   });
+  answerRequests(connection, documents, analyses);
+  documents.listen(connection);
+  connection.listen();
+  return connection;
+}
+
+/** The requests on an open document: hover, definition, references, rename, formatting, symbols. */
+function answerRequests(connection: Connection, documents: TextDocuments<TextDocument>, analyses: Map<string, Analysis>): void {
+  const open = (uri: string) => ({ doc: documents.get(uri), a: analyses.get(uri) });
   connection.onHover((p) => {
-    const doc = documents.get(p.textDocument.uri);
-    const a = analyses.get(p.textDocument.uri);
+    const { doc, a } = open(p.textDocument.uri);
     return doc && a ? (hoverAt(a, doc.offsetAt(p.position)) ?? null) : null;
   });
   connection.onDefinition((p) => {
-    const doc = documents.get(p.textDocument.uri);
-    const a = analyses.get(p.textDocument.uri);
+    const { doc, a } = open(p.textDocument.uri);
     return doc && a ? (definitionAt(a, doc.offsetAt(p.position)) ?? null) : null;
   });
   connection.onReferences((p) => {
-    const doc = documents.get(p.textDocument.uri);
-    const a = analyses.get(p.textDocument.uri);
+    const { doc, a } = open(p.textDocument.uri);
     return doc && a ? referencesAt(a, doc.offsetAt(p.position), p.context.includeDeclaration) : [];
   });
   connection.onRenameRequest((p) => {
-    const doc = documents.get(p.textDocument.uri);
-    const a = analyses.get(p.textDocument.uri);
+    const { doc, a } = open(p.textDocument.uri);
     if (!doc || !a) return null;
     const r = renameAt(a, doc.offsetAt(p.position), p.newName);
     if ("error" in r) throw new ResponseError(ErrorCodes.InvalidRequest, r.error);
     return { changes: { [p.textDocument.uri]: r.edits } };
   });
   connection.onDocumentFormatting((p) => {
-    const doc = documents.get(p.textDocument.uri);
-    const a = analyses.get(p.textDocument.uri);
+    const { doc, a } = open(p.textDocument.uri);
     // As `meanet fmt`: a spec with syntax errors is left as it is.
     if (!doc || !a || a.result.diagnostics.some((d) => d.severity === "error" && d.code.startsWith("MN1"))) return [];
     const text = doc.getText();
@@ -92,7 +96,4 @@ export function startServer(connection: Connection = createConnection(ProposedFe
     const a = analyses.get(p.textDocument.uri);
     return a ? documentSymbols(a.ast) : [];
   });
-  documents.listen(connection);
-  connection.listen();
-  return connection;
 }
