@@ -38,9 +38,9 @@ function gapSection(r: EvalReport): string[] {
     "",
     `At the operating points: ${Object.entries(g.systems).map(([name, o]) => `${name} ${pct(o.pgr, 1)} at ${pct(o.cloudFraction, 1)} cloud`).join("; ")}.`,
     "",
-    "| curve | APGR | APGR over 0–10% | CPT(50%) | CPT(80%) | CPT(100%) |",
-    "|---|---:|---:|---:|---:|---:|",
-    ...g.curves.map((c) => `| ${names[c.system] ?? c.system} | ${pct(c.apgr, 1)} | ${pct(c.apgrLow, 1)} | ${cpt(c.cpt["50"])} | ${cpt(c.cpt["80"])} | ${cpt(c.cpt["100"])} |`),
+    "| curve | accuracy at 5% cloud | at 10% | APGR | APGR over 0–10% | CPT(50%) | CPT(80%) | CPT(100%) |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ...g.curves.map((c) => `| ${names[c.system] ?? c.system} | ${pct(c.accuracyAt?.["5"])} | ${pct(c.accuracyAt?.["10"])} | ${pct(c.apgr, 1)} | ${pct(c.apgrLow, 1)} | ${cpt(c.cpt["50"])} | ${cpt(c.cpt["80"])} | ${cpt(c.cpt["100"])} |`),
   ];
 }
 

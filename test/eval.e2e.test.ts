@@ -152,6 +152,12 @@ describe("meanet eval", () => {
       expect(p.pgr).toBeCloseTo(pgr(p.accuracy), 5);
       expect(sweep.points.some((q) => q.cloudFraction === p.cloudFraction)).toBe(true);
     }
+    // Accuracy at 5% and 10% cloud lies between the curve's accuracies around it.
+    for (const c of g.curves) {
+      const accs = c.points.map((p) => p.accuracy);
+      for (const v of Object.values(c.accuracyAt!)) expect(v).toBeGreaterThanOrEqual(Math.min(...accs) - 1e-9);
+    }
+    expect(random.accuracyAt!["10"]).toBeCloseTo(0.9 * b.edgeOnly.accuracy + 0.1 * b.cloudOnly.accuracy, 5);
     expect(curve.apgr).toBeGreaterThanOrEqual(Math.min(...curve.points.map((p) => p.pgr)));
     expect(curve.apgr).toBeLessThanOrEqual(Math.max(...curve.points.map((p) => p.pgr)));
   });

@@ -39,6 +39,9 @@ describe("gap recovery", () => {
     const routed = g.curves.find((c) => c.system === "routed")!;
     expect(routed.points.map((p) => p.pgr)).toEqual([expect.closeTo(0.2, 6), expect.closeTo(0.8, 6), expect.closeTo(1, 6)]);
     expect(routed.cpt["50"]).toBeCloseTo(0.05, 6);
+    // Accuracy at 5% cloud: halfway between (0, 0.82) and (0.1, 0.88).
+    expect(routed.accuracyAt).toEqual({ "5": expect.closeTo(0.85, 6), "10": expect.closeTo(0.88, 6) });
+    expect(random.accuracyAt!["10"]).toBeCloseTo(0.81, 6);
     expect(gapRecovery(0.9, 0.9, {}, [], [0, 1])).toBeNull();
     expect(gapRecovery(0.9, 0.85, {}, [], [0, 1])).toBeNull();
   });

@@ -98,10 +98,10 @@ export function gapLines(r: EvalReport): string[] {
   if (!g) return ["gap recovered: none to recover (the cloud alone is no more accurate than the edge alone)"];
   const systems = Object.entries(g.systems).map(([name, s]) => `${name} ${pct(s.pgr)} at ${pct(s.cloudFraction)} cloud`);
   const cpt = (x: number | null) => (x === null ? "not reached" : pct(x));
-  const rows = g.curves.map((c) => [CURVE_NAMES[c.system] ?? c.system, pct(c.apgr), pct(c.apgrLow), cpt(c.cpt["50"]), cpt(c.cpt["80"]), cpt(c.cpt["100"])]);
+  const rows = g.curves.map((c) => [CURVE_NAMES[c.system] ?? c.system, pct(c.accuracyAt?.["5"] ?? null), pct(c.accuracyAt?.["10"] ?? null), pct(c.apgr), pct(c.apgrLow), cpt(c.cpt["50"]), cpt(c.cpt["80"]), cpt(c.cpt["100"])]);
   return [
     `gap recovered (PGR: share of the cloud's gain over edge only, ${pct(g.edgeOnly)} → ${pct(g.cloudOnly)}): ${systems.join(", ")}`,
-    table(["curve", "APGR", "APGR 0–10%", "cloud for PGR 50%", "PGR 80%", "PGR 100%"], rows, [false, true, true, true, true, true]),
+    table(["curve", "accuracy at 5% cloud", "at 10%", "APGR", "APGR 0–10%", "cloud for PGR 50%", "PGR 80%", "PGR 100%"], rows, [false, true, true, true, true, true, true, true]),
   ];
 }
 

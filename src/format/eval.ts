@@ -52,6 +52,8 @@ export interface GapCurve {
   apgrLow: number;
   /** CPT(x): the smallest cloud fraction at which the curve reaches PGR x (interpolated), by x in percent; null when it never does. */
   cpt: { "50": number | null; "80": number | null; "100": number | null };
+  /** Accuracy at cloud fractions 5% and 10% (interpolated along the curve), by fraction in percent. Absent in reports that predate it. */
+  accuracyAt?: { "5": number; "10": number };
 }
 
 /**

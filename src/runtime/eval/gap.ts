@@ -30,21 +30,27 @@ export function curvePoints(points: readonly { cloudFraction: number; accuracy: 
  */
 export function meanPgr(points: GapCurve["points"], from: number, to: number): number {
   if (!points.length) return NaN;
-  const at = (x: number): number => {
-    if (x <= points[0]!.cloudFraction) return points[0]!.pgr;
-    for (let i = 1; i < points.length; i++) {
-      const p = points[i - 1]!;
-      const q = points[i]!;
-      if (x <= q.cloudFraction) return p.pgr + ((q.pgr - p.pgr) * (x - p.cloudFraction)) / (q.cloudFraction - p.cloudFraction);
-    }
-    return points[points.length - 1]!.pgr;
-  };
+  const at = (x: number) => valueAt(points, x, "pgr");
   // Breakpoints inside the range, where the integrand is linear between neighbours: exact trapezoids.
   const xs = [from, ...points.map((p) => p.cloudFraction).filter((x) => x > from && x < to), to];
   let area = 0;
   for (let i = 1; i < xs.length; i++) area += ((at(xs[i - 1]!) + at(xs[i]!)) / 2) * (xs[i]! - xs[i - 1]!);
   return area / (to - from);
 }
+
+/** A curve's accuracy or PGR at cloud fraction x: linear between its points, level beyond its first and last. */
+export function valueAt(points: GapCurve["points"], x: number, key: "accuracy" | "pgr"): number {
+  if (x <= points[0]!.cloudFraction) return points[0]![key];
+  for (let i = 1; i < points.length; i++) {
+    const p = points[i - 1]!;
+    const q = points[i]!;
+    if (x <= q.cloudFraction) return p[key] + ((q[key] - p[key]) * (x - p.cloudFraction)) / (q.cloudFraction - p.cloudFraction);
+  }
+  return points[points.length - 1]![key];
+}
+
+/** The cloud fractions at which each curve's accuracy is reported (the low-offload range). */
+export const ACCURACY_AT = [0.05, 0.1] as const;
 
 /** The smallest cloud fraction at which the curve reaches PGR `target` (linear between points), or null. */
 export function cloudFractionFor(points: GapCurve["points"], target: number): number | null {
@@ -60,7 +66,8 @@ export function cloudFractionFor(points: GapCurve["points"], target: number): nu
 
 function curveOf(system: GapCurve["system"], condition: string, points: GapCurve["points"]): GapCurve {
   const cpt = Object.fromEntries(CPT_TARGETS.map((t) => [String(Math.round(t * 100)), cloudFractionFor(points, t)])) as GapCurve["cpt"];
-  return { system, condition, points, apgr: round(meanPgr(points, 0, 1)), apgrLow: round(meanPgr(points, 0, 0.1)), cpt };
+  const accuracyAt = Object.fromEntries(ACCURACY_AT.map((f) => [String(Math.round(f * 100)), round(valueAt(points, f, "accuracy"))])) as GapCurve["accuracyAt"];
+  return { system, condition, points, apgr: round(meanPgr(points, 0, 1)), apgrLow: round(meanPgr(points, 0, 0.1)), cpt, accuracyAt };
 }
 
 /**
