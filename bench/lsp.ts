@@ -7,7 +7,7 @@
  *
  *   node --import tsx bench/lsp.ts [--json] [--layers N] [--runs R] [--warmup W]
  *
- * Targets (issue): diagnostics ≤ 50 ms, hover ≤ 10 ms (medians). The last line with --json is one JSON object.
+ * Targets: diagnostics ≤ 50 ms, hover ≤ 10 ms (medians). The last line with --json is one JSON object.
  */
 import { spawn } from "node:child_process";
 import { resolve } from "node:path";
