@@ -80,8 +80,7 @@ const within = (inner: Span, outer: Span) => inner.source === outer.source && in
 
 /** The nodes of the IR whose place is inside `span` (a statement or a block), in graph order. */
 function nodesIn(a: Analysis, span: Span): number[] {
-  const graph = a.result.ir!;
-  return graph.nodes.filter((n) => n.span.source.name === span.source.name && within({ ...n.span, source: span.source }, span)).map((n) => n.id);
+  return a.result.ir!.nodes.filter((n) => within(n.span, span)).map((n) => n.id);
 }
 
 const range = (from: number, to: number) => Array.from({ length: Math.max(0, to - from) }, (_, i) => from + i);
@@ -403,13 +402,14 @@ const sameLocation = (x: Location | undefined, y: Location) => x !== undefined &
 
 /** The definition the cursor is on or refers to, and every place in the main file that refers to it. */
 export function referencesAt(a: Analysis, offset: number, includeDeclaration: boolean): Location[] {
-  const here = occurrences(a.ast).find((o) => inside(o.span, offset));
+  const all = occurrences(a.ast);
+  const here = all.find((o) => inside(o.span, offset));
   if (!here) return [];
   // On a definition site the definition is the site itself; elsewhere, where the name resolves to.
   const target = here.definition ? { uri: uriOf(here.span.source.name), range: rangeOf(here.span) } : definitionAt(a, offset);
   if (!target) return [];
   const refs: Location[] = [];
-  for (const o of occurrences(a.ast)) {
+  for (const o of all) {
     const loc = { uri: uriOf(o.span.source.name), range: rangeOf(o.span) };
     if (sameLocation(target, loc)) continue;
     // A later assignment to the same name is a definition of its own; only uses resolve to this one.

@@ -93,7 +93,7 @@ function answerRequests(connection: Connection, documents: TextDocuments<TextDoc
     return [{ range: { start: { line: 0, character: 0 }, end: doc.positionAt(text.length) }, newText: formatted }];
   });
   connection.onDocumentSymbol((p) => {
-    const a = analyses.get(p.textDocument.uri);
+    const { a } = open(p.textDocument.uri);
     return a ? documentSymbols(a.ast) : [];
   });
 }

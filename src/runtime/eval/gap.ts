@@ -15,7 +15,11 @@ export const CPT_TARGETS = [0.5, 0.8, 1] as const;
 /** Points of a curve sorted by cloud fraction, those at the same fraction averaged. */
 export function curvePoints(points: readonly { cloudFraction: number; accuracy: number }[], pgr: (accuracy: number) => number): GapCurve["points"] {
   const byFraction = new Map<number, number[]>();
-  for (const p of points) byFraction.set(p.cloudFraction, [...(byFraction.get(p.cloudFraction) ?? []), p.accuracy]);
+  for (const p of points) {
+    const accs = byFraction.get(p.cloudFraction);
+    if (accs) accs.push(p.accuracy);
+    else byFraction.set(p.cloudFraction, [p.accuracy]);
+  }
   return [...byFraction.entries()]
     .sort(([a], [b]) => a - b)
     .map(([cloudFraction, accs]) => {
