@@ -42,7 +42,7 @@ function randomView(rng: () => number, exits: Record<string, number>, hard: Reco
     probs[e] = z.map((v) => v / s);
   }
   return {
-    measure: (m: Measure, e: string) => measureOf(m, probs[e]!, 0, exits[e]!, hard[e]!),
+    measure: (m: Measure, e: string) => measureOf(m as Exclude<Measure, "defer">, probs[e]!, 0, exits[e]!, hard[e]!),
     argmaxIn: (e: string, set: ClassSet) => {
       const p = probs[e]!;
       let b = 0;

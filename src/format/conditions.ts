@@ -3,11 +3,24 @@
 /** A set of classes an exit covers or a condition tests: all labels, the hard or easy ones, or a list. */
 export type ClassSet = { kind: "all" } | { kind: "hard" } | { kind: "easy" } | { kind: "labels"; labels: string[] };
 
-export type Measure = "entropy" | "normalized_entropy" | "max_prob" | "margin" | "hard_mass";
+export type Measure = "entropy" | "normalized_entropy" | "max_prob" | "margin" | "hard_mass" | "defer";
 
 export interface MeasureRef {
   measure: Measure;
+  /** The exit measured; for `defer`, the first exit the deferral model reads. */
   exit: string;
+  /** For `defer` only: every exit the deferral model reads, in order. */
+  exits?: string[];
+}
+
+/** The exits a measure reads. */
+export function measureExits(m: MeasureRef): string[] {
+  return m.exits ?? [m.exit];
+}
+
+/** A measure as the spec writes it, e.g. `entropy(main)` or `defer(main, extension)`. */
+export function measureText(m: MeasureRef): string {
+  return `${m.measure}(${measureExits(m).join(", ")})`;
 }
 
 export type Threshold = { kind: "value"; value: number } | { kind: "calibrate"; metric: string; value: number };
@@ -45,9 +58,9 @@ export function conditionText(c: Condition): string {
   const set = (s: Extract<Condition, { kind: "argmax_in" }>["set"]) => (s.kind === "labels" ? `[${s.labels.map((l) => JSON.stringify(l)).join(", ")}]` : s.kind);
   switch (c.kind) {
     case "threshold":
-      return `${c.measure.measure}(${c.measure.exit}) ${c.op} ${t(c.threshold)}`;
+      return `${measureText(c.measure)} ${c.op} ${t(c.threshold)}`;
     case "versus":
-      return `${c.left.measure}(${c.left.exit}) ${c.op} ${c.right.measure}(${c.right.exit})`;
+      return `${measureText(c.left)} ${c.op} ${measureText(c.right)}`;
     case "argmax_in":
       return `argmax(${c.exit}) in ${set(c.set)}`;
     case "and":

@@ -113,11 +113,16 @@ export interface ExitProbs {
 /**
  * One sample's view for the routing conditions. `probs(exit)` finds the exit's probabilities for
  * the sample, or throws `NeedExit` / `ExitUnavailable` (see rule.ts) when it has none; the
- * measures and class tests on top are the same for every caller.
+ * measures and class tests on top are the same for every caller. `defer()` gives the sample's
+ * deferral score (it may throw the same way) when the build has a deferral model.
  */
-export function exitView(probs: (exit: string) => ExitProbs, hardIds: ReadonlySet<number>, labels: readonly string[]): ExitView {
+export function exitView(probs: (exit: string) => ExitProbs, hardIds: ReadonlySet<number>, labels: readonly string[], defer?: () => number): ExitView {
   return {
     measure: (m: Measure, exit: string) => {
+      if (m === "defer") {
+        if (!defer) throw new MeanetError(Codes.BuildInvalid, "the routing rules read `defer(…)`, and this build has no deferral model; run `meanet export` again");
+        return defer();
+      }
       const { info, data, offset } = probs(exit);
       return measureOf(m, data, offset, info.k, info.hard);
     },

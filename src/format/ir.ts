@@ -33,6 +33,11 @@ export interface TrainStage {
   /** Joint training: weight per exit; absent for stage-wise training of one exit per block set. */
   lossWeights: Record<string, number> | undefined;
   augment: "none" | "crop_flip";
+  /**
+   * A deferral stage (`defer: mlp(hidden: H)` or `defer: logistic`) trains the learned deferral rule
+   * instead of blocks: `train`, `freeze` and `data` are empty or unused. Absent for block stages.
+   */
+  defer?: { hidden: number };
 }
 
 export interface TrainingPlan {

@@ -49,6 +49,25 @@ export interface PartitionPlan {
   weightBytes?: { compiled: number; shipped: number };
 }
 
+/**
+ * The deferral model as export wrote it: an edge file that reads the probabilities of `exits` (its
+ * inputs are named like those exits' outputs in the partition files) and gives one score per input,
+ * its output `defer`. Shipped in float32.
+ */
+export interface ExportedDeferral {
+  path: string;
+  exits: { name: string; k: number }[];
+  hidden: number;
+  /** MACs per input and float32 weights, as the compiler counts them against the edge. */
+  macs: number;
+  weights: number;
+  /** Which held-out rows it was fitted on; eval calibrates thresholds on `defer` on the others. */
+  rows: { from: number; to: number; of: number };
+}
+
+/** The name of the deferral file's output. */
+export const DEFER_OUTPUT = "defer";
+
 /** How the int8 files of an export were calibrated. */
 export interface ExportCalibration extends Calibration {
   /** Which images, e.g. "the first 512 of 6000 held-out validation images of …". */
@@ -107,6 +126,8 @@ export interface Manifest {
     partitions: Omit<PartitionPlan, "nodes">[];
     /** How the int8 files were calibrated; null when no file is int8. Absent in manifests that predate it. */
     calibration?: ExportCalibration | null;
+    /** The learned deferral model's file (edge/defer.onnx) when a routing rule reads `defer(…)`. */
+    deferral?: ExportedDeferral;
     /**
      * Every file the export wrote, by path inside the build, in the order written: the partitions'
      * files, the Triton copy of the cloud file, and any other. Each is listed in `artifacts`.

@@ -43,7 +43,8 @@ export function hardMass(p: Float32Array, offset: number, k: number, hard: reado
   return s;
 }
 
-export function measureOf(m: Measure, p: Float32Array, offset: number, k: number, hard: readonly boolean[]): number {
+/** A measure of one exit's probabilities (every measure but `defer`, which is a model over several exits). */
+export function measureOf(m: Exclude<Measure, "defer">, p: Float32Array, offset: number, k: number, hard: readonly boolean[]): number {
   switch (m) {
     case "entropy":
       return entropy(p, offset, k);

@@ -11,6 +11,7 @@ import { orderBlocks } from "./order.js";
 import { lowerQuantize } from "./quantize.js";
 import { classSet, lowerRouting } from "./route.js";
 import { lowerTraining } from "./training.js";
+import { checkDeferral } from "./deferral.js";
 import { warnUnusedLayers } from "./unusedLayers.js";
 import type { Value } from "./values.js";
 
@@ -113,6 +114,7 @@ export function lower(main: A.SpecFile, imported: A.SpecFile[], bag: DiagnosticB
     quantize: lowerQuantize(single(of("quantize"), "quantize", bag), r),
     sourceFiles: [main.span.source.name, ...imported.map((f) => f.span.source.name)],
   };
+  checkDeferral(ir, of("train")[0], bag);
   const bindings = assigned.filter((a) => a.def === undefined).map(({ name, block, span, tensor, firstNode, endNode }) => ({ name, block, span, tensor, firstNode, endNode }));
   return { ir, shapes: store.shapes, bindings };
 }

@@ -3,7 +3,7 @@ import type { Expr, RouteDecl } from "../../parser/index.js";
 import type { ClassSet, Condition, IrBlock, IrExit, Measure, MeasureRef, RouteRuleIr, Threshold } from "../graph.js";
 import type { SectionReader } from "./context.js";
 
-export const MEASURES: readonly Measure[] = ["entropy", "normalized_entropy", "max_prob", "margin", "hard_mass"];
+export const MEASURES: readonly Measure[] = ["entropy", "normalized_entropy", "max_prob", "margin", "hard_mass", "defer"];
 export const CALIBRATION_METRICS = ["cloud_fraction", "energy", "latency", "accuracy"] as const;
 const COMPARISONS = ["<", "<=", ">", ">="] as const;
 type Comparison = (typeof COMPARISONS)[number];
@@ -120,8 +120,35 @@ function measure(e: Expr, exits: string[], r: SectionReader): MeasureRef | undef
     r.bag.error(Codes.UnknownFunction, `unknown confidence measure \`${name}\``, e.callee.span, { hint: didYouMean(name, MEASURES) ?? `measures: ${MEASURES.join(", ")}` });
     return undefined;
   }
+  if (name === "defer") return deferArgs(e, exits, r);
   const exit = exitArg(e, exits, r);
   return exit ? { measure: name as Measure, exit } : undefined;
+}
+
+/** `defer(exit, …)`: the learned deferral model over one or more distinct exits. */
+function deferArgs(call: Extract<Expr, { kind: "call" }>, exits: string[], r: SectionReader): MeasureRef | undefined {
+  if (!call.args.length) {
+    r.bag.error(Codes.BadRouteCondition, "`defer` reads one or more exits, e.g. `defer(main)` or `defer(main, extension)`", call.span);
+    return undefined;
+  }
+  const names: string[] = [];
+  for (const a of call.args) {
+    if (a.key || a.value.kind !== "name") {
+      r.bag.error(Codes.BadRouteCondition, "`defer` takes exit names, e.g. `defer(main, extension)`", a.value.span);
+      return undefined;
+    }
+    const name = a.value.name;
+    if (!exits.includes(name)) {
+      r.bag.error(Codes.UnknownRouteTarget, `there is no exit \`${name}\``, a.value.span, { hint: didYouMean(name, exits) ?? `exits: ${exits.join(", ")}` });
+      return undefined;
+    }
+    if (names.includes(name)) {
+      r.bag.error(Codes.BadRouteCondition, `\`${name}\` is listed twice`, a.value.span);
+      return undefined;
+    }
+    names.push(name);
+  }
+  return { measure: "defer", exit: names[0]!, exits: names };
 }
 
 function threshold(e: Expr, r: SectionReader): Threshold | undefined {

@@ -81,6 +81,7 @@ function stage(name: string, props: Property[], span: Expr["span"], d: Defaults,
       augment: (v) => (s.augment = r.word(v, AUGMENT, "`augment`") ?? s.augment),
       optimizer: (v) => (s.optimizer = optimizer(v, r) ?? s.optimizer),
       schedule: (v) => (s.schedule = schedule(v, r) ?? s.schedule),
+      defer: (v) => (s.defer = deferModel(v, r)),
       loss: (v) => {
         const c = r.call(v, "loss", ["weighted"]);
         if (!c) return;
@@ -99,12 +100,54 @@ function stage(name: string, props: Property[], span: Expr["span"], d: Defaults,
     },
     `stage \`${name}\``,
   );
+  if (props.some((p) => p.key.name === "defer")) return deferStage(s, props, r);
   const written = props.find((p) => p.key.name === "train");
   const listed = written && (written.value.kind !== "list" || written.value.elements.length > 0);
-  if (!listed) r.bag.error(Codes.BadStage, `stage \`${name}\` trains no block`, span, { hint: "add e.g. `train: [main]`" });
+  if (!listed) r.bag.error(Codes.BadStage, `stage \`${name}\` trains no block`, span, { hint: "add e.g. `train: [main]`, or `defer: mlp(hidden: 16)` for the deferral stage" });
   for (const b of s.freeze) if (s.train.includes(b)) r.bag.error(Codes.BadStage, `stage \`${name}\` both trains and freezes \`${b}\``, span);
   if (mode === "joint" && !s.lossWeights) r.bag.error(Codes.BadStage, `joint training needs \`loss: weighted(exit: w, …)\` in stage \`${name}\``, span);
   return s;
+}
+
+/** Epochs (full passes, one step each) and learning rate of a deferral stage that does not set them. */
+export const DEFER_DEFAULTS = { epochs: 300, lr: 0.01, hidden: 16 } as const;
+
+/** `defer: mlp(hidden: 16)` or `defer: logistic`: the model of a deferral stage. */
+function deferModel(v: Expr, r: SectionReader): { hidden: number } | undefined {
+  const c = r.call(v, "deferral model", ["mlp", "logistic"]);
+  if (!c) return undefined;
+  for (const p of c.positional) r.bag.error(Codes.UnknownArgument, `name the arguments of \`${c.name}\`, e.g. \`mlp(hidden: 16)\``, p.span);
+  if (c.name === "logistic") {
+    r.checkArgs(c, [], "logistic");
+    return { hidden: 0 };
+  }
+  r.checkArgs(c, ["hidden"], "mlp");
+  const h = c.args.get("hidden");
+  return { hidden: h ? (r.integer(h, "`hidden`") ?? DEFER_DEFAULTS.hidden) : DEFER_DEFAULTS.hidden };
+}
+
+/**
+ * A deferral stage trains no block: it fits the deferral model on held-out images once the blocks it
+ * reads are trained. Block-stage settings are errors; epochs and the optimizer are its own unless
+ * the stage sets them (the section's defaults are for blocks).
+ */
+function deferStage(s: TrainStage, props: Property[], r: SectionReader): TrainStage {
+  for (const p of props) {
+    if (["train", "freeze", "data", "loss", "augment", "batch"].includes(p.key.name)) {
+      r.bag.error(Codes.BadStage, `a deferral stage trains no block, so \`${p.key.name}\` has no meaning in stage \`${s.name}\``, p.key.span, { hint: "deferral stages take `defer`, `epochs`, `optimizer`, `seed`" });
+    }
+  }
+  const own = (key: string) => props.some((p) => p.key.name === key);
+  return {
+    ...s,
+    train: [],
+    freeze: [],
+    epochs: own("epochs") ? s.epochs : DEFER_DEFAULTS.epochs,
+    optimizer: own("optimizer") ? s.optimizer : { kind: "adam", lr: DEFER_DEFAULTS.lr, weightDecay: 0 },
+    schedule: own("schedule") ? s.schedule : { kind: "constant" },
+    lossWeights: undefined,
+    defer: s.defer ?? { hidden: DEFER_DEFAULTS.hidden },
+  };
 }
 
 function optimizer(v: Expr, r: SectionReader): OptimizerSpec | undefined {

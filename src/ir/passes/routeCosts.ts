@@ -1,4 +1,5 @@
 import type { Condition, IrGraph } from "../graph.js";
+import { measureExits } from "../../format/conditions.js";
 import type { OpCost } from "../ops/index.js";
 import type { Pass, PassContext, RouteCost } from "./pass.js";
 
@@ -6,11 +7,10 @@ function exitsIn(c: Condition | undefined, out: Set<string>): void {
   if (!c) return;
   switch (c.kind) {
     case "threshold":
-      out.add(c.measure.exit);
+      for (const x of measureExits(c.measure)) out.add(x);
       break;
     case "versus":
-      out.add(c.left.exit);
-      out.add(c.right.exit);
+      for (const x of [...measureExits(c.left), ...measureExits(c.right)]) out.add(x);
       break;
     case "argmax_in":
       out.add(c.exit);

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { exitInfos, exitView, exportedPartitions, ioBytes, partitionMacs, producerOf, unknownExit, type ExitInfo, type ExportedPartition } from "../../format/exits.js";
 import { hardClassIds } from "../../format/hardClasses.js";
 import type { IrJson } from "../../format/ir.js";
-import type { Manifest, PartitionIo } from "../../format/manifest.js";
+import { DEFER_OUTPUT, exportOf, type Manifest, type PartitionIo } from "../../format/manifest.js";
 import { argmax } from "../../format/measures.js";
 import { referenceDtype } from "../../format/quantize.js";
 import { ExitUnavailable, type ExitView } from "../../format/rules.js";
@@ -43,7 +43,12 @@ export interface ExitOutputs {
   labelNames: string[];
   /** Which files gave these outputs. */
   ran: FileSet;
+  /** The deferral model's score per input, and the files it needs (its own bit after the partitions'). */
+  defer?: { scores: Float32Array; needs: number; exits: string[] };
 }
+
+/** The name under which a view's reads record the deferral model. */
+export const DEFER_READ = "(defer)";
 
 const elements = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
@@ -92,11 +97,21 @@ export async function computeExitOutputs(build: { dir: string; ir: IrJson; manif
     exits.set(info.name, { ...info, device: info.file.device, probs: new Float32Array(count * info.k), needs: fileNeeds[files.indexOf(info.file)]! });
   }
 
+  const deferral = exportOf(manifest).deferral;
+  let defer: ExitOutputs["defer"];
+  if (deferral) {
+    // The deferral file runs on the edge after the files of the exits it reads.
+    const needs = deferral.exits.reduce((m, x) => m | exits.get(x.name)!.needs, 1 << files.length);
+    fileCosts.push({ device: "edge", macs: deferral.macs, bytesIn: 0 });
+    defer = { scores: new Float32Array(count), needs, exits: deferral.exits.map((x) => x.name) };
+  }
   const sessions: InferenceSession[] = [];
+  let deferSession: InferenceSession | undefined;
   const batch = options.batch ?? 500;
   try {
     // Evaluate the files that were exported and verified, not files changed since.
     for (const r of run) sessions.push(await openSession(join(build.dir, r.path), {}, readExportedFile(build, r.path)));
+    if (deferral) deferSession = await openSession(join(build.dir, deferral.path), {}, readExportedFile(build, deferral.path));
     const inputSize = elements(ir.input.shape);
     for (let start = 0; start < count; start += batch) {
       const n = Math.min(batch, count - start);
@@ -111,12 +126,26 @@ export async function computeExitOutputs(build: { dir: string; ir: IrJson; manif
           else values.set(o.name, tensorData(result[o.name]!));
         }
       }
+      if (deferSession) await scoreDeferral(deferSession, exits, defer!, start, n);
       options.onBatch?.(start + n);
     }
   } finally {
     for (const s of sessions) await s.release();
+    await deferSession?.release();
   }
-  return { n: count, labels, exits, files, fileCosts, hardIds: new Set(hard), labelNames: manifest.labels, ran: which };
+  return { n: count, labels, exits, files, fileCosts, hardIds: new Set(hard), labelNames: manifest.labels, ran: which, ...(defer ? { defer } : {}) };
+}
+
+/** Runs the deferral file on rows [start, start + n) of the exits' probabilities. */
+async function scoreDeferral(session: InferenceSession, exits: Map<string, ExitTable>, defer: NonNullable<ExitOutputs["defer"]>, start: number, n: number): Promise<void> {
+  const feeds = Object.fromEntries(
+    defer.exits.map((name) => {
+      const x = exits.get(name)!;
+      return [x.output.name, feedTensor("float32", x.probs.subarray(start * x.k, (start + n) * x.k), n, [x.k])];
+    }),
+  );
+  const result = await session.run(feeds);
+  defer.scores.set(result[DEFER_OUTPUT]!.data as Float32Array, start);
 }
 
 /** The prediction of an exit for input `row`, as a class id among the spec's labels. */
@@ -137,5 +166,18 @@ export function viewOf(out: ExitOutputs, row: number, read: Set<string>, skip?: 
     read.add(exit);
     return { info: x, data: x.probs, offset: row * x.k };
   };
-  return exitView(probs, out.hardIds, out.labelNames);
+  const defer = out.defer
+    ? () => {
+        read.add(DEFER_READ);
+        return out.defer!.scores[row]!;
+      }
+    : undefined;
+  return exitView(probs, out.hardIds, out.labelNames, defer);
+}
+
+/** The files a view's reads need (DEFER_READ: the deferral file and what it reads). */
+export function readNeeds(out: ExitOutputs, read: Iterable<string>): number {
+  let files = 0;
+  for (const x of read) files |= x === DEFER_READ ? out.defer!.needs : out.exits.get(x)!.needs;
+  return files;
 }

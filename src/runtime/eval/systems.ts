@@ -8,7 +8,7 @@ import type { IrJsonDevice } from "../../format/ir.js";
 import type { SystemFigures } from "../../format/eval.js";
 import { entropy } from "../../format/measures.js";
 import { decide, type Rule } from "../../format/rules.js";
-import { predictionOf, viewOf, type ExitOutputs, type ExitTable } from "./outputs.js";
+import { predictionOf, readNeeds, viewOf, type ExitOutputs, type ExitTable } from "./outputs.js";
 import { Codes, MeanetError } from "../../diagnostics/index.js";
 
 export interface Answer {
@@ -99,8 +99,7 @@ export function routedAnswers(out: ExitOutputs, rules: readonly Rule[], skip?: R
     const read = new Set<string>();
     const target = decide(rules, viewOf(out, row, read, skip), skip);
     if (target === undefined) throw new MeanetError(Codes.BuildInvalid, "no routing rule holds for an input and there is no `otherwise` rule in manifest.json");
-    let files = first | out.exits.get(target)!.needs;
-    for (const x of read) files |= out.exits.get(x)!.needs;
+    const files = first | out.exits.get(target)!.needs | readNeeds(out, read);
     answers.push({ exit: target, files });
   }
   return answers;

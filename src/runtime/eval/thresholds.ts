@@ -8,6 +8,7 @@ import { measureOf } from "../../format/measures.js";
 import { rulesFromManifest, type Rule } from "../../format/rules.js";
 import { routedAnswers, type Answer } from "./systems.js";
 import type { ExitOutputs } from "./outputs.js";
+import { Codes, MeanetError } from "../../diagnostics/index.js";
 
 export interface ThresholdSite {
   index: number;
@@ -44,8 +45,13 @@ export function thresholdSites(routing: Manifest["routing"]): ThresholdSite[] {
 
 /** Values of one site's measure, per input. */
 export function siteMeasure(out: ExitOutputs, site: ThresholdSite): (row: number) => number {
+  if (site.measure === "defer") {
+    const scores = out.defer?.scores;
+    if (!scores) throw new MeanetError(Codes.BuildInvalid, "the routing rules read `defer(…)`, and this build has no deferral model; run `meanet export` again");
+    return (row) => scores[row]!;
+  }
   const x = out.exits.get(site.exit)!;
-  return (row) => measureOf(site.measure as Measure, x.probs, row * x.k, x.k, x.hard);
+  return (row) => measureOf(site.measure as Exclude<Measure, "defer">, x.probs, row * x.k, x.k, x.hard);
 }
 
 export function siteText(s: ThresholdSite): string {
