@@ -42,6 +42,15 @@ export function deferralRead(routing: readonly { target: string; when?: unknown 
   return undefined;
 }
 
+/** The deferral model's file among a build's weights: weights/defer.json. */
+export const DEFER_WEIGHTS = "defer.json";
+
+/** The name under which routing reads record the deferral model beside the exits they read (no exit can be named so). */
+export const DEFER_READ = "(defer)";
+
+/** The deferral model's file in an export. */
+export const DEFER_FILE = "edge/defer.onnx";
+
 /** Features each exit of k outputs contributes: k probabilities, then normalized entropy, max_prob, margin. */
 export const MEASURE_FEATURES = 3;
 

@@ -103,6 +103,8 @@ export function trainingView(ir: IrJson): unknown {
     exits: ir.exits.map((x) => [x.name, x.block, tensor(x.tensor), x.classes]),
     hardClasses: ir.hardClasses,
     training: ir.training,
+    // A deferral stage learns from the edge's answers under the rules, so it reads the routing too.
+    ...(ir.training.stages.some((s) => s.defer) ? { routing: ir.routing } : {}),
   };
 }
 

@@ -5,7 +5,10 @@
  */
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { exportedFiles, type Manifest, type ExportCalibration, type ManifestArtifact, type PartitionPlan, type WeightsOrigin } from "../format/manifest.js";
+import { DEFER_FILE, deferMacs, deferWeightCount } from "../format/defer.js";
+import { randomDeferral, trainedDeferral } from "../runtime/export/deferral.js";
+import { emitDeferralOnnx } from "../codegen/onnx/index.js";
+import { exportedFiles, type ExportedDeferral, type Manifest, type ExportCalibration, type ManifestArtifact, type PartitionPlan, type WeightsOrigin } from "../format/manifest.js";
 import type { Precision } from "../format/ir.js";
 import { calibrationOf, type Calibration } from "../format/quantize.js";
 import { shippedSummary, withShippedSection } from "../codegen/shipped.js";
@@ -114,6 +117,19 @@ function reportWithExport(dir: string, manifest: Manifest, exported: NonNullable
   return { manifest: { ...manifest, ...(stages ? { stages } : {}) }, artifacts: [artifact] };
 }
 
+/** edge/defer.onnx and its manifest record, when a routing rule reads `defer(…)`. Its inputs are named like the exits' outputs. */
+function deferralFile(build: Build, plans: PartitionPlan[], o: ExportOptions, hardCount: number): { bytes: Uint8Array; record: ExportedDeferral } | undefined {
+  const model = o.randomSeed !== undefined ? randomDeferral(build.ir, hardCount, o.randomSeed) : trainedDeferral(build.dir, build.ir, hardCount);
+  if (!model) return undefined;
+  const outputName = (exit: string) => plans.flatMap((p) => p.outputs).find((io) => io.exit === exit)!.name;
+  const bytes = emitDeferralOnnx(model, model.exits.map((x) => ({ name: outputName(x.name) })), { producer: o.toolVersion, docString: `meanet model ${build.manifest.model}: the learned deferral rule over ${model.exits.map((x) => x.name).join(", ")}` });
+  const widths = model.exits.map((x) => x.k);
+  return {
+    bytes,
+    record: { path: DEFER_FILE, exits: model.exits, hidden: model.hidden, macs: deferMacs(widths, model.hidden), weights: deferWeightCount(widths, model.hidden), rows: model.training.rows },
+  };
+}
+
 export async function exportBuild(o: ExportOptions): Promise<ExportResult> {
   const build = readBuild(o.buildDir);
   const { ir, manifest } = build;
@@ -131,6 +147,8 @@ export async function exportBuild(o: ExportOptions): Promise<ExportResult> {
   const outputs = plans.map((p, i) => ({ plan: p, bytes: atPrecision.shipped[i]! }));
   const files = outputs.map(({ plan, bytes }) => ({ path: plan.path, sha256: sha256(bytes), bytes: bytes.byteLength }));
   for (const [path, bytes] of atPrecision.references) files.push({ path, sha256: sha256(bytes), bytes: bytes.byteLength });
+  const deferral = deferralFile(build, plans, o, hard.length);
+  if (deferral) files.push({ path: deferral.record.path, sha256: sha256(deferral.bytes), bytes: deferral.bytes.byteLength });
   // The Triton model repository (cloud/triton, config.pbtxt from compile) gets its own copy of the
   // cloud file, so the folder can be handed to a server as it is.
   const tritonCopy = tritonModelPath(ir.model);
@@ -139,6 +157,7 @@ export async function exportBuild(o: ExportOptions): Promise<ExportResult> {
   for (const { plan, bytes } of outputs) writeAtomic(join(o.buildDir, plan.path), bytes);
   for (const [path, bytes] of atPrecision.references) writeAtomic(join(o.buildDir, path), bytes);
   if (cloudBytes) writeAtomic(join(o.buildDir, tritonCopy), cloudBytes);
+  if (deferral) writeAtomic(join(o.buildDir, deferral.record.path), deferral.bytes);
   // Files of an earlier export that this one does not write again would be stale.
   for (const p of exportedFiles(manifest)) if (!files.some((f) => f.path === p)) rmSync(join(o.buildDir, p), { force: true });
   // A compile since that export dropped it from the manifest, but not its Triton copy from the disk.
@@ -155,6 +174,7 @@ export async function exportBuild(o: ExportOptions): Promise<ExportResult> {
     hardClasses: hard,
     partitions,
     calibration: atPrecision.calibration,
+    ...(deferral ? { deferral: deferral.record } : {}),
     // Every file written, so that readers check them all (exportedFiles in src/format/manifest.ts).
     files: files.map((f) => f.path),
   };

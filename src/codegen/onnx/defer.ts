@@ -8,6 +8,7 @@
 import { deferralProblem, featureCount, type DeferralModel } from "../../format/defer.js";
 import { OnnxGraph } from "./graph.js";
 import { DataType, encodeModel, IR_VERSION, onnx, OPSET, valueInfo, floatTensor } from "./proto.js";
+import { DEFER_OUTPUT } from "../../format/manifest.js";
 
 export interface DeferralOnnxInfo {
   /** The tool's version, as the file's producer version. */
@@ -15,8 +16,6 @@ export interface DeferralOnnxInfo {
   docString?: string;
 }
 
-/** The name of the file's one output. */
-export const DEFER_OUTPUT = "defer";
 
 /** Smallest probability the entropy takes the logarithm of: a zero probability then adds 0·log(1e-30) = 0, as the reference skips it. */
 const LOG_FLOOR = 1e-30;

@@ -1,5 +1,5 @@
 export { emitOnnx, type OnnxModelInfo } from "./emit.js";
-export { emitDeferralOnnx, DEFER_OUTPUT, type DeferralOnnxInfo } from "./defer.js";
+export { emitDeferralOnnx, type DeferralOnnxInfo } from "./defer.js";
 export { planPartitions, exitOrder, ioName, probsName } from "./plan.js";
 export type { WeightLookup, WeightTensor } from "./graph.js";
 export { decodeModel, initializerBytes, IR_VERSION, OPSET } from "./proto.js";

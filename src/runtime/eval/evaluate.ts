@@ -13,6 +13,7 @@ import { Codes, MeanetError } from "../../diagnostics/index.js";
 import { DEVICE_PRESETS, LINK_PRESETS } from "../../format/presets.js";
 import { readBuild, type Build } from "../../format/build.js";
 import { loadTestSamples } from "../infer/run.js";
+import type { FeedData } from "../infer/onnx.js";
 import { rulesFromManifest } from "../../format/rules.js";
 import { loadValidation } from "../train/data/validation.js";
 import { checkEvalAssertions } from "./assertions.js";
@@ -98,6 +99,26 @@ function recordCalibration(routing: Manifest["routing"], chosen: readonly { inde
   return copy;
 }
 
+/**
+ * The validation images thresholds are calibrated on: all of them, except those the deferral model
+ * was fitted on (the first half), so that a threshold on `defer` is not chosen where the model's
+ * scores are at their most confident.
+ */
+function calibrationImages<V extends { images: FeedData; labels: ArrayLike<number>; count: number }>(build: Build, v: V, note: (s: string) => void): V {
+  const rows = build.manifest.export?.deferral?.rows;
+  if (!rows || rows.to <= rows.from) return v;
+  if (rows.of !== v.count) {
+    note(`warning: the deferral model was fitted on ${rows.to - rows.from} of ${rows.of} held-out images, but ${v.count} are found now; calibrating on all of them`);
+    return v;
+  }
+  const size = v.images.length / v.count;
+  const keep = [...Array(v.count).keys()].filter((r) => r < rows.from || r >= rows.to);
+  const images = new (v.images.constructor as new (n: number) => FeedData)(keep.length * size);
+  keep.forEach((r, i) => images.set(v.images.subarray(r * size, (r + 1) * size), i * size));
+  note(`calibrating on the ${keep.length} held-out images the deferral model was not fitted on`);
+  return { ...v, images, labels: keep.map((r) => v.labels[r]!), count: keep.length };
+}
+
 /** The thresholds the rules run with: the spec's numbers, and `calibrate(…)` targets chosen on the validation split. */
 async function calibratedRouting(build: Build, o: EvaluateOptions, out: ExitOutputs, cloudExits: ReadonlySet<string>, note: (s: string) => void): Promise<{ routing: Manifest["routing"]; thresholds: number[]; calibration: Calibration[] }> {
   const { manifest } = build;
@@ -106,7 +127,7 @@ async function calibratedRouting(build: Build, o: EvaluateOptions, out: ExitOutp
   if (!sites.some((s) => s.threshold.kind === "calibrate")) {
     return { routing: manifest.routing, thresholds: sites.map((s) => thresholdValue(s.threshold) as number), calibration: [] };
   }
-  const v = loadValidation(build, o.data, note);
+  const v = calibrationImages(build, loadValidation(build, o.data, note), note);
   note(`calibrating ${sites.filter((s) => s.threshold.kind === "calibrate").length} threshold(s) on ${v.count} validation images`);
   // On the outputs of the files that ship (int8 edges as quantized), which the router runs: never
   // on the float32 references, which the precision comparison routes with these same thresholds.

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { exitInfos, exitView, exportedPartitions, ioBytes, partitionMacs, producerOf, unknownExit, type ExitInfo, type ExportedPartition } from "../../format/exits.js";
 import { hardClassIds } from "../../format/hardClasses.js";
 import type { IrJson } from "../../format/ir.js";
+import { DEFER_READ } from "../../format/defer.js";
 import { DEFER_OUTPUT, exportOf, type Manifest, type PartitionIo } from "../../format/manifest.js";
 import { argmax } from "../../format/measures.js";
 import { referenceDtype } from "../../format/quantize.js";
@@ -46,9 +47,6 @@ export interface ExitOutputs {
   /** The deferral model's score per input, and the files it needs (its own bit after the partitions'). */
   defer?: { scores: Float32Array; needs: number; exits: string[] };
 }
-
-/** The name under which a view's reads record the deferral model. */
-export const DEFER_READ = "(defer)";
 
 const elements = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 

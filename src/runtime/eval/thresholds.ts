@@ -3,7 +3,7 @@
  * swept or calibrated while the others keep their values. Numbered like routingThresholds.
  */
 import type { Manifest } from "../../format/manifest.js";
-import { conditionText, type Condition, type Measure, type RecordedThreshold } from "../../format/conditions.js";
+import { conditionText, measureText, type Condition, type Measure, type RecordedThreshold } from "../../format/conditions.js";
 import { measureOf } from "../../format/measures.js";
 import { rulesFromManifest, type Rule } from "../../format/rules.js";
 import { routedAnswers, type Answer } from "./systems.js";
@@ -16,6 +16,8 @@ export interface ThresholdSite {
   target: string;
   measure: string;
   exit: string;
+  /** The measure as the spec writes it, e.g. `defer(main, extension)`. */
+  text: string;
   op: string;
   threshold: RecordedThreshold;
 }
@@ -27,7 +29,7 @@ export function thresholdSites(routing: Manifest["routing"]): ThresholdSite[] {
     if (!c) return;
     switch (c.kind) {
       case "threshold":
-        sites.push({ index: sites.length, target, measure: c.measure.measure, exit: c.measure.exit, op: c.op, threshold: c.threshold as RecordedThreshold });
+        sites.push({ index: sites.length, target, measure: c.measure.measure, exit: c.measure.exit, text: measureText(c.measure), op: c.op, threshold: c.threshold as RecordedThreshold });
         return;
       case "and":
       case "or":
@@ -55,7 +57,7 @@ export function siteMeasure(out: ExitOutputs, site: ThresholdSite): (row: number
 }
 
 export function siteText(s: ThresholdSite): string {
-  return `${s.measure}(${s.exit}) ${s.op} t`;
+  return `${s.text} ${s.op} t`;
 }
 
 /** The rules as text, with the thresholds given. */

@@ -11,7 +11,8 @@ import { readBuild } from "../../format/build.js";
 import { exitInfos, exitView, exportedPartitions, ioBytes, partitionMacs, producerOf, unknownExit, type ExitInfo, type ExportedPartition } from "../../format/exits.js";
 import { hardClassIds } from "../../format/hardClasses.js";
 import type { IrJson } from "../../format/ir.js";
-import type { Manifest, PartitionIo } from "../../format/manifest.js";
+import { DEFER_OUTPUT, type Manifest, type PartitionIo } from "../../format/manifest.js";
+import { DEFER_READ } from "../../format/defer.js";
 import { argmax } from "../../format/measures.js";
 import { decide, ExitUnavailable, NeedExit, rulesFromManifest, type ExitView, type Rule } from "../../format/rules.js";
 import { readExportedFile } from "../export/artifacts.js";
@@ -57,6 +58,8 @@ interface BatchState {
   bytesSent: Float64Array;
   cloudMs: Float64Array;
   cloudFailed: Uint8Array;
+  /** The deferral model's score per row, once computed. */
+  defer?: { scores: Float32Array; have: Uint8Array };
 }
 
 /** A zeroed array of `length` values of the same element type as `data`. */
@@ -77,6 +80,7 @@ export class Router {
     private readonly sessions: Map<string, InferenceSession>,
     private readonly rules: Rule[],
     private readonly cloud: CloudClient | undefined,
+    private readonly deferSession: InferenceSession | undefined,
   ) {
     this.ir = build.ir;
     this.manifest = build.manifest;
@@ -99,7 +103,9 @@ export class Router {
       const bytes = readExportedFile(build, p.path);
       sessions.set(p.path, await openSession(join(o.buildDir, p.path), o.intraOpThreads ? { intraOpThreads: o.intraOpThreads } : {}, bytes));
     }
-    return new Router(build, sessions, rules, o.cloud);
+    const deferral = build.manifest.export.deferral;
+    const deferSession = deferral ? await openSession(join(o.buildDir, deferral.path), o.intraOpThreads ? { intraOpThreads: o.intraOpThreads } : {}, readExportedFile(build, deferral.path)) : undefined;
+    return new Router(build, sessions, rules, o.cloud, deferSession);
   }
 
   /** Exits whose file runs on the cloud. */
@@ -109,6 +115,7 @@ export class Router {
 
   async close(): Promise<void> {
     for (const s of this.sessions.values()) await s.release();
+    await this.deferSession?.release();
   }
 
   /** Classifies `count` inputs laid out NHWC, one after another, in the model input's type. */
@@ -204,10 +211,39 @@ export class Router {
       // Exit outputs are probabilities: float32 in every file.
       return { info, data: v.data as Float32Array, offset: row * info.k };
     };
-    return exitView(probs, this.hardIds, this.manifest.labels);
+    const deferral = this.manifest.export!.deferral;
+    const defer = deferral
+      ? () => {
+          if (st.defer?.have[row]) return st.defer.scores[row]!;
+          // The exits it reads first (each may be asked for), then the deferral file itself.
+          for (const x of deferral.exits) probs(x.name);
+          throw new NeedExit(DEFER_READ);
+        }
+      : undefined;
+    return exitView(probs, this.hardIds, this.manifest.labels, defer);
+  }
+
+  /** Runs the deferral file for rows whose exits it reads are computed. */
+  private async runDeferral(st: BatchState, rows: number[]): Promise<void> {
+    const deferral = this.manifest.export!.deferral!;
+    const feeds = Object.fromEntries(
+      deferral.exits.map((x) => {
+        const io = this.exits.get(x.name)!.output;
+        return [io.name, feedTensor("float32", this.gather(st, io, rows), rows.length, [x.k])];
+      }),
+    );
+    const result = await this.deferSession!.run(feeds);
+    const scores = result[DEFER_OUTPUT]!.data as Float32Array;
+    st.defer ??= { scores: new Float32Array(st.n), have: new Uint8Array(st.n) };
+    rows.forEach((r, i) => {
+      st.defer!.scores[r] = scores[i]!;
+      st.defer!.have[r] = 1;
+      st.macs[r] += deferral.macs;
+    });
   }
 
   private async computeExit(st: BatchState, exit: string, rows: number[], onCloud: (ms: number) => void): Promise<void> {
+    if (exit === DEFER_READ) return this.runDeferral(st, rows);
     const info = this.exits.get(exit);
     if (!info) throw new MeanetError(Codes.BuildInvalid, `the routing rules name exit \`${exit}\`, which no exported file gives`);
     await this.runFile(st, info.file, rows, onCloud);

@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { BlockModel } from "./builder.js";
+import type { DeferralModel } from "../../format/defer.js";
 import type { Progress } from "./progress.js";
 import type { StageReport } from "./report.js";
 import { concatFloat32 } from "./flat.js";
@@ -28,6 +29,8 @@ export interface CheckpointState {
   stages: StageReport[];
   /** The running totals of the stage under way. */
   current: { samples: number; seconds: number; loss: number };
+  /** The deferral model, once its stage has run. */
+  deferral?: DeferralModel;
 }
 
 /** What a checkpoint must match to be resumed: the same spec, seed, epoch count and data sizes. */

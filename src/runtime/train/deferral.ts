@@ -56,7 +56,7 @@ function exitProbabilities(ir: IrJson, models: Map<string, BlockModel>, ds: Data
 }
 
 /** Features and targets of the fitting rows: does sending the input to the cloud gain? */
-function examples(ir: IrJson, models: Map<string, BlockModel>, ds: Dataset, hard: number[]): { x: Float64Array; y: Uint8Array; widths: number[]; reads: { exits: string[]; cloud: string } } {
+function examples(ir: IrJson, models: Map<string, BlockModel>, ds: Dataset, hard: number[]): { x: Float64Array; y: Float64Array; positives: number; widths: number[]; reads: { exits: string[]; cloud: string } } {
   const reads = deferralReads(ir);
   const hardSet = new Set(hard);
   const infos = new Map(
@@ -73,7 +73,8 @@ function examples(ir: IrJson, models: Map<string, BlockModel>, ds: Dataset, hard
   const widths = reads.exits.map((e) => infos.get(e)!.k);
   const f = featureCount(widths);
   const x = new Float64Array(ds.count * f);
-  const y = new Uint8Array(ds.count);
+  const y = new Float64Array(ds.count);
+  let positives = 0;
   const predicted = (exit: string, r: number) => {
     const info = infos.get(exit)!;
     return info.classIds[argmax(probs.get(exit)!, r * info.k, info.k)]!;
@@ -83,10 +84,13 @@ function examples(ir: IrJson, models: Map<string, BlockModel>, ds: Dataset, hard
     const edge = decide(rules, view, cloudExits);
     if (edge === undefined) throw new MeanetError(Codes.BadStage, "with the cloud taken away, no routing rule holds for a held-out image; end the route with an `otherwise` rule");
     const label = ds.labels[r]!;
-    y[r] = predicted(edge, r) !== label && predicted(reads.cloud, r) === label ? 1 : 0;
+    if (predicted(edge, r) !== label && predicted(reads.cloud, r) === label) {
+      y[r] = 1;
+      positives++;
+    }
     writeFeatures(reads.exits.map((e, i) => ({ data: probs.get(e)!, offset: r * widths[i]!, k: widths[i]! })), x, r * f);
   }
-  return { x, y, widths, reads };
+  return { x, y, positives, widths, reads };
 }
 
 interface Params {
@@ -107,7 +111,7 @@ function standardize(x: Float64Array, n: number, f: number): { mean: Float64Arra
 }
 
 /** Loss and gradient of the mean cross-entropy (plus L2 on the weights) over all rows. */
-function lossAndGrad(p: Params, z: Float64Array, y: Uint8Array, n: number, f: number, hidden: number, decay: number, g: Params): number {
+function lossAndGrad(p: Params, z: Float64Array, y: Float64Array, n: number, f: number, hidden: number, decay: number, g: Params): number {
   for (const k of ["w1", "b1", "w2", "b2"] as const) g[k].fill(0);
   const h = Math.max(hidden, 1);
   const act = new Float64Array(h);
@@ -159,7 +163,7 @@ function initialParams(f: number, hidden: number, seed: number, positives: numbe
 }
 
 /** Full-batch Adam for `epochs` steps; returns the last loss. */
-function fit(p: Params, z: Float64Array, y: Uint8Array, n: number, f: number, hidden: number, stage: TrainStage): number {
+function fit(p: Params, z: Float64Array, y: Float64Array, n: number, f: number, hidden: number, stage: TrainStage): number {
   const keys = ["w1", "b1", "w2", "b2"] as const;
   const g = Object.fromEntries(keys.map((k) => [k, new Float64Array(p[k].length)])) as unknown as Params;
   const m = Object.fromEntries(keys.map((k) => [k, new Float64Array(p[k].length)])) as unknown as Params;
@@ -200,13 +204,12 @@ export function trainDeferral(ir: IrJson, models: Map<string, BlockModel>, valid
     throw new MeanetError(Codes.DataMissing, `the deferral stage \`${stage.name}\` is fitted on half of the held-out images and needs at least ${MIN_IMAGES}; there are ${validation.count} held-out images`);
   }
   const ds = subset(validation, Uint32Array.from({ length: n }, (_, i) => rows.from + i));
-  const { x, y, widths, reads } = examples(ir, models, ds, hard);
+  const { x, y, positives, widths, reads } = examples(ir, models, ds, hard);
   const f = featureCount(widths);
   const hidden = stage.defer!.hidden;
-  const positives = y.reduce((s, v) => s + v, 0);
   const { mean, scale } = standardize(x, n, f);
   const z = Float64Array.from(x, (v, i) => (v - mean[i % f]!) / scale[i % f]!);
-  const p = initialParams(f, hidden, seed ^ stage.seed, positives, n);
+  const p = initialParams(f, hidden, seed ^ stage.seed, y.reduce((s, v) => s + v, 0), n);
   const finalLoss = fit(p, z, y, n, f, hidden, stage);
   const { w1, b1 } = folded(p, mean, scale, f, hidden);
   return {

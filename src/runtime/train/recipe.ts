@@ -4,12 +4,15 @@
  * stages in order (ranking the hard classes once the ranking exit is trained), then save the weights
  * and score every exit on the test data.
  */
-import { join } from "node:path";
+import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { DEFER_WEIGHTS, type DeferralModel } from "../../format/defer.js";
+import { trainDeferral } from "./deferral.js";
 import type { IrJson } from "../../format/ir.js";
 import { blockSignature } from "../../format/signature.js";
 import { Codes, MeanetError } from "../../diagnostics/index.js";
 import { buildBlockModel, type BlockModel } from "./builder.js";
-import { checkpointFingerprint, freshState, loadCheckpoint, type CheckpointState } from "./checkpoint.js";
+import { checkpointFingerprint, freshState, loadCheckpoint, saveCheckpoint, type CheckpointState } from "./checkpoint.js";
 import { splitValidation, type Dataset } from "./data/dataset.js";
 import { trainStage, type TrainingRun } from "./epochs.js";
 import type { Progress } from "./progress.js";
@@ -79,12 +82,18 @@ export async function trainModel(o: TrainOptions): Promise<TrainReport> {
       epochsOf: (si) => o.epochs ?? ir.training.stages[si]!.epochs,
     };
     for (let si = state.stage; si < ir.training.stages.length; si++) {
+      const stage = ir.training.stages[si]!;
+      if (stage.defer) {
+        await deferralStage(run, si, finalHardClasses(ir, models, validation, state).hard);
+        continue;
+      }
       const plan = planStage(ir, models, si, run.epochsOf(si), train, state.hardClasses);
       if ((await trainStage(run, plan)) === "stopped") throw new TrainingInterrupted();
     }
 
     const { hard, perClass } = finalHardClasses(ir, models, validation, state);
     for (const [name, bm] of models) await saveModel(bm.model, join(o.outDir, "weights", name));
+    writeDeferral(o.outDir, state.deferral);
     const scores = testScores(ir, models, o.test, hard);
     const ranker = rankingExit(ir);
     return {
@@ -98,12 +107,40 @@ export async function trainModel(o: TrainOptions): Promise<TrainReport> {
       hardClasses: { ids: hard, labels: hard.map((c) => ir.labels[c]!) },
       hardClassComparison: scores.hardClassComparison,
       blocks: Object.fromEntries(ir.blocks.map((b) => [b.name, blockSignature(ir, b.name)])),
+      ...(state.deferral ? { deferral: state.deferral.training } : {}),
       seconds: round((performance.now() - started) / 1000),
     };
   } finally {
     await replicas?.close();
     for (const bm of models.values()) bm.model.dispose();
   }
+}
+
+/** Fits the deferral model of stage `si`, records it in the state and saves the checkpoint: a resumed run keeps it. */
+async function deferralStage(run: TrainingRun, si: number, hard: number[]): Promise<void> {
+  const stage = run.ir.training.stages[si]!;
+  const t0 = performance.now();
+  const model = trainDeferral(run.ir, run.models, run.validation, hard, stage, run.seed);
+  const seconds = (performance.now() - t0) / 1000;
+  const t = model.training;
+  run.progress.info(`${stage.name}: deferral model fitted on ${t.samples} held-out images (${t.positives} gain from the cloud), loss ${t.finalLoss.toFixed(4)}, ${seconds.toFixed(1)} s`);
+  run.state.deferral = model;
+  run.state.stages.push({ name: stage.name, epochs: stage.epochs, samples: t.samples * stage.epochs, seconds: round(seconds), samplesPerSecond: round((t.samples * stage.epochs) / seconds), finalLoss: t.finalLoss });
+  run.state.stage = si + 1;
+  run.state.epochsDone = 0;
+  await saveCheckpoint(run.checkpointDir, run.state, run.models, undefined);
+}
+
+/** weights/defer.json: the deferral model, written whole or not at all; a stale one is removed. */
+function writeDeferral(outDir: string, model: DeferralModel | undefined): void {
+  const path = join(outDir, "weights", DEFER_WEIGHTS);
+  if (!model) {
+    rmSync(path, { force: true });
+    return;
+  }
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(`${path}.tmp-${process.pid}`, JSON.stringify(model) + "\n");
+  renameSync(`${path}.tmp-${process.pid}`, path);
 }
 
 /** The checkpoint's state when there is one of this run, with the blocks' weights restored. */

@@ -1,6 +1,7 @@
 /** The training report (train-report.json) and the test-set scores in it. */
 import type { IrJson, IrJsonExit } from "../../format/ir.js";
 import type { BlockModel } from "./builder.js";
+import type { DeferralTraining } from "../../format/defer.js";
 import { exitLabelMap } from "./classes.js";
 import { subset, type Dataset } from "./data/dataset.js";
 import { predictClasses } from "./forward.js";
@@ -29,6 +30,8 @@ export interface TrainReport {
   hardClassComparison: { samples: number; exits: Record<string, number> } | null;
   /** Architecture fingerprint of each block the weights were trained for (see blockSignature). */
   blocks: Record<string, string>;
+  /** How the deferral model (weights/defer.json) was fitted, when the spec has a deferral stage. */
+  deferral?: DeferralTraining;
   seconds: number;
 }
 

@@ -1,4 +1,5 @@
-import { readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { DEFER_WEIGHTS } from "../../format/defer.js";
 import { join } from "node:path";
 import { makeProgress } from "../../runtime/train/progress.js";
 import { runTraining } from "../../runtime/train/run.js";
@@ -30,6 +31,8 @@ export function trainStage({ b, job, log, p, tool, writeBuild }: StageContext, d
       for (const block of b.irJson.blocks) {
         for (const f of ["model.json", "weights.bin"]) extra.push(artifactOf(`weights/${block.name}/${f}`, readFileSync(join(b.dir, "weights", block.name, f))));
       }
+      const defer = join(b.dir, "weights", DEFER_WEIGHTS);
+      if (existsSync(defer)) extra.push(artifactOf(`weights/${DEFER_WEIGHTS}`, readFileSync(defer)));
       writeBuild(extra, { hardClasses: report.hardClasses.labels });
       const exits = report.exits.map((x) => `${x.name} ${pct(x.accuracy)}`).join(", ");
       return {
