@@ -11,7 +11,7 @@ import { STAGE_CODE } from "../src/toolchain/build.js";
 import { buildFiles } from "../src/toolchain/buildFiles.js";
 import { hashOf, stageRecord, STAGES, trainingView, whyRun, type BuildState } from "../src/toolchain/buildStages.js";
 import { keyRoot, modulesOf, toolKey } from "../src/toolchain/toolKey.js";
-import { replaced, SPEC } from "./helpers/buildSpec.js";
+import { replaced, SPEC, withoutDeferral } from "./helpers/buildSpec.js";
 import { compileText } from "./helpers/compile.js";
 
 describe("stage keys", () => {
@@ -30,13 +30,18 @@ describe("stage keys", () => {
     expect(whyRun(record, inputs, state({ "a.onnx": "1" }, {}))).toBe("manifest.json does not list a.onnx as written");
   });
 
-  it("the training key ignores routing, assertions and source positions, and follows the training plan and the graphs", () => {
+  it("the training key ignores routing (without a deferral stage), assertions and source positions, and follows the training plan and the graphs", () => {
     const key = (text: string) => hashOf(trainingView(buildFiles(compileText(text, "spec.meanet"), "unused").irJson));
-    const base = key(SPEC);
-    expect(key("# a comment moves every line\n" + replaced(replaced(SPEC, "entropy(main) > 0.8", "entropy(main) > 0.5"), "assert accuracy >= 0.2", "assert accuracy >= 0.9"))).toBe(base);
-    expect(key(replaced(SPEC, /(stage main \{[^}]*epochs: )1/, "$13"))).not.toBe(base);
-    expect(key(replaced(SPEC, "optimizer: adam(lr: 0.002)", "optimizer: adam(lr: 0.001)"))).not.toBe(base);
-    expect(key(replaced(SPEC, "exit cloud over all = dense(dropout(flatten(x), rate: 0.4), num_classes)", "exit cloud over all = dense(dropout(flatten(x), rate: 0.5), num_classes)"))).not.toBe(base);
+    const plain = withoutDeferral(SPEC);
+    const base = key(plain);
+    expect(key("# a comment moves every line\n" + replaced(replaced(plain, "entropy(main) > 0.8", "entropy(main) > 0.5"), "assert accuracy >= 0.2", "assert accuracy >= 0.9"))).toBe(base);
+    // A deferral stage learns from the edge's answers under the rules: with one, the routing is part of the key.
+    expect(key(SPEC)).not.toBe(base);
+    expect(key(replaced(SPEC, "assert accuracy >= 0.2", "assert accuracy >= 0.9"))).toBe(key(SPEC));
+    expect(key(replaced(SPEC, "calibrate(cloud_fraction: 0.05)", "calibrate(cloud_fraction: 0.1)"))).not.toBe(key(SPEC));
+    expect(key(replaced(plain, /(stage main \{[^}]*epochs: )1/, "$13"))).not.toBe(base);
+    expect(key(replaced(plain, "optimizer: adam(lr: 0.002)", "optimizer: adam(lr: 0.001)"))).not.toBe(base);
+    expect(key(replaced(plain, "exit cloud over all = dense(dropout(flatten(x), rate: 0.4), num_classes)", "exit cloud over all = dense(dropout(flatten(x), rate: 0.5), num_classes)"))).not.toBe(base);
   });
 
   it("the tool key follows the code a stage reaches through its imports (type-only ones aside), and nothing else", () => {

@@ -6,6 +6,7 @@ import { main } from "../src/cli/main.js";
 import type { Io } from "../src/cli/io.js";
 import { UsageError } from "../src/diagnostics/index.js";
 import { integerFlag } from "../src/runtime/argv.js";
+import { deferMacs, deferWeightCount } from "../src/format/defer.js";
 
 function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = "";
@@ -118,8 +119,10 @@ describe("meanet inspect", () => {
     const j = JSON.parse(r.out);
     expect(j.model).toBe("fashion_mnist");
     for (const b of j.blocks) expect(Object.keys(b)).toEqual(expect.arrayContaining(["name", "device", "params", "macs", "weightBytes", "peakActivationBytes"]));
-    expect(j.total.params).toBe(j.blocks.reduce((s: number, b: { params: number }) => s + b.params, 0));
-    expect(j.total.macs).toBe(j.blocks.reduce((s: number, b: { macs: number }) => s + b.macs, 0));
+    // The total is the blocks' and the learned deferral model's (the example's cloud rule reads `defer`).
+    expect(j.deferral).toEqual({ exits: ["main", "extension"], params: deferWeightCount([10, 5], 16), macs: deferMacs([10, 5], 16), weightBytes: 4 * deferWeightCount([10, 5], 16) });
+    expect(j.total.params).toBe(j.blocks.reduce((s: number, b: { params: number }) => s + b.params, j.deferral.params));
+    expect(j.total.macs).toBe(j.blocks.reduce((s: number, b: { macs: number }) => s + b.macs, j.deferral.macs));
     for (const route of j.routes) expect(Object.keys(route)).toEqual(expect.arrayContaining(["exit", "edgeMacs", "cloudMacs", "bytesSent", "energyJ", "latencyS"]));
     expect(j.routes.map((x: { exit: string }) => x.exit)).toEqual(["main", "extension", "cloud"]);
   });
@@ -159,7 +162,7 @@ describe("meanet inspect", () => {
     expect(json.layers).toHaveLength(ir.nodes.length);
     expect(table.trim().split("\n")).toHaveLength(ir.nodes.length + 3);
     expect(json.layers[4]).toEqual({ name: "main/conv2d_2", op: "conv2d", shape: [14, 14, 32], params: 4608, macs: 903168, device: "edge", source: "examples/fashion-mnist.meanet:23" });
-    expect(json.layers.reduce((t: number, l: { macs: number }) => t + l.macs, 0)).toBe(json.total.macs);
+    expect(json.layers.reduce((t: number, l: { macs: number }) => t + l.macs, json.deferral.macs)).toBe(json.total.macs);
     // Without the flag the JSON keeps its documented keys.
     expect(JSON.parse((await run(["inspect", "examples/fashion-mnist.meanet", "--json"])).out)).not.toHaveProperty("layers");
     // A build directory gives the same rows, read from its ir.json.

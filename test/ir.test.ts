@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { summarize } from "../src/codegen/index.js";
 import { location } from "../src/diagnostics/index.js";
 import { compileText, errorCodes, withBlocks } from "./helpers/compile.js";
+import { deferMacs, deferWeightCount } from "../src/format/defer.js";
 
 describe("lowering", () => {
   it("expands defs with defaults, conditionals on shapes, and repetition", () => {
@@ -354,7 +355,7 @@ ${blocks}`,
   });
 
   it("route costs follow the routing rules", () => {
-    const r = compileText(readFileSync("examples/fashion-mnist.meanet", "utf8"), "examples/fashion-mnist.meanet");
+    const r = compileText(readFileSync("examples/demo.meanet", "utf8"), "examples/demo.meanet");
     expect(errorCodes(r)).toEqual([]);
     const s = summarize(r.ir!, r.results);
     const block = (n: string) => s.blocks.find((b) => b.name === n)!;
@@ -366,6 +367,27 @@ ${blocks}`,
     expect(route("cloud").bytesSent).toBe(28 * 28);
     const edge = r.ir!.devices.edge;
     expect(route("cloud").energyJ).toBeCloseTo(block("main").macs * edge.energyPerMacJ + 28 * 28 * 8 * edge.energyPerBitJ, 15);
+  });
+
+  it("a rule reading defer(…) runs its exits and the deferral model on every route it is consulted on, and the edge stores its weights", () => {
+    const text = readFileSync("examples/fashion-mnist.meanet", "utf8");
+    const r = compileText(text, "examples/fashion-mnist.meanet");
+    expect(errorCodes(r)).toEqual([]);
+    const s = summarize(r.ir!, r.results);
+    const block = (n: string) => s.blocks.find((b) => b.name === n)!;
+    const route = (n: string) => s.routes.find((x) => x.exit === n)!;
+    const deferral = deferMacs([10, 5], 16);
+    // 21 features (10 + 3 and 5 + 3): the measures read each probability three times, then 21 × 16 + 16 for the MLP.
+    expect(deferral).toBe(3 * 15 + 21 * 16 + 16);
+    const edge = block("main").macs + block("adaptive").macs + block("extension").macs;
+    // The cloud rule comes first and reads defer(main, extension): every input runs both exits and the model.
+    for (const exit of ["main", "extension", "cloud"]) expect(route(exit).edgeMacs).toBe(edge + deferral);
+    // Without the deferral stage and rule, the same blocks cost the edge 4 × (21 × 16 + 16 + 16 + 1) bytes less.
+    const plain = compileText(text.replace("defer(main, extension) > calibrate(cloud_fraction: 0.05)", "entropy(main) > 0.8").replace("  stage defer { defer: mlp(hidden: 16) }\n", ""), "plain.meanet");
+    expect(errorCodes(plain)).toEqual([]);
+    const totals = (x: typeof r) => x.results.deviceTotals!.edge;
+    expect(totals(r).weightBytes - totals(plain).weightBytes).toBe(4 * deferWeightCount([10, 5], 16));
+    expect(totals(r).macs - totals(plain).macs).toBe(deferral);
   });
 
   it("budget overruns name the budget and the largest block", () => {

@@ -28,9 +28,10 @@ function generatedRules(source: string, thresholds: number[]): Rule[] {
   return new Function("thresholds", `${js}\nreturn rules;`)(thresholds) as Rule[];
 }
 
-/** Random softmax outputs per exit; the view reads them like the router does. */
+/** Random softmax outputs per exit (and a random deferral score); the view reads them like the router does. */
 function randomView(rng: () => number, exits: Record<string, number>, hard: Record<string, boolean[]>, classOf: (exit: string, i: number) => string): ExitView {
   const probs: Record<string, Float32Array> = {};
+  const deferScore = rng();
   for (const [e, k] of Object.entries(exits)) {
     // Logit scales from flat to one-hot, so entropies span the thresholds even over 1,000 classes.
     const scale = Math.exp(rng() * 4.5) - 0.9;
@@ -42,7 +43,8 @@ function randomView(rng: () => number, exits: Record<string, number>, hard: Reco
     probs[e] = z.map((v) => v / s);
   }
   return {
-    measure: (m: Measure, e: string) => measureOf(m as Exclude<Measure, "defer">, probs[e]!, 0, exits[e]!, hard[e]!),
+    // A deferral score stands for the model's output: one random value per view.
+    measure: (m: Measure, e: string) => (m === "defer" ? deferScore : measureOf(m, probs[e]!, 0, exits[e]!, hard[e]!)),
     argmaxIn: (e: string, set: ClassSet) => {
       const p = probs[e]!;
       let b = 0;
@@ -88,7 +90,6 @@ route {
       expect(r.diagnostics.filter((d) => d.severity === "error")).toEqual([]);
       const b = buildFiles(r, join(tmp, "eq"));
       const manifest = { routing: b.irJson.routing.map((x) => ({ target: x.target, when: x.when })) };
-      const interpreted = rulesFromManifest(manifest);
       const thresholds: number[] = [];
       const values: number[] = [];
       const collect = (c: unknown): void => {
@@ -100,6 +101,8 @@ route {
       };
       for (const rule of b.irJson.routing) collect(rule.when);
       thresholds.push(...values);
+      // A calibrated threshold stands at its target's value here.
+      const interpreted = rulesFromManifest(manifest, thresholds);
       const generated = generatedRules(emitRouterProgram(b.irJson, path), thresholds);
       expect(generated.map((g) => g.target)).toEqual(interpreted.map((g) => g.target));
       const labels = b.irJson.labels;

@@ -14,6 +14,9 @@ Input \`{{input.name}}\`: {{input.dtype}}[{{join input.shape}}], {{classes}} cla
 {{#each blocks}}
 | {{name}} | {{device}} | {{num params}} | {{num macs}} | {{bytes weightBytes}} | {{bytes peakActivationBytes}} |
 {{/each}}
+{{#if deferral}}
+| (deferral over {{join deferral.exits}}) | edge | {{num deferral.params}} | {{num deferral.macs}} | {{bytes deferral.weightBytes}} | - |
+{{/if}}
 
 Total: {{num total.params}} params, {{num total.macs}} MACs.
 
@@ -32,7 +35,7 @@ Cost of one input that leaves at each exit (edge energy = edge MACs × energy pe
 | exit | blocks run | edge MACs | cloud MACs | bytes sent | edge energy | latency |
 |---|---|---:|---:|---:|---:|---:|
 {{#each routes}}
-| {{exit}} | {{join blocks}} | {{num edgeMacs}} | {{num cloudMacs}} | {{bytes bytesSent}} | {{energy energyJ}} | {{seconds latencyS}} |
+| {{exit}} | {{join blocks}}{{#if deferral}} + deferral model{{/if}} | {{num edgeMacs}} | {{num cloudMacs}} | {{bytes bytesSent}} | {{energy energyJ}} | {{seconds latencyS}} |
 {{/each}}
 {{#if crossing.length}}
 

@@ -10,8 +10,10 @@ export interface CostSummary {
   objective: string;
   blocks: { name: string; device: string; placement: string; params: number; macs: number; weightBytes: number; peakActivationBytes: number }[];
   devices: { name: "edge" | "cloud"; preset: string | null; precision: string; params: number; macs: number; weightBytes: number; peakActivationBytes: number; budgets: { weightMemoryBytes: number | null; activationMemoryBytes: number | null; macsPerInference: number | null } }[];
+  /** The learned deferral model, on the edge beside the blocks; absent when no rule reads `defer(…)`. In the edge's and the total figures. */
+  deferral?: { exits: string[]; params: number; macs: number; weightBytes: number };
   total: { params: number; macs: number };
-  routes: { exit: string; blocks: string[]; edgeMacs: number; cloudMacs: number; bytesSent: number; energyJ: number; latencyS: number }[];
+  routes: { exit: string; blocks: string[]; deferral?: true; edgeMacs: number; cloudMacs: number; bytesSent: number; energyJ: number; latencyS: number }[];
   crossing: { name: string; shape: number[]; bytes: number }[];
   autoCuts: { block: string; chosen: number; candidates: { after: string; edgeMacs: number; cloudMacs: number; bytesSent: number; energyJ: number; latencyS: number; feasible: boolean; reason: string | null }[] }[];
 }
@@ -46,8 +48,9 @@ export function summarize(ir: IrGraph, results: PassResults): CostSummary {
         budgets: { weightMemoryBytes: d.weightMemoryBytes ?? null, activationMemoryBytes: d.activationMemoryBytes ?? null, macsPerInference: d.macsPerInference ?? null },
       };
     }),
+    ...(results.deferral ? { deferral: results.deferral } : {}),
     total: { params: totals.total.params, macs: totals.total.macs },
-    routes: (results.routes as RouteCost[]).map((r) => ({ exit: r.exit, blocks: r.blocks, edgeMacs: r.edgeMacs, cloudMacs: r.cloudMacs, bytesSent: r.bytesSent, energyJ: r.energyJ, latencyS: r.latencyS })),
+    routes: (results.routes as RouteCost[]).map((r) => ({ exit: r.exit, blocks: r.blocks, ...(r.deferral ? { deferral: true as const } : {}), edgeMacs: r.edgeMacs, cloudMacs: r.cloudMacs, bytesSent: r.bytesSent, energyJ: r.energyJ, latencyS: r.latencyS })),
     crossing: results.partition!.crossing.map((t) => ({ name: t.name, shape: t.shape, bytes: t.bytes })),
     autoCuts: results.partition!.auto.map((a) => ({
       block: a.block,

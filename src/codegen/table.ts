@@ -30,7 +30,11 @@ export function renderInspect(s: CostSummary): string {
   out.push(
     table(
       ["block", "device", "params", "MACs", "weights", "peak act."],
-      s.blocks.map((b) => [b.name, b.device, b.params.toLocaleString("en-US"), b.macs.toLocaleString("en-US"), formatBytes(b.weightBytes), formatBytes(b.peakActivationBytes)]),
+      [
+        ...s.blocks.map((b) => [b.name, b.device, b.params.toLocaleString("en-US"), b.macs.toLocaleString("en-US"), formatBytes(b.weightBytes), formatBytes(b.peakActivationBytes)]),
+        // The learned deferral model is not a block, but the edge stores and runs it.
+        ...(s.deferral ? [[`(deferral over ${s.deferral.exits.join(", ")})`, "edge", s.deferral.params.toLocaleString("en-US"), s.deferral.macs.toLocaleString("en-US"), formatBytes(s.deferral.weightBytes), "-"]] : []),
+      ],
       [false, false, true, true, true, true],
     ),
   );
@@ -59,7 +63,7 @@ export function renderInspect(s: CostSummary): string {
   out.push(
     table(
       ["exit", "runs", "edge MACs", "cloud MACs", "sent", "edge energy", "latency"],
-      s.routes.map((r) => [r.exit, r.blocks.join("+"), r.edgeMacs.toLocaleString("en-US"), r.cloudMacs.toLocaleString("en-US"), formatBytes(r.bytesSent), formatEnergy(r.energyJ), formatSeconds(r.latencyS)]),
+      s.routes.map((r) => [r.exit, r.blocks.join("+") + (r.deferral ? "+deferral" : ""), r.edgeMacs.toLocaleString("en-US"), r.cloudMacs.toLocaleString("en-US"), formatBytes(r.bytesSent), formatEnergy(r.energyJ), formatSeconds(r.latencyS)]),
       [false, false, true, true, true, true, true],
     ),
   );

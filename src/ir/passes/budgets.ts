@@ -1,6 +1,7 @@
 import { Codes } from "../../diagnostics/index.js";
 import { escapingTensors, peakActivationBytes } from "./cost.js";
 import type { DeviceTotals, Pass } from "./pass.js";
+import { deferralCost } from "./deferralCost.js";
 
 const MiB = 1024 * 1024;
 
@@ -37,7 +38,11 @@ export const totalByDevice: Pass = {
       }
       return { params, macs, weightBytes, peakActivationBytes: peak };
     };
-    const edge = totals("edge");
+    const deferral = deferralCost(ctx);
+    if (deferral) ctx.results.deferral = deferral;
+    const onEdge = totals("edge");
+    // The deferral model is stored and run on the edge beside the blocks.
+    const edge = deferral ? { ...onEdge, params: onEdge.params + deferral.params, macs: onEdge.macs + deferral.macs, weightBytes: onEdge.weightBytes + deferral.weightBytes } : onEdge;
     const cloud = totals("cloud");
     // The whole model: each side's weights at its own precision; the larger of the two peaks.
     const total = { params: edge.params + cloud.params, macs: edge.macs + cloud.macs, weightBytes: edge.weightBytes + cloud.weightBytes, peakActivationBytes: Math.max(edge.peakActivationBytes, cloud.peakActivationBytes) };

@@ -1,6 +1,7 @@
 import type { DiagnosticBag } from "../../diagnostics/index.js";
 import type { IrGraph, Shape } from "../graph.js";
 import type { OpCost } from "../ops/index.js";
+import type { DeferralCost } from "./deferralCost.js";
 
 export interface BlockCost {
   name: string;
@@ -51,6 +52,8 @@ export interface Partition {
 export interface RouteCost {
   exit: string;
   blocks: string[];
+  /** The learned deferral model runs on the edge too (its MACs are in `edgeMacs`). */
+  deferral: boolean;
   edgeMacs: number;
   cloudMacs: number;
   bytesSent: number;
@@ -76,6 +79,8 @@ export interface PassResults {
   partition?: Partition;
   deviceTotals?: { edge: DeviceTotals; cloud: DeviceTotals; total: DeviceTotals };
   routes?: RouteCost[];
+  /** What the learned deferral model costs the edge, when a rule reads `defer(…)`. */
+  deferral?: DeferralCost;
 }
 
 export interface PassContext {

@@ -1,5 +1,7 @@
 import type { Condition, IrGraph } from "../graph.js";
 import { measureExits } from "../../format/conditions.js";
+import { defersIn } from "../../format/defer.js";
+import { deferralCost } from "./deferralCost.js";
 import type { OpCost } from "../ops/index.js";
 import type { Pass, PassContext, RouteCost } from "./pass.js";
 
@@ -41,6 +43,8 @@ export function requiredBlocks(ir: IrGraph, exits: Iterable<string>): string[] {
 export interface RoutePlan {
   exit: string;
   blocks: string[];
+  /** The rules consulted on the way read `defer(…)`: the deferral model runs too. */
+  defer: boolean;
 }
 
 /**
@@ -50,11 +54,13 @@ export interface RoutePlan {
 export function planRoutes(ir: IrGraph): RoutePlan[] {
   return ir.exits.map((x) => {
     const consulted = new Set<string>([x.name]);
+    let defer = false;
     for (const rule of ir.routing) {
       exitsIn(rule.when, consulted);
+      if (defersIn(rule.when).length) defer = true;
       if (rule.target === x.name) break;
     }
-    return { exit: x.name, blocks: requiredBlocks(ir, consulted) };
+    return { exit: x.name, blocks: requiredBlocks(ir, consulted), defer };
   });
 }
 
@@ -81,10 +87,13 @@ export const costRoutes: Pass = {
     const edge = ir.devices.edge;
     const cloud = ir.devices.cloud;
     const routes: RouteCost[] = [];
+    const deferral = deferralCost(ctx);
     for (const plan of planRoutes(ir)) {
       const { blocks } = plan;
       const nodes = ir.nodes.filter((n) => blocks.includes(n.block));
-      const { edgeMacs, cloudMacs } = routeMacs(ir, costs, part.nodeDevice, plan);
+      const macs = routeMacs(ir, costs, part.nodeDevice, plan);
+      const edgeMacs = macs.edgeMacs + (plan.defer && deferral ? deferral.macs : 0);
+      const { cloudMacs } = macs;
       const ids = new Set(nodes.map((n) => n.id));
       const sent = part.crossing.filter((t) => nodes.some((n) => ids.has(n.id) && part.nodeDevice[n.id] === "cloud" && n.inputs.includes(t.tensor)));
       const bytesSent = sent.reduce((s, t) => s + t.bytes, 0);
@@ -92,6 +101,7 @@ export const costRoutes: Pass = {
       routes.push({
         exit: plan.exit,
         blocks,
+        deferral: plan.defer && !!deferral,
         edgeMacs,
         cloudMacs,
         bytesSent,

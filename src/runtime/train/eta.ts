@@ -58,6 +58,8 @@ export function timeLeft(ir: IrJson, p: Pace): { stage: number; run: number } {
   let run = stage;
   for (let k = p.stage + 1; k < stages.length; k++) {
     const s = stages[k]!;
+    // A deferral stage takes seconds: it is not counted.
+    if (s.defer) continue;
     run += p.epochsOf(k) * p.trainImages * stageShare(ir, s) * stageWork(ir, s) * secondsPerWork;
   }
   return { stage, run };
@@ -75,7 +77,7 @@ export function formatDuration(seconds: number): string {
 /** The end of the epoch line: the time left in the stage and, when later stages follow, in the run; undefined after the last epoch. */
 export function timeLeftText(ir: IrJson, p: Pace): string | undefined {
   const left = timeLeft(ir, p);
-  const later = p.stage + 1 < ir.training.stages.length;
+  const later = ir.training.stages.slice(p.stage + 1).some((s) => !s.defer);
   const parts: string[] = [];
   if (p.epochsDone < p.epochs) parts.push(`${formatDuration(left.stage)} left in ${ir.training.stages[p.stage]!.name}`);
   if (later) parts.push(`~${formatDuration(left.run)} in the run`);

@@ -45,7 +45,7 @@ async function loadRuntime(): Promise<Runtime> {
   process.exit(1);
 }
 const { runTrainingProgram } = await loadRuntime();
-/** Stage 1 of 3: trains main on all classes; 6 epochs of batch 128, adam at lr 0.002, cosine schedule. */
+/** Stage 1 of 4: trains main on all classes; 6 epochs of batch 128, adam at lr 0.002, cosine schedule. */
 const mainStage: TrainStage = {
   name: "main",
   train: ["main"],
@@ -59,7 +59,7 @@ const mainStage: TrainStage = {
   lossWeights: undefined,
   augment: "none",
 };
-/** Stage 2 of 3: trains adaptive, extension on hard classes only, labels renumbered from 0, with main frozen; 8 epochs of batch 128, adam at lr 0.002, cosine schedule. */
+/** Stage 2 of 4: trains adaptive, extension on hard classes only, labels renumbered from 0, with main frozen; 8 epochs of batch 128, adam at lr 0.002, cosine schedule. */
 const extensionStage: TrainStage = {
   name: "extension",
   train: ["adaptive", "extension"],
@@ -73,7 +73,7 @@ const extensionStage: TrainStage = {
   lossWeights: undefined,
   augment: "none",
 };
-/** Stage 3 of 3: trains cloud on all classes; 10 epochs of batch 128, adam at lr 0.002, cosine schedule. */
+/** Stage 3 of 4: trains cloud on all classes; 10 epochs of batch 128, adam at lr 0.002, cosine schedule. */
 const cloudStage: TrainStage = {
   name: "cloud",
   train: ["cloud"],
@@ -87,6 +87,20 @@ const cloudStage: TrainStage = {
   lossWeights: undefined,
   augment: "none",
 };
+/** Stage 4 of 4: trains  on all classes; 300 epochs of batch 128, adam at lr 0.01, constant schedule. */
+const deferStage: TrainStage = {
+  name: "defer",
+  train: [],
+  freeze: [],
+  data: "all",
+  epochs: 300,
+  batch: 128,
+  optimizer: { "kind": "adam", "lr": 0.01, "weightDecay": 0 },
+  schedule: { "kind": "constant" },
+  seed: 1,
+  lossWeights: undefined,
+  augment: "none",
+};
 /** The stages, in the order they run. */
-const stages: TrainStage[] = [mainStage, extensionStage, cloudStage];
+const stages: TrainStage[] = [mainStage, extensionStage, cloudStage, deferStage];
 process.exitCode = await runTrainingProgram(buildDir, stages, process.argv.slice(2));
