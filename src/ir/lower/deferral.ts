@@ -24,7 +24,8 @@ export function checkDeferral(ir: IrGraph, train: TrainDecl | undefined, bag: Di
   const onEdge = (exit: string) => ir.blocks.find((b) => b.name === ir.exits.find((x) => x.name === exit)?.block)?.placement === "edge";
   for (const extra of stages.slice(1)) bag.error(Codes.BadStage, `one deferral stage per spec: \`${stages[0]!.s.name}\` already trains the deferral model`, extra.span ?? train!.span);
   if (!reads.length) {
-    if (stages[0]) bag.error(Codes.BadStage, `stage \`${stages[0].s.name}\` trains a deferral model, but no routing rule reads \`defer(…)\``, stages[0].span ?? train!.span, { hint: "route with e.g. `cloud when defer(main) > calibrate(cloud_fraction: 0.1)`" });
+    // A rule that failed to lower may have read `defer`: no second error for it.
+    if (stages[0] && !bag.hasErrors) bag.error(Codes.BadStage, `stage \`${stages[0].s.name}\` trains a deferral model, but no routing rule reads \`defer(…)\``, stages[0].span ?? train!.span, { hint: "route with e.g. `cloud when defer(main) > calibrate(cloud_fraction: 0.1)`" });
     return;
   }
   const first = reads[0]!;

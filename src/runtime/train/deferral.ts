@@ -10,7 +10,7 @@
  */
 import { Codes, MeanetError } from "../../diagnostics/index.js";
 import { routingThresholds, type Condition } from "../../format/conditions.js";
-import { deferralRead, featureCount, writeFeatures, type DeferralModel } from "../../format/defer.js";
+import { deferralRead, deferScore, featureCount, writeFeatures, type DeferralModel, type DeferralTraining } from "../../format/defer.js";
 import { classIdsOf, exitView, type ExitInfo } from "../../format/exits.js";
 import type { IrJson, TrainStage } from "../../format/ir.js";
 import { argmax } from "../../format/measures.js";
@@ -196,6 +196,45 @@ function folded(p: Params, mean: Float64Array, scale: Float64Array, f: number, h
   return { w1, b1 };
 }
 
+/** What the model is fitted on: features (n × F, as writeFeatures writes them), targets in [0, 1], and which exits of what width. */
+export interface DeferralExamples {
+  x: Float64Array;
+  y: Float64Array;
+  positives: number;
+  exits: { name: string; k: number }[];
+}
+
+/**
+ * Fits the model of a deferral stage to examples: standardized features, seeded initial weights,
+ * full-batch Adam, then the scaling folded into the first layer. `scores` are the fitted model's
+ * outputs on the examples as training computed them (in the standardized space).
+ */
+export function fitDeferral(ex: DeferralExamples, stage: TrainStage, seed: number, rows: DeferralTraining["rows"]): { model: DeferralModel; scores: Float64Array } {
+  const widths = ex.exits.map((x) => x.k);
+  const f = featureCount(widths);
+  const n = ex.y.length;
+  const hidden = stage.defer!.hidden;
+  const { mean, scale } = standardize(ex.x, n, f);
+  const z = Float64Array.from(ex.x, (v, i) => (v - mean[i % f]!) / scale[i % f]!);
+  const p = initialParams(f, hidden, seed ^ stage.seed, ex.y.reduce((s, v) => s + v, 0), n);
+  const finalLoss = fit(p, z, ex.y, n, f, hidden, stage);
+  const scores = Float64Array.from({ length: n }, (_, r) => deferScore({ hidden, w1: [...p.w1], b1: [...p.b1], w2: [...p.w2], b2: [...p.b2] }, z.subarray(r * f, (r + 1) * f)));
+  const { w1, b1 } = folded(p, mean, scale, f, hidden);
+  return {
+    model: {
+      format: "meanet-deferral",
+      exits: ex.exits,
+      hidden,
+      w1,
+      b1,
+      w2: [...p.w2],
+      b2: [...p.b2],
+      training: { stage: stage.name, seed: seed ^ stage.seed, epochs: stage.epochs, samples: n, positives: ex.positives, rows, finalLoss: Number(finalLoss.toFixed(6)) },
+    },
+    scores,
+  };
+}
+
 /** Trains the deferral model of a deferral stage on the first half of the held-out images. */
 export function trainDeferral(ir: IrJson, models: Map<string, BlockModel>, validation: Dataset, hard: number[], stage: TrainStage, seed: number): DeferralModel {
   const rows = deferralRows(validation.count);
@@ -205,21 +244,5 @@ export function trainDeferral(ir: IrJson, models: Map<string, BlockModel>, valid
   }
   const ds = subset(validation, Uint32Array.from({ length: n }, (_, i) => rows.from + i));
   const { x, y, positives, widths, reads } = examples(ir, models, ds, hard);
-  const f = featureCount(widths);
-  const hidden = stage.defer!.hidden;
-  const { mean, scale } = standardize(x, n, f);
-  const z = Float64Array.from(x, (v, i) => (v - mean[i % f]!) / scale[i % f]!);
-  const p = initialParams(f, hidden, seed ^ stage.seed, y.reduce((s, v) => s + v, 0), n);
-  const finalLoss = fit(p, z, y, n, f, hidden, stage);
-  const { w1, b1 } = folded(p, mean, scale, f, hidden);
-  return {
-    format: "meanet-deferral",
-    exits: reads.exits.map((name, i) => ({ name, k: widths[i]! })),
-    hidden,
-    w1,
-    b1,
-    w2: [...p.w2],
-    b2: [...p.b2],
-    training: { stage: stage.name, seed: seed ^ stage.seed, epochs: stage.epochs, samples: n, positives, rows: { ...rows, of: validation.count }, finalLoss: Number(finalLoss.toFixed(6)) },
-  };
+  return fitDeferral({ x, y, positives, exits: reads.exits.map((name, i) => ({ name, k: widths[i]! })) }, stage, seed, { ...rows, of: validation.count }).model;
 }
