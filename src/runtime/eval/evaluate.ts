@@ -85,8 +85,11 @@ function calibrate(validation: ExitOutputs, routing: Manifest["routing"], sites:
     const metric = site.threshold.metric as CalibrationMetric;
     const candidates: Candidate[] = candidateThresholds(validation, siteMeasure(validation, site), 256).map((t) => ({ threshold: t, figures: figuresOf(validation, answersWith(validation, routing, values, site, t), devices) }));
     const pick = chooseThreshold(candidates, metric, site.threshold.value, cloudExits);
-    values[site.index] = pick.chosen.threshold;
-    chosen.push({ index: site.index, condition: siteText(site), target: { metric, value: site.threshold.value }, threshold: Number(pick.chosen.threshold.toPrecision(8)), validation: { samples: validation.n, value: pick.value }, met: pick.met });
+    // The value manifest.json records (8 significant digits) is the one eval scores with, so that
+    // the router, which reads the manifest, sends exactly the inputs eval counted.
+    const recorded = Number(pick.chosen.threshold.toPrecision(8));
+    values[site.index] = recorded;
+    chosen.push({ index: site.index, condition: siteText(site), target: { metric, value: site.threshold.value }, threshold: recorded, validation: { samples: validation.n, value: pick.value }, met: pick.met });
   }
   return { values, chosen };
 }

@@ -18,6 +18,8 @@ import { runBlocks, topoBlocks } from "../train/forward.js";
 import { tf, type Tensor } from "../train/tf.js";
 import { checkExportedFiles, readListedFile } from "./artifacts.js";
 import { readBlockWeights, type WeightStore } from "./weights.js";
+import { checkDeferral } from "./verifyDeferral.js";
+import { DEFER_WEIGHTS } from "../../format/defer.js";
 import { comparePrecision, type PrecisionCheck, type PrecisionGates } from "./verifyPrecision.js";
 
 export interface VerifyOptions {
@@ -77,6 +79,7 @@ export function readVerifiedBuild(dir: string): Build {
     for (const b of build.ir.blocks) {
       for (const f of [`weights/${b.name}/model.json`, `weights/${b.name}/weights.bin`]) if (listed.has(f)) readListedFile(build, f, training);
     }
+    if (listed.has(`weights/${DEFER_WEIGHTS}`)) readListedFile(build, `weights/${DEFER_WEIGHTS}`, training);
   }
   return build;
 }
@@ -200,6 +203,7 @@ export async function verifyBuild(o: VerifyOptions): Promise<VerifyReport> {
     const size = build.ir.input.shape.reduce((a, b) => a * b, 1);
     const checks = await checkBatch(build, models, sessions, parts, randomInputs(build.ir.input.dtype, o.randomSamples, size, o.seed), o.randomSamples, "random", o.tolerance);
     if (o.real && o.real.count > 0) checks.push(...(await checkBatch(build, models, sessions, parts, o.real.values, o.real.count, "real", o.tolerance)));
+    checks.push(...(await checkDeferral(build, Math.max(o.randomSamples, 64), o.seed, o.tolerance)));
     const precision: PrecisionCheck[] = [];
     const q = o.precision;
     if (q) {
