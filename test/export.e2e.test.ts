@@ -463,8 +463,10 @@ describe("random-weight exports of every example", () => {
 
   it.skipIf(!HAS_ONNX)("every file passes the official ONNX checker (full_check) and strict shape inference", () => {
     const files = dirs.flatMap(onnxFiles);
-    // Three shipped files per example, and the float32 references of its two edge files (int8 or fp16 in every example).
-    expect(files).toHaveLength(examples.length * 5);
+    // Three shipped files per example, and the float32 references of its two edge files (int8 or fp16 in every example);
+    // Fashion-MNIST also ships its learned deferral model (edge/defer.onnx).
+    expect(files).toHaveLength(examples.length * 5 + 1);
+    expect(files.filter((f) => f.endsWith("edge/defer.onnx"))).toHaveLength(1);
     const rows = officialCheck(files);
     expect(rows).toHaveLength(files.length);
     for (const r of rows) expect(r, `${r.file}: ${r.error}`).toMatchObject({ ok: true, irVersion: 8, opset: 17 });
@@ -474,7 +476,11 @@ describe("random-weight exports of every example", () => {
     for (const d of dirs) {
       const { status, report, err } = verifyJson(d, "--samples", "2", "--real", "0");
       expect(status, `${d}: ${err}`).toBe(0);
-      expect(report.checks.filter((c) => c.mode === "partition")).toHaveLength(4);
+      // Four partition outputs; with a learned deferral rule, its file's score as well.
+      const deferral = report.checks.filter((c) => c.output === "defer");
+      expect(deferral).toHaveLength(d.includes("fashion") ? 1 : 0);
+      for (const c of deferral) expect(c.maxAbsDiff, `${d} ${c.partition}`).toBeLessThanOrEqual(1e-5);
+      expect(report.checks.filter((c) => c.mode === "partition")).toHaveLength(4 + deferral.length);
       // Probabilities within 1e-4 absolute; feature maps within 1e-4 of their scale.
       for (const c of report.checks) expect(c.ok, `${d} ${c.partition} ${c.output}`).toBe(true);
       const probs = report.checks.filter((c) => c.argmaxAgreement !== null);
