@@ -65,9 +65,12 @@ describe("meanet build", () => {
     const listed = new Map(m.artifacts.map((a) => [a.path, a.sha256]));
     for (const record of Object.values(m.stages!)) for (const [path, sha] of Object.entries(record!.outputs)) expect(listed.get(path), path).toBe(sha);
     expect(Object.keys(m.stages!.train!.outputs)).toContain("weights/cloud/weights.bin");
+    // The example's cloud rule reads defer(main, extension): its model is trained, listed and exported.
+    expect(Object.keys(m.stages!.train!.outputs)).toContain("weights/defer.json");
     expect(Object.keys(m.stages!.export!.outputs)).toContain("edge/extension.onnx");
+    expect(Object.keys(m.stages!.export!.outputs)).toContain("edge/defer.onnx");
     expect(Object.keys(m.stages!.eval!.outputs).sort()).toEqual(["eval.json", "report.html"]);
-    expect(r.err).toMatch(/^train {3}ran in [\d.]+ s \(no earlier run\): 3 stages on 2,700 images/m);
+    expect(r.err).toMatch(/^train {3}ran in [\d.]+ s \(no earlier run\): 4 stages on 2,700 images/m);
   }, TRAINING_TIMEOUT_MS);
 
   it("a second build of the unchanged spec reuses every stage and writes nothing", () => {
@@ -84,16 +87,16 @@ describe("meanet build", () => {
     expect(r.summary.eval!.samples).toBe(100);
   });
 
-  const SPEC_THRESHOLD = replaced(replaced(SPEC, "entropy(main) > 0.8", "entropy(main) > 0.7"), "assert accuracy >= 0.2", "assert accuracy >= 0.25");
+  const SPEC_THRESHOLD = replaced(replaced(SPEC, "defer(main, extension) > 0.15", "defer(main, extension) > 0.2"), "assert accuracy >= 0.2", "assert accuracy >= 0.25");
 
-  it("changing a routing threshold and an assertion does not retrain; compile and the stages after training run again", () => {
+  it("changing the cloud rule's threshold and an assertion does not retrain; compile and the stages after training run again", () => {
     const weights = mtime("weights/main/weights.bin");
     const r = build(SPEC_THRESHOLD);
     expect(r.status, r.err).toBe(0);
     expect(r.statuses).toEqual({ compile: "ran", train: "reused", export: "ran", verify: "ran", eval: "ran" });
     expect(r.summary.stages.compile.reason).toBe("changed: spec");
     expect(mtime("weights/main/weights.bin")).toBe(weights);
-    expect((JSON.parse(readFileSync(join(dir, "eval.json"), "utf8")) as { rule: string[] }).rule[0]).toContain("0.7");
+    expect((JSON.parse(readFileSync(join(dir, "eval.json"), "utf8")) as { rule: string[] }).rule[0]).toBe("cloud when defer(main, extension) > 0.2");
     expect(r.summary.eval!.assertions[0]!.text).toBe("accuracy >= 0.25");
   });
 

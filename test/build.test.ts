@@ -35,10 +35,11 @@ describe("stage keys", () => {
     const plain = withoutDeferral(SPEC);
     const base = key(plain);
     expect(key("# a comment moves every line\n" + replaced(replaced(plain, "entropy(main) > 0.8", "entropy(main) > 0.5"), "assert accuracy >= 0.2", "assert accuracy >= 0.9"))).toBe(base);
-    // A deferral stage learns from the edge's answers under the rules: with one, the routing is part of the key.
+    // A deferral stage learns from the edge's answers under the rules that do not lead to the cloud:
+    // those are part of the key, the cloud rule's threshold is not.
     expect(key(SPEC)).not.toBe(base);
-    expect(key(replaced(SPEC, "assert accuracy >= 0.2", "assert accuracy >= 0.9"))).toBe(key(SPEC));
-    expect(key(replaced(SPEC, "calibrate(cloud_fraction: 0.05)", "calibrate(cloud_fraction: 0.1)"))).not.toBe(key(SPEC));
+    expect(key(replaced(replaced(SPEC, "assert accuracy >= 0.2", "assert accuracy >= 0.9"), "defer(main, extension) > 0.15", "defer(main, extension) > calibrate(cloud_fraction: 0.1)"))).toBe(key(SPEC));
+    expect(key(replaced(SPEC, "main when argmax(main) in easy", "main when max_prob(main) > 0.9"))).not.toBe(key(SPEC));
     expect(key(replaced(plain, /(stage main \{[^}]*epochs: )1/, "$13"))).not.toBe(base);
     expect(key(replaced(plain, "optimizer: adam(lr: 0.002)", "optimizer: adam(lr: 0.001)"))).not.toBe(base);
     expect(key(replaced(plain, "exit cloud over all = dense(dropout(flatten(x), rate: 0.4), num_classes)", "exit cloud over all = dense(dropout(flatten(x), rate: 0.5), num_classes)"))).not.toBe(base);

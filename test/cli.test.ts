@@ -155,13 +155,13 @@ describe("meanet inspect", () => {
     expect(text.out).toMatch(/^Blocks$/m);
     const table = text.out.slice(text.out.indexOf("\nLayers\n"));
     expect(table).toMatch(/^layer\s+op\s+output\s+params\s+MACs\s+device\s+source$/m);
-    expect(table).toMatch(/^main\/conv2d_2\s+conv2d\s+14×14×32\s+4,608\s+903,168\s+edge\s+examples\/fashion-mnist\.meanet:23$/m);
+    expect(table).toMatch(/^main\/conv2d_2\s+conv2d\s+14×14×32\s+4,608\s+903,168\s+edge\s+examples\/fashion-mnist\.meanet:24$/m);
     const json = JSON.parse((await run(["inspect", "examples/fashion-mnist.meanet", "--layers", "--json"])).out);
     expect((await run(["compile", "examples/fashion-mnist.meanet", "-o", join(tmp, "layers")])).code).toBe(0);
     const ir = JSON.parse(readFileSync(join(tmp, "layers", "fashion_mnist", "ir.json"), "utf8"));
     expect(json.layers).toHaveLength(ir.nodes.length);
     expect(table.trim().split("\n")).toHaveLength(ir.nodes.length + 3);
-    expect(json.layers[4]).toEqual({ name: "main/conv2d_2", op: "conv2d", shape: [14, 14, 32], params: 4608, macs: 903168, device: "edge", source: "examples/fashion-mnist.meanet:23" });
+    expect(json.layers[4]).toEqual({ name: "main/conv2d_2", op: "conv2d", shape: [14, 14, 32], params: 4608, macs: 903168, device: "edge", source: "examples/fashion-mnist.meanet:24" });
     expect(json.layers.reduce((t: number, l: { macs: number }) => t + l.macs, json.deferral.macs)).toBe(json.total.macs);
     // Without the flag the JSON keeps its documented keys.
     expect(JSON.parse((await run(["inspect", "examples/fashion-mnist.meanet", "--json"])).out)).not.toHaveProperty("layers");

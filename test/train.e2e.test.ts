@@ -53,7 +53,7 @@ describe("training", () => {
   it("learns: 5,000 real Fashion-MNIST images, then the main exit scores ≥ 70% on 1,000 test images", async () => {
     const { ir, text } = mainOnly(2);
     const data = loadTrainingData(ir, { limitTrain: 5000, limitTest: 1000 });
-    const report = await trainModel({ ir, irText: text, train: data.train, test: data.test, dataSource: data.source, outDir: join(tmp, "learn"), backend: "wasm", progress: silentProgress });
+    const report = await trainModel({ ir, train: data.train, test: data.test, dataSource: data.source, outDir: join(tmp, "learn"), backend: "wasm", progress: silentProgress });
     const main = report.exits.find((e) => e.name === "main")!;
     expect(main.samples).toBe(1000);
     expect(main.accuracy).toBeGreaterThanOrEqual(0.7);
@@ -64,7 +64,7 @@ describe("training", () => {
     const { ir, text } = mainOnly(1);
     const data = loadTrainingData(ir, { limitTrain: 600, limitTest: 100 });
     for (const run of ["a", "b"]) {
-      await trainModel({ ir, irText: text, train: data.train, test: data.test, dataSource: data.source, outDir: join(tmp, `det-${run}`), backend: "wasm", progress: silentProgress });
+      await trainModel({ ir, train: data.train, test: data.test, dataSource: data.source, outDir: join(tmp, `det-${run}`), backend: "wasm", progress: silentProgress });
     }
     const blocks = ir.blocks.map((b) => b.name);
     expect(weightsOf(join(tmp, "det-a"), blocks)).toEqual(weightsOf(join(tmp, "det-b"), blocks));
@@ -73,7 +73,7 @@ describe("training", () => {
   it("an interrupted run resumes from its checkpoint and ends where an uninterrupted one does", async () => {
     const { ir, text } = mainOnly(2);
     const data = loadTrainingData(ir, { limitTrain: 600, limitTest: 100 });
-    const opts = { ir, irText: text, train: data.train, test: data.test, dataSource: data.source, backend: "wasm", progress: silentProgress };
+    const opts = { ir, train: data.train, test: data.test, dataSource: data.source, backend: "wasm", progress: silentProgress };
     await trainModel({ ...opts, outDir: join(tmp, "whole") });
     await expect(trainModel({ ...opts, outDir: join(tmp, "resumed"), stopAfterEpochs: 1 })).rejects.toBeInstanceOf(TrainingInterrupted);
     const resumed = await trainModel({ ...opts, outDir: join(tmp, "resumed") });
@@ -86,10 +86,10 @@ describe("training", () => {
     const { ir } = mainOnly(1);
     const aug = { ...ir, training: { ...ir.training, stages: ir.training.stages.map((s) => ({ ...s, augment: "crop_flip" as const })) } };
     const data = loadTrainingData(aug, { limitTrain: 300, limitTest: 100 });
-    const opts = { ir: aug, irText: JSON.stringify(aug), train: data.train, test: data.test, dataSource: data.source, backend: "wasm", progress: silentProgress };
+    const opts = { ir: aug, train: data.train, test: data.test, dataSource: data.source, backend: "wasm", progress: silentProgress };
     const a = await trainModel({ ...opts, outDir: join(tmp, "aug-a") });
     await trainModel({ ...opts, outDir: join(tmp, "aug-b") });
-    const plain = await trainModel({ ...opts, ir, irText: JSON.stringify(ir), outDir: join(tmp, "aug-none") });
+    const plain = await trainModel({ ...opts, ir, outDir: join(tmp, "aug-none") });
     expect(Number.isFinite(a.stages[0]!.finalLoss)).toBe(true);
     expect(weightsOf(join(tmp, "aug-a"), ["main"])).toEqual(weightsOf(join(tmp, "aug-b"), ["main"]));
     expect(weightsOf(join(tmp, "aug-a"), ["main"])).not.toEqual(weightsOf(join(tmp, "aug-none"), ["main"]));
@@ -100,7 +100,7 @@ describe("training", () => {
     const { ir, text } = irOf("examples/fashion-mnist.meanet");
     const tiny = { ...ir, training: { ...ir.training, stages: ir.training.stages.map((s) => ({ ...s, epochs: 1 })) } };
     const data = loadTrainingData(tiny, { limitTrain: 400, limitTest: 200 });
-    const report = await trainModel({ ir: tiny, irText: text, train: data.train, test: data.test, dataSource: data.source, outDir: join(tmp, "stages"), backend: "wasm", progress: silentProgress });
+    const report = await trainModel({ ir: tiny, train: data.train, test: data.test, dataSource: data.source, outDir: join(tmp, "stages"), backend: "wasm", progress: silentProgress });
     expect(report.hardClasses.ids).toHaveLength(5);
     const hardTrain = [...take(data.train, data.train.count).labels].filter((l) => report.hardClasses.ids.includes(l)).length;
     // The validation split takes 10% of each class, so the hard-class stage sees about 90% of their images.
@@ -122,7 +122,7 @@ describe("joint training", () => {
     const ir = emitIrJson(r.ir!, r.shapes, r.results);
     expect(ir.training.mode).toBe("joint");
     const data = loadTrainingData(ir, { limitTrain: 500, limitTest: 200 });
-    const report = await trainModel({ ir, irText: JSON.stringify(ir), train: data.train, test: data.test, dataSource: data.source, outDir: join(tmp, "joint"), backend: "wasm", progress: silentProgress });
+    const report = await trainModel({ ir, train: data.train, test: data.test, dataSource: data.source, outDir: join(tmp, "joint"), backend: "wasm", progress: silentProgress });
     expect(report.stages.map((x) => x.name)).toEqual(["all"]);
     expect(report.hardClasses.labels).toEqual(["T-shirt/top", "Pullover", "Coat", "Shirt", "Dress"]);
     expect(Number.isFinite(report.stages[0]!.finalLoss)).toBe(true);
@@ -147,7 +147,7 @@ describe("training plans the runtime cannot run", () => {
   let data: ReturnType<typeof loadTrainingData> | undefined;
   const train = (ir: IrJson, out: string) => {
     data ??= loadTrainingData(ir, { limitTrain: 100, limitTest: 50 });
-    return trainModel({ ir, irText: JSON.stringify(ir), train: data.train, test: data.test, dataSource: data.source, outDir: join(tmp, out), backend: "wasm", progress: silentProgress });
+    return trainModel({ ir, train: data.train, test: data.test, dataSource: data.source, outDir: join(tmp, out), backend: "wasm", progress: silentProgress });
   };
 
   it("a stage that trains no block with an exit is an error naming the stage", async () => {

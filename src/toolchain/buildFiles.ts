@@ -13,6 +13,7 @@ import { fittingHardClasses } from "../format/hardClasses.js";
 import { changedBlocks, readTrainRecord } from "../format/trainReport.js";
 import { artifactOf } from "./buildStages.js";
 import { VERSION } from "./package.js";
+import { DEFER_WEIGHTS } from "../format/defer.js";
 
 export { artifactOf };
 
@@ -108,6 +109,9 @@ export function keptTraining(b: BuildFiles, note: (line: string) => void): KeptT
     note(`note: the weights in ${b.dir} do not fit this spec (${why}); run meanet train again`);
     return undefined;
   }
+  // The learned deferral model, when training fitted one (export checks it against the spec's `defer(…)`).
+  const deferral = `weights/${DEFER_WEIGHTS}`;
+  if (existsSync(join(b.dir, deferral))) files.push(deferral);
   const artifacts = [artifactOf("train-report.json", readFileSync(record.path)), ...files.map((f) => artifactOf(f, readFileSync(join(b.dir, f))))];
   return { hardClasses, artifacts };
 }

@@ -77,36 +77,7 @@ export function buildState(dir: string, manifest: Manifest | undefined): BuildSt
   };
 }
 
-/**
- * What training reads from the IR: the blocks' graphs (node names, ops, attributes and wiring,
- * which name the weights), exits, labels, the hard-class selection and the training plan.
- * Source locations, costs, devices, routing and assertions are left out, so editing an
- * assertion, a routing threshold or a comment does not retrain.
- */
-export function trainingView(ir: IrJson): unknown {
-  const tensor = (id: number) => {
-    const t = ir.tensors[id]!;
-    return [t.name, t.block, t.shape];
-  };
-  return {
-    input: [ir.input.name, ir.input.dtype, ir.input.shape],
-    labels: ir.labels,
-    blocks: ir.blocks.map((b) => ({
-      name: b.name,
-      nodes: b.nodes.map((id) => {
-        const n = ir.nodes[id]!;
-        return [n.name, n.op, n.attrs, n.inputs.map(tensor), tensor(n.output)];
-      }),
-      reads: b.reads.map((r) => [tensor(r.tensor), r.from, r.gradient]),
-      exports: Object.entries(b.exports).map(([name, id]) => [name, tensor(id)]),
-    })),
-    exits: ir.exits.map((x) => [x.name, x.block, tensor(x.tensor), x.classes]),
-    hardClasses: ir.hardClasses,
-    training: ir.training,
-    // A deferral stage learns from the edge's answers under the rules, so it reads the routing too.
-    ...(ir.training.stages.some((s) => s.defer) ? { routing: ir.routing } : {}),
-  };
-}
+export { trainingView } from "../format/trainingView.js";
 
 /** Each file of a split, with the class an image folder gives it (an image's folder is its label). */
 function splitFiles(located: LocatedDataset, split: Split | "validation"): string[] {

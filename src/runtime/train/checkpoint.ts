@@ -33,9 +33,9 @@ export interface CheckpointState {
   deferral?: DeferralModel;
 }
 
-/** What a checkpoint must match to be resumed: the same spec, seed, epoch count and data sizes. */
-export function checkpointFingerprint(irText: string, seed: number, epochs: number | undefined, trainCount: number, testCount: number): string {
-  return createHash("sha256").update(JSON.stringify([irText, seed, epochs ?? null, trainCount, testCount])).digest("hex");
+/** What a checkpoint must match to be resumed: the same training view of the spec (format/trainingView.ts), seed, epoch count and data sizes. */
+export function checkpointFingerprint(view: string, seed: number, epochs: number | undefined, trainCount: number, testCount: number): string {
+  return createHash("sha256").update(JSON.stringify([view, seed, epochs ?? null, trainCount, testCount])).digest("hex");
 }
 
 /** The state of a run that has trained nothing yet. */

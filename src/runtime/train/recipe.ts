@@ -21,12 +21,12 @@ import { round, testScores, type TrainReport } from "./report.js";
 import { planStage } from "./stage.js";
 import { saveModel } from "./weights.js";
 import { ReplicaGroup } from "./parallel/pool.js";
+import { trainingView } from "../../format/trainingView.js";
 
 export type { StageReport, TrainReport } from "./report.js";
 
 export interface TrainOptions {
   ir: IrJson;
-  irText: string;
   train: Dataset;
   /** The data set's own validation split; without it, `ir.training.validationSplit` of `train` is held out. */
   validation?: Dataset;
@@ -55,7 +55,8 @@ export async function trainModel(o: TrainOptions): Promise<TrainReport> {
   const started = performance.now();
   const { ir } = o;
   const seed = o.seed ?? ir.training.seed;
-  const fingerprint = checkpointFingerprint(o.irText, seed, o.epochs, o.train.count, o.test.count);
+  // What training reads, not the whole ir.json: a comment, an assertion or a routing threshold edited since does not restart it.
+  const fingerprint = checkpointFingerprint(JSON.stringify(trainingView(ir)), seed, o.epochs, o.train.count, o.test.count);
   const models = new Map<string, BlockModel>();
   for (const b of ir.blocks) models.set(b.name, buildBlockModel(ir, b, seed));
   const workers = o.workers ?? 1;

@@ -111,7 +111,6 @@ export async function runTraining(job: TrainJob): Promise<TrainReport> {
   job.progress.info(`training ${ir.model} on ${source}: ${train.count} train / ${test.count} test images, backend ${backend}${workers > 1 ? `, ${workers} workers` : ""}`);
   const report = await trainModel({
     ir,
-    irText: job.stages ? JSON.stringify(ir) : irText,
     train,
     test,
     ...(validation ? { validation } : {}),
