@@ -106,7 +106,7 @@ describe("export of a trained Fashion-MNIST model", () => {
       expect(JSON.parse(meta["meanet.labels"]!)).toEqual(manifest.labels);
       expect(JSON.parse(meta["meanet.hard_classes"]!)).toEqual(manifest.hardClasses.labels);
       const routing = JSON.parse(meta["meanet.routing"]!);
-      expect(routing[0]).toMatchObject({ target: "cloud", when: { kind: "threshold", threshold: { kind: "value", value: 0.8 } } });
+      expect(routing[0]).toMatchObject({ target: "cloud", when: { kind: "threshold", measure: { measure: "defer", exits: ["main", "extension"] }, threshold: { kind: "value", value: 0.15 } } });
       // The batch is dynamic on every input and output.
       for (const v of [...(m.graph!.input ?? []), ...(m.graph!.output ?? [])]) expect(v.type!.tensorType!.shape!.dim![0]!.dimParam).toBe("N");
     }
@@ -122,7 +122,8 @@ describe("export of a trained Fashion-MNIST model", () => {
 
   it.skipIf(!HAS_ONNX)("passes the official ONNX checker (full_check) and strict shape inference", () => {
     const rows = officialCheck(onnxFiles(dir));
-    expect(rows).toHaveLength(5);
+    // Three shipped partitions, two float32 references, the learned deferral model.
+    expect(rows).toHaveLength(6);
     for (const r of rows) expect(r, r.error ?? "").toMatchObject({ ok: true, irVersion: 8, opset: 17 });
   });
 
@@ -133,7 +134,8 @@ describe("export of a trained Fashion-MNIST model", () => {
     expect(report.realSource).toBe("fashion-mnist");
     for (const c of report.checks) expect(c.ok, `${c.partition} ${c.output} ${c.inputs} ${c.mode}`).toBe(true);
     // tfjs is compared with the float32 files: the references of the int8 edge files, the cloud file itself.
-    expect([...new Set(report.checks.map((c) => c.partition))].sort()).toEqual(["cloud/model.onnx", "edge/reference/extension.onnx", "edge/reference/main.onnx"]);
+    // The deferral file is checked against its reference forward pass (format/defer.ts).
+    expect([...new Set(report.checks.map((c) => c.partition))].sort()).toEqual(["cloud/model.onnx", "edge/defer.onnx", "edge/reference/extension.onnx", "edge/reference/main.onnx"]);
     const chained = report.checks.filter((c) => c.mode === "chained");
     expect(chained.map((c) => `${c.partition}:${c.output}:${c.inputs}`)).toEqual(["edge/reference/extension.onnx:probs_extension:random", "edge/reference/extension.onnx:probs_extension:real"]);
     const probs = report.checks.filter((c) => c.argmaxAgreement !== null);
@@ -341,7 +343,7 @@ describe("export of a trained Fashion-MNIST model", () => {
       const manifest = readFileSync(join(out, "manifest.json"), "utf8");
       const r = cli("export", out);
       expect(r.status).toBe(1);
-      expect(r.err).toMatch(/error MN5007: block `main`: weight main\/conv2d_2\/kernel is 3×3×16×32 in weights\/main but conv2d `main\/conv2d_2` \(.*changed-sizes\.meanet:23:22\) needs 3×3×16×48; the spec changed since training/);
+      expect(r.err).toMatch(/error MN5007: block `main`: weight main\/conv2d_2\/kernel is 3×3×16×32 in weights\/main but conv2d `main\/conv2d_2` \(.*changed-sizes\.meanet:24:22\) needs 3×3×16×48; the spec changed since training/);
       expectNothingWritten(out, manifest);
     });
 

@@ -92,8 +92,11 @@ describe("meanet lsp", () => {
     expect(std.uri).toBe(pathToFileURL(resolve("dsl/std/resnet.meanet")).href);
     const stdText = readFileSync("dsl/std/resnet.meanet", "utf8");
     expect(std.range.start).toEqual(positionOf(stdText, "basic_block(", 0));
-    const exit = await definition("entropy(main)", "entropy(".length + 1);
+    const exit = await definition("defer(main, extension)", "defer(".length + 1);
     expect(exit.range.start).toEqual(positionOf(TEXT, "main over all", 0));
+    // Each exit the learned deferral rule reads.
+    const second = await definition("defer(main, extension)", "defer(main, ".length + 1);
+    expect(second.range.start).toEqual(positionOf(TEXT, "extension over hard", 0));
     expect(await client.request("textDocument/definition", { textDocument: { uri: URI }, position: { line: 0, character: 1 } })).toBeNull();
   });
 
@@ -131,7 +134,7 @@ describe("meanet lsp", () => {
     const byName = (n: string) => symbols.filter((s) => s.name === n);
     expect(byName("main")[0]!.children!.map((c) => c.name)).toEqual(["x", "x", "x", "x", "features", "main"]);
     expect(symbols.map((s) => s.name)).toEqual(expect.arrayContaining(["edge", "cloud", "adaptive", "extension", "train", "route"]));
-    expect(symbols.find((s) => s.name === "train")!.children!.map((c) => c.name)).toEqual(["main", "extension", "cloud"]);
+    expect(symbols.find((s) => s.name === "train")!.children!.map((c) => c.name)).toEqual(["main", "extension", "cloud", "defer"]);
   });
 
   it("answers every request on each golden error spec (every compile-time code) without crashing, with the diagnostics `meanet check` gives", async () => {

@@ -13,7 +13,6 @@ import * as ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openRoutedClassifier, runSamples, loadTestSamples, type Classification, type RoutedClassifier, type RunReport } from "../src/runtime/infer/index.js";
 import { cloudFailureNotice, RUN_FLAGS } from "../src/runtime/infer/run.js";
-import { entropy } from "../src/format/measures.js";
 import { copyTrainedBuild } from "./helpers/trained.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "meanet-route-"));
@@ -53,14 +52,16 @@ interface Reference {
 
 async function reference(images: Uint8Array, count: number, hardIds: number[]): Promise<Reference[]> {
   const session = (f: string) => ort.InferenceSession.create(join(dir, f));
-  const [main, extension, cloud] = await Promise.all([session("edge/main.onnx"), session("edge/extension.onnx"), session("cloud/model.onnx")]);
+  const [main, extension, cloud, defer] = await Promise.all([session("edge/main.onnx"), session("edge/extension.onnx"), session("cloud/model.onnx"), session("edge/defer.onnx")]);
   const image = new ort.Tensor("uint8", images.subarray(0, count * 784), [count, 28, 28, 1]);
   const m = await main.run({ image });
   const e = await extension.run({ image, "main.features": m["main.features"]! });
   const c = await cloud.run({ image });
+  const d = await defer.run({ probs_main: m.probs_main!, probs_extension: e.probs_extension! });
   const pm = m.probs_main!.data as Float32Array;
   const pe = e.probs_extension!.data as Float32Array;
   const pc = c.probs_cloud!.data as Float32Array;
+  const score = d.defer!.data as Float32Array;
   const argmax = (p: Float32Array, r: number, k: number) => {
     let b = 0;
     for (let i = 1; i < k; i++) if (p[r * k + i]! > p[r * k + b]!) b = i;
@@ -68,13 +69,13 @@ async function reference(images: Uint8Array, count: number, hardIds: number[]): 
   };
   const out: Reference[] = [];
   for (let r = 0; r < count; r++) {
-    const h = entropy(pm, r * 10, 10);
     const top = argmax(pm, r, 10);
-    if (h > 0.8) out.push({ classId: argmax(pc, r, 10), exit: "cloud" });
+    // The example's rule: `cloud when defer(main, extension) > 0.15`, then the class test.
+    if (score[r]! > 0.15) out.push({ classId: argmax(pc, r, 10), exit: "cloud" });
     else if (!hardIds.includes(top)) out.push({ classId: top, exit: "main" });
     else out.push({ classId: hardIds[argmax(pe, r, hardIds.length)]!, exit: "extension" });
   }
-  await Promise.all([main.release(), extension.release(), cloud.release()]);
+  await Promise.all([main.release(), extension.release(), cloud.release(), defer.release()]);
   return out;
 }
 

@@ -21,6 +21,7 @@ import { registerWasmGradientKernels } from "../src/runtime/train/kernels/index.
 import { silentProgress } from "../src/runtime/train/progress.js";
 import { trainModel, TrainingInterrupted } from "../src/runtime/train/recipe.js";
 import { loadTrainingData } from "../src/runtime/train/run.js";
+import { withoutDeferral } from "./helpers/buildSpec.js";
 
 /** Each test that trains says how long it may take, above the e2e tier's default. */
 const TRAINING_TIMEOUT_MS = 600_000;
@@ -105,14 +106,18 @@ describe("training", () => {
     const hardTrain = [...take(data.train, data.train.count).labels].filter((l) => report.hardClasses.ids.includes(l)).length;
     // The validation split takes 10% of each class, so the hard-class stage sees about 90% of their images.
     expect(Math.abs(report.stages[1]!.samples - 0.9 * hardTrain)).toBeLessThanOrEqual(5);
-    expect(report.stages.map((s) => s.name)).toEqual(["main", "extension", "cloud"]);
+    // The example's last stage fits its learned deferral rule on half of the held-out images.
+    expect(report.stages.map((s) => s.name)).toEqual(["main", "extension", "cloud", "defer"]);
+    const held = report.data.validation;
+    expect(report.deferral).toMatchObject({ stage: "defer", samples: Math.floor(held / 2), rows: { from: 0, to: Math.floor(held / 2), of: held } });
+    expect(JSON.parse(readFileSync(join(tmp, "stages", "weights", "defer.json"), "utf8")).exits).toEqual([{ name: "main", k: 10 }, { name: "extension", k: 5 }]);
     expect(report.perClassAccuracy!.values).toHaveLength(10);
   }, TRAINING_TIMEOUT_MS);
 });
 
 describe("joint training", () => {
   it("optimises the weighted sum of exit losses, masking samples an exit does not cover", async () => {
-    const spec = readFileSync("examples/fashion-mnist.meanet", "utf8")
+    const spec = withoutDeferral(readFileSync("examples/fashion-mnist.meanet", "utf8"))
       .replace(/complexity \{[^}]*\}/, 'complexity {\n  hard: ["T-shirt/top", "Pullover", "Coat", "Shirt", "Dress"]\n}')
       .replace(/train \{[\s\S]*?\n\}\n/, "train {\n  mode: joint\n  seed: 3\n  stage all { train: [main, adaptive, extension], loss: weighted(main: 1, extension: 0.5), epochs: 1, batch: 64 }\n}\n");
     const path = join(tmp, "joint.meanet");
@@ -133,7 +138,7 @@ describe("joint training", () => {
 });
 
 function withTrain(name: string, train: string): { ir: IrJson; path: string } {
-  const spec = readFileSync("examples/fashion-mnist.meanet", "utf8")
+  const spec = withoutDeferral(readFileSync("examples/fashion-mnist.meanet", "utf8"))
     .replace(/train \{[\s\S]*?\n\}\n/, `train {\n  seed: 1\n${train}\n}\n`)
     .replace('import "std/resnet"', `import "${resolve("dsl/std/resnet")}"`);
   const path = join(tmp, `${name}.meanet`);
@@ -227,7 +232,7 @@ describe("meanet train", () => {
     expect(resumed.err).not.toMatch(/^main epoch 1\/2/m);
     expect(resumed.err).toMatch(/^main epoch 2\/2: .*validation \d\.\d{4}/m);
     expect(resumed.err).toMatch(/^cloud epoch 2\/2: loss [^,]+, train accuracy [^,]+, validation \d\.\d{4}, \d+ samples\/s$/m);
-    expect(JSON.parse(readFileSync(join(dir, "train-report.json"), "utf8")).stages.map((x: { epochs: number }) => x.epochs)).toEqual([2, 2, 2]);
+    expect(JSON.parse(readFileSync(join(dir, "train-report.json"), "utf8")).stages.map((x: { epochs: number }) => x.epochs)).toEqual([2, 2, 2, 300]);
   }, TRAINING_TIMEOUT_MS);
 });
 

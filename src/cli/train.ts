@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { EXIT_ERRORS, EXIT_OK } from "../diagnostics/index.js";
 import { BACKEND_CHOICES } from "../runtime/train/backend.js";
@@ -6,7 +5,7 @@ import type { IrJson } from "../format/ir.js";
 import { checkpointPosition } from "../runtime/train/checkpoint.js";
 import { makeProgress, type Progress } from "../runtime/train/progress.js";
 import { DATASETS, runTraining, TRAIN_FLAGS, trainFlagsOf, trainOptionsFromFlags } from "../runtime/train/run.js";
-import { artifactOf, buildFiles, writeBuild } from "../toolchain/buildFiles.js";
+import { buildFiles, trainingArtifacts, writeBuild } from "../toolchain/buildFiles.js";
 import { defineCommand } from "./command.js";
 import { errorsOf, loadSpec, renderDiagnostics, summary } from "../toolchain/load.js";
 
@@ -88,13 +87,7 @@ export const train = defineCommand({
     } finally {
       process.off("SIGINT", interrupted);
     }
-    const extra = [artifactOf("train-report.json", readFileSync(join(b.dir, "train-report.json")))];
-    for (const block of b.irJson.blocks) {
-      for (const f of ["model.json", "weights.bin"]) {
-        const path = `weights/${block.name}/${f}`;
-        extra.push(artifactOf(path, readFileSync(join(b.dir, path))));
-      }
-    }
+    const extra = trainingArtifacts(b.dir, b.irJson);
     writeBuild(r, b, extra, { hardClasses: report.hardClasses.labels });
     for (const x of report.exits) io.out(`exit ${x.name} (${x.classes} classes): test accuracy ${(x.accuracy * 100).toFixed(2)}% on ${x.samples} images`);
     if (report.hardClassComparison) {

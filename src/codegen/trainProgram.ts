@@ -17,12 +17,18 @@ function stageLiteral(s: TrainStage): string {
     seed: s.seed,
     lossWeights: s.lossWeights,
     augment: s.augment,
+    // Only deferral stages carry `defer`: block stages' literals stay as they were.
+    ...(s.defer ? { defer: s.defer } : {}),
   };
   const entries = Object.entries(value).map(([k, v]) => `  ${k}: ${v === undefined ? "undefined" : JSON.stringify(v)},`);
   return `{\n${entries.join("\n")}\n}`;
 }
 
 function describeStage(s: TrainStage, i: number, n: number): string {
+  if (s.defer) {
+    const model = s.defer.hidden ? `an MLP with ${s.defer.hidden} hidden units` : "logistic regression";
+    return `Stage ${i + 1} of ${n}: fits the learned deferral rule (${model}) on the first half of the held-out images; ${s.epochs} full-batch steps, ${s.optimizer.kind} at lr ${s.optimizer.lr}.`;
+  }
   const what = s.data === "all" ? "all classes" : `${s.data} classes only, labels renumbered from 0`;
   const frozen = s.freeze.length ? `, with ${s.freeze.join(", ")} frozen` : "";
   const loss = s.lossWeights ? `; loss = ${Object.entries(s.lossWeights).map(([e, w]) => `${w}·CE(${e})`).join(" + ")}` : "";

@@ -79,6 +79,21 @@ export function writeBuild(r: CompileResult, b: BuildFiles, extra: ManifestArtif
   return [...b.files.map(([p]) => p), ...extra.map((a) => a.path), "manifest.json"];
 }
 
+/**
+ * The files `meanet train` writes that the manifest lists, by path inside the build: each block's
+ * weights, and the learned deferral model when training fitted one (train-report.json aside).
+ */
+export function weightFiles(dir: string, ir: Pick<IrJson, "blocks">): string[] {
+  const files = ir.blocks.flatMap((block) => ["model.json", "weights.bin"].map((f) => `weights/${block.name}/${f}`));
+  if (existsSync(join(dir, "weights", DEFER_WEIGHTS))) files.push(`weights/${DEFER_WEIGHTS}`);
+  return files;
+}
+
+/** train-report.json and the weight files, as manifest artifacts. */
+export function trainingArtifacts(dir: string, ir: Pick<IrJson, "blocks">): ManifestArtifact[] {
+  return ["train-report.json", ...weightFiles(dir, ir)].map((f) => artifactOf(f, readFileSync(join(dir, f))));
+}
+
 /** What an earlier training left in a build and still fits the spec. */
 export interface KeptTraining {
   hardClasses: string[];
@@ -102,16 +117,13 @@ export function keptTraining(b: BuildFiles, note: (line: string) => void): KeptT
   if (!record) return undefined;
   const changed = changedBlocks(record, b.irJson);
   const hardClasses = fittingHardClasses(record.hardClasses, b.irJson);
-  const files = b.irJson.blocks.flatMap((block) => ["model.json", "weights.bin"].map((f) => `weights/${block.name}/${f}`));
+  const files = weightFiles(b.dir, b.irJson);
   const missing = files.filter((f) => !existsSync(join(b.dir, f)));
   if (changed.length || !hardClasses || missing.length) {
     const why = changed.length ? `block${changed.length > 1 ? "s" : ""} ${changed.map((c) => `\`${c}\``).join(", ")} changed since training` : missing.length ? `${missing[0]} is missing` : "its hard classes do not fit the spec";
     note(`note: the weights in ${b.dir} do not fit this spec (${why}); run meanet train again`);
     return undefined;
   }
-  // The learned deferral model, when training fitted one (export checks it against the spec's `defer(…)`).
-  const deferral = `weights/${DEFER_WEIGHTS}`;
-  if (existsSync(join(b.dir, deferral))) files.push(deferral);
   const artifacts = [artifactOf("train-report.json", readFileSync(record.path)), ...files.map((f) => artifactOf(f, readFileSync(join(b.dir, f))))];
   return { hardClasses, artifacts };
 }

@@ -71,27 +71,31 @@ function precisionMetadata(plan: PartitionPlan, precision: Precision, role: File
   return meta;
 }
 
-function modelInfo(build: Build, plan: PartitionPlan, origin: WeightsOrigin, hard: string[], toolVersion: string): OnnxModelInfo {
+/** The metadata every exported file carries: which build, spec, labels, rules and weights it belongs to. */
+function buildMetadata(build: Build, file: { name: string; device: string }, origin: WeightsOrigin, hard: string[]): [string, string][] {
   const m = build.manifest;
+  return [
+    ["meanet.model", m.model],
+    ["meanet.partition", file.name],
+    ["meanet.device", file.device],
+    ["meanet.build_id", m.buildId],
+    ["meanet.spec_sha256", m.spec.sha256],
+    ["meanet.labels", JSON.stringify(m.labels)],
+    ["meanet.hard_classes", JSON.stringify(hard)],
+    ["meanet.exits", JSON.stringify(m.exits)],
+    ["meanet.routing", JSON.stringify(m.routing)],
+    ["meanet.weights", origin.kind === "random" ? `random initial weights, seed ${origin.seed}` : "trained"],
+  ];
+}
+
+function modelInfo(build: Build, plan: PartitionPlan, origin: WeightsOrigin, hard: string[], toolVersion: string): OnnxModelInfo {
   const io = (list: PartitionPlan["inputs"]) => list.map((x) => ({ name: x.name, dtype: x.dtype, shape: x.shape, layout: x.layout, exit: x.exit }));
+  const shared = buildMetadata(build, plan, origin, hard);
   return {
     producerVersion: toolVersion,
-    docString: `meanet model ${m.model}, partition ${plan.name} (${plan.device})`,
-    metadata: [
-      ["meanet.model", m.model],
-      ["meanet.partition", plan.name],
-      ["meanet.device", plan.device],
-      ["meanet.build_id", m.buildId],
-      ["meanet.spec_sha256", m.spec.sha256],
-      ["meanet.labels", JSON.stringify(m.labels)],
-      ["meanet.hard_classes", JSON.stringify(hard)],
-      ["meanet.exits", JSON.stringify(m.exits)],
-      ["meanet.routing", JSON.stringify(m.routing)],
-      ["meanet.inputs", JSON.stringify(io(plan.inputs))],
-      ["meanet.outputs", JSON.stringify(io(plan.outputs))],
-      ["meanet.layout", LAYOUT_NOTE],
-      ["meanet.weights", origin.kind === "random" ? `random initial weights, seed ${origin.seed}` : "trained"],
-    ],
+    docString: `meanet model ${build.manifest.model}, partition ${plan.name} (${plan.device})`,
+    // The order files have always had: the build's entries, this file's inputs, outputs and layout, then the weights.
+    metadata: [...shared.slice(0, -1), ["meanet.inputs", JSON.stringify(io(plan.inputs))], ["meanet.outputs", JSON.stringify(io(plan.outputs))], ["meanet.layout", LAYOUT_NOTE], shared.at(-1)!],
   };
 }
 
@@ -118,11 +122,15 @@ function reportWithExport(dir: string, manifest: Manifest, exported: NonNullable
 }
 
 /** edge/defer.onnx and its manifest record, when a routing rule reads `defer(…)`. Its inputs are named like the exits' outputs. */
-function deferralFile(build: Build, plans: PartitionPlan[], o: ExportOptions, hardCount: number): { bytes: Uint8Array; record: ExportedDeferral } | undefined {
-  const model = o.randomSeed !== undefined ? randomDeferral(build.ir, hardCount, o.randomSeed) : trainedDeferral(build.dir, build.ir, hardCount);
+function deferralFile(build: Build, plans: PartitionPlan[], o: ExportOptions, origin: WeightsOrigin, hard: string[]): { bytes: Uint8Array; record: ExportedDeferral } | undefined {
+  const model = o.randomSeed !== undefined ? randomDeferral(build.ir, hard.length, o.randomSeed) : trainedDeferral(build.dir, build.ir, hard.length);
   if (!model) return undefined;
   const outputName = (exit: string) => plans.flatMap((p) => p.outputs).find((io) => io.exit === exit)!.name;
-  const bytes = emitDeferralOnnx(model, model.exits.map((x) => ({ name: outputName(x.name) })), { producer: o.toolVersion, docString: `meanet model ${build.manifest.model}: the learned deferral rule over ${model.exits.map((x) => x.name).join(", ")}` });
+  const bytes = emitDeferralOnnx(model, model.exits.map((x) => ({ name: outputName(x.name) })), {
+    producer: o.toolVersion,
+    docString: `meanet model ${build.manifest.model}: the learned deferral rule over ${model.exits.map((x) => x.name).join(", ")}`,
+    metadata: [...buildMetadata(build, { name: "defer", device: "edge" }, origin, hard), ["meanet.precision", "fp32"]],
+  });
   const widths = model.exits.map((x) => x.k);
   return {
     bytes,
@@ -147,7 +155,7 @@ export async function exportBuild(o: ExportOptions): Promise<ExportResult> {
   const outputs = plans.map((p, i) => ({ plan: p, bytes: atPrecision.shipped[i]! }));
   const files = outputs.map(({ plan, bytes }) => ({ path: plan.path, sha256: sha256(bytes), bytes: bytes.byteLength }));
   for (const [path, bytes] of atPrecision.references) files.push({ path, sha256: sha256(bytes), bytes: bytes.byteLength });
-  const deferral = deferralFile(build, plans, o, hard.length);
+  const deferral = deferralFile(build, plans, o, origin, hard);
   if (deferral) files.push({ path: deferral.record.path, sha256: sha256(deferral.bytes), bytes: deferral.bytes.byteLength });
   // The Triton model repository (cloud/triton, config.pbtxt from compile) gets its own copy of the
   // cloud file, so the folder can be handed to a server as it is.

@@ -14,6 +14,8 @@ export interface DeferralOnnxInfo {
   /** The tool's version, as the file's producer version. */
   producer: string;
   docString?: string;
+  /** The build's metadata entries, written before the file's own (`meanet.inputs`, `meanet.hidden`, `meanet.output`). */
+  metadata?: [string, string][];
 }
 
 
@@ -110,6 +112,7 @@ export function emitDeferralOnnx(model: DeferralModel, inputs: { name: string }[
       output: [valueInfo(DEFER_OUTPUT, DataType.FLOAT, ["N", 1])],
     },
     metadataProps: [
+      ...(info.metadata ?? []),
       ["meanet.inputs", JSON.stringify(io)],
       ["meanet.hidden", String(model.hidden)],
       ["meanet.output", DEFER_OUTPUT],

@@ -1,9 +1,9 @@
-import { existsSync, readFileSync, rmSync } from "node:fs";
-import { DEFER_WEIGHTS } from "../../format/defer.js";
+import { rmSync } from "node:fs";
+import { trainingArtifacts } from "../buildFiles.js";
 import { join } from "node:path";
 import { makeProgress } from "../../runtime/train/progress.js";
 import { runTraining } from "../../runtime/train/run.js";
-import { artifactOf, hashOf, keyOf, trainingView } from "../buildStages.js";
+import { hashOf, keyOf, trainingView } from "../buildStages.js";
 import type { BuildData, Stage, StageContext } from "./stage.js";
 
 const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
@@ -27,12 +27,7 @@ export function trainStage({ b, job, log, p, tool, writeBuild }: StageContext, d
     async work() {
       if (p.force || (finished && finished.key !== keyOf(inputs))) rmSync(join(b.dir, "checkpoint"), { recursive: true, force: true });
       const report = await runTraining({ buildDir: b.dir, progress: makeProgress(p.detail, log.isTty), ...job });
-      const extra = [artifactOf("train-report.json", readFileSync(join(b.dir, "train-report.json")))];
-      for (const block of b.irJson.blocks) {
-        for (const f of ["model.json", "weights.bin"]) extra.push(artifactOf(`weights/${block.name}/${f}`, readFileSync(join(b.dir, "weights", block.name, f))));
-      }
-      const defer = join(b.dir, "weights", DEFER_WEIGHTS);
-      if (existsSync(defer)) extra.push(artifactOf(`weights/${DEFER_WEIGHTS}`, readFileSync(defer)));
+      const extra = trainingArtifacts(b.dir, b.irJson);
       writeBuild(extra, { hardClasses: report.hardClasses.labels });
       const exits = report.exits.map((x) => `${x.name} ${pct(x.accuracy)}`).join(", ");
       return {

@@ -87,7 +87,7 @@ const cloudStage: TrainStage = {
   lossWeights: undefined,
   augment: "none",
 };
-/** Stage 4 of 4: trains  on all classes; 300 epochs of batch 128, adam at lr 0.01, constant schedule. */
+/** Stage 4 of 4: fits the learned deferral rule (an MLP with 16 hidden units) on the first half of the held-out images; 300 full-batch steps, adam at lr 0.01. */
 const deferStage: TrainStage = {
   name: "defer",
   train: [],
@@ -100,6 +100,7 @@ const deferStage: TrainStage = {
   seed: 1,
   lossWeights: undefined,
   augment: "none",
+  defer: { "hidden": 16 },
 };
 /** The stages, in the order they run. */
 const stages: TrainStage[] = [mainStage, extensionStage, cloudStage, deferStage];
