@@ -81,10 +81,10 @@ describe("the deferral stage's fit", () => {
   }
 
   it("refuses a held-out split too small to fit on, naming the stage", () => {
-    const validation = { images: new Uint8Array(30 * 784), labels: new Int32Array(30), count: 30, height: 28, width: 28, channels: 1 };
+    const validation = { images: new Uint8Array(19 * 784), labels: new Int32Array(19), count: 19, height: 28, width: 28, channels: 1 };
     const run = () => trainDeferral({} as IrJson, new Map(), validation as never, [], stage(8), 1);
     expect(run).toThrow(MeanetError);
-    expect(run).toThrow(/MN5004|deferral stage `defer`.*at least 20; there are 30 held-out images/);
+    expect(run).toThrow(/the deferral stage `defer` is fitted on the first half of the held-out images: 9 of 19, and it needs at least 10; hold out more/);
     try {
       run();
     } catch (e) {

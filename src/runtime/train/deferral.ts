@@ -22,7 +22,7 @@ import { inputTensor, predictExits } from "./forward.js";
 import { tf } from "./tf.js";
 
 /** Fewest held-out images the model is fitted on; fewer is MN5011. */
-const MIN_IMAGES = 20;
+const MIN_IMAGES = 10;
 
 /** The held-out rows the deferral model is fitted on: the first half. Calibration uses the rest. */
 export function deferralRows(count: number): { from: number; to: number } {
@@ -240,7 +240,7 @@ export function trainDeferral(ir: IrJson, models: Map<string, BlockModel>, valid
   const rows = deferralRows(validation.count);
   const n = rows.to - rows.from;
   if (n < MIN_IMAGES) {
-    throw new MeanetError(Codes.DataMissing, `the deferral stage \`${stage.name}\` is fitted on half of the held-out images and needs at least ${MIN_IMAGES}; there are ${validation.count} held-out images`);
+    throw new MeanetError(Codes.DataMissing, `the deferral stage \`${stage.name}\` is fitted on the first half of the held-out images: ${n} of ${validation.count}, and it needs at least ${MIN_IMAGES}; hold out more (\`validation\` in \`train\`) or train on more images`);
   }
   const ds = subset(validation, Uint32Array.from({ length: n }, (_, i) => rows.from + i));
   const { x, y, positives, widths, reads } = examples(ir, models, ds, hard);
