@@ -9,6 +9,15 @@
 import { margin, maxProb, entropy } from "./measures.js";
 import type { Condition, MeasureRef } from "./conditions.js";
 
+/**
+ * Whether an exit's block runs on the edge (`on edge`); an exit of a block `on cloud` or `on auto`
+ * is answered by the cloud. What the deferral rule's checks and its stage call edge and cloud.
+ */
+export function exitOnEdge(ir: { blocks: readonly { name: string; placement: string }[]; exits: readonly { name: string; block: string }[] }, exit: string): boolean {
+  const block = ir.exits.find((x) => x.name === exit)?.block;
+  return ir.blocks.find((b) => b.name === block)?.placement === "edge";
+}
+
 /** Every `defer(…)` a condition reads, left before right. */
 export function defersIn(c: Condition | null | undefined, out: MeasureRef[] = []): MeasureRef[] {
   if (!c) return out;

@@ -3,7 +3,7 @@
  * a training checkpoint. What it leaves out can change without training again.
  */
 import type { Condition } from "./conditions.js";
-import { deferralRead } from "./defer.js";
+import { deferralRead, exitOnEdge } from "./defer.js";
 import type { IrJson } from "./ir.js";
 
 /**
@@ -12,7 +12,7 @@ import type { IrJson } from "./ir.js";
  * exit), whole. The cloud rules' thresholds are left out: the stage never evaluates them.
  */
 export function deferralView(ir: IrJson): unknown {
-  const onCloud = (exit: string) => ir.blocks.find((b) => b.name === ir.exits.find((x) => x.name === exit)?.block)?.placement !== "edge";
+  const onCloud = (exit: string) => !exitOnEdge(ir, exit);
   const rules = ir.routing as { target: string; when: Condition | null }[];
   return { read: deferralRead(ir.routing) ?? null, edgeRules: rules.filter((r) => !onCloud(r.target)), cloudTargets: rules.filter((r) => onCloud(r.target)).map((r) => r.target) };
 }

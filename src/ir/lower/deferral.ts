@@ -7,7 +7,7 @@
 import { Codes, type DiagnosticBag, type Span } from "../../diagnostics/index.js";
 import type { TrainDecl } from "../../parser/index.js";
 import { measureText, type MeasureRef } from "../../format/conditions.js";
-import { defersIn } from "../../format/defer.js";
+import { defersIn, exitOnEdge } from "../../format/defer.js";
 import type { IrGraph } from "../graph.js";
 import { requiredBlocks } from "../passes/routeCosts.js";
 
@@ -21,7 +21,7 @@ export function deferReads(ir: Pick<IrGraph, "routing">): { ref: MeasureRef; tar
 export function checkDeferral(ir: IrGraph, train: TrainDecl | undefined, bag: DiagnosticBag): void {
   const reads = deferReads(ir);
   const stages = ir.training.stages.map((s, i) => ({ s, i, span: train?.stages.find((d) => d.name.name === s.name)?.name.span })).filter((x) => x.s.defer);
-  const onEdge = (exit: string) => ir.blocks.find((b) => b.name === ir.exits.find((x) => x.name === exit)?.block)?.placement === "edge";
+  const onEdge = (exit: string) => exitOnEdge(ir, exit);
   for (const extra of stages.slice(1)) bag.error(Codes.BadStage, `one deferral stage per spec: \`${stages[0]!.s.name}\` already trains the deferral model`, extra.span ?? train!.span);
   if (!reads.length) {
     // A rule that failed to lower may have read `defer`: no second error for it.

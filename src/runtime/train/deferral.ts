@@ -10,7 +10,7 @@
  */
 import { Codes, MeanetError } from "../../diagnostics/index.js";
 import { routingThresholds, type Condition } from "../../format/conditions.js";
-import { deferralRead, deferScore, featureCount, writeFeatures, type DeferralModel, type DeferralTraining } from "../../format/defer.js";
+import { deferralRead, deferScore, exitOnEdge, featureCount, writeFeatures, type DeferralModel, type DeferralTraining } from "../../format/defer.js";
 import { classIdsOf, exitView, type ExitInfo } from "../../format/exits.js";
 import type { IrJson, TrainStage } from "../../format/ir.js";
 import { argmax } from "../../format/measures.js";
@@ -66,7 +66,7 @@ function examples(ir: IrJson, models: Map<string, BlockModel>, ds: Dataset, hard
     }),
   );
   const probs = exitProbabilities(ir, models, ds, ir.exits.map((x) => x.name));
-  const cloudExits = new Set(ir.exits.filter((x) => ir.blocks.find((b) => b.name === x.block)?.placement !== "edge").map((x) => x.name));
+  const cloudExits = new Set(ir.exits.filter((x) => !exitOnEdge(ir, x.name)).map((x) => x.name));
   // Thresholds calibrated later have no value yet: conditions on them do not hold here.
   const thresholds = routingThresholds(ir.routing as { when: Condition | null }[]).map((t) => (t.kind === "value" ? t.value : NaN));
   const rules = rulesFromManifest({ routing: ir.routing }, thresholds);
