@@ -54,7 +54,7 @@ function deferralSection(r: EvalReport, p: EvalReport): string[] {
   const q = curve(p, "routed");
   const ent = curve(r, "entropyExit");
   const t = trainReport.deferral as { samples: number; positives: number; epochs: number; rows: { of: number } } | undefined;
-  if (!d || !q || !ent) return [];
+  if (!d || !q || !ent) return ["## Learned deferral against the paper's rule", "", "No gap-recovery curves: the cloud alone is no more accurate than the edge alone in this run."];
   const cpt = (x: number | null | undefined) => (x === null || x === undefined ? "not reached" : pct(x, 1));
   const line = (name: string, c: typeof d) => `| ${name} | ${pct(c.accuracyAt?.["5"])} | ${pct(c.accuracyAt?.["10"])} | ${pct(c.apgrLow, 1)} | ${pct(c.apgr, 1)} | ${cpt(c.cpt["50"])} | ${cpt(c.cpt["80"])} | ${cpt(c.cpt["100"])} |`;
   const ahead = (k: "5" | "10") => ((d.accuracyAt?.[k] ?? 0) - (ent.accuracyAt?.[k] ?? 0)) * 100;
