@@ -58,8 +58,7 @@ function deferralSection(r: EvalReport, p: EvalReport): string[] {
   const cpt = (x: number | null | undefined) => (x === null || x === undefined ? "not reached" : pct(x, 1));
   const line = (name: string, c: typeof d) => `| ${name} | ${pct(c.accuracyAt?.["5"])} | ${pct(c.accuracyAt?.["10"])} | ${pct(c.apgrLow, 1)} | ${pct(c.apgr, 1)} | ${cpt(c.cpt["50"])} | ${cpt(c.cpt["80"])} | ${cpt(c.cpt["100"])} |`;
   const ahead = (k: "5" | "10") => ((d.accuracyAt?.[k] ?? 0) - (ent.accuracyAt?.[k] ?? 0)) * 100;
-  const hard = r.exitStandalone;
-  const ext = hard.find((x) => x.exit === "extension");
+  const ext = r.exitStandalone.find((x) => x.exit === "extension");
   const mainOnHard = trainReport.hardClassComparison?.exits?.main as number | undefined;
   const extOnHard = trainReport.hardClassComparison?.exits?.extension as number | undefined;
   const met = (ok: boolean) => (ok ? "met" : "**missed**");

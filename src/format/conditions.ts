@@ -18,6 +18,30 @@ export function measureExits(m: MeasureRef): string[] {
   return m.exits ?? [m.exit];
 }
 
+/** Every measure a condition compares, depth first, left before right. */
+export function measuresIn(c: Condition | null | undefined, out: MeasureRef[] = []): MeasureRef[] {
+  if (!c) return out;
+  switch (c.kind) {
+    case "threshold":
+      out.push(c.measure);
+      break;
+    case "versus":
+      out.push(c.left, c.right);
+      break;
+    case "and":
+    case "or":
+      measuresIn(c.left, out);
+      measuresIn(c.right, out);
+      break;
+    case "not":
+      measuresIn(c.operand, out);
+      break;
+    default:
+      break;
+  }
+  return out;
+}
+
 /** A measure as the spec writes it, e.g. `entropy(main)` or `defer(main, extension)`. */
 export function measureText(m: MeasureRef): string {
   return `${m.measure}(${measureExits(m).join(", ")})`;

@@ -7,7 +7,7 @@
  * and the manifest's record of edge/defer.onnx) and the reference forward pass the ONNX file must match.
  */
 import { margin, maxProb, entropy } from "./measures.js";
-import type { Condition, MeasureRef } from "./conditions.js";
+import { measureExits, measuresIn, type Condition, type MeasureRef } from "./conditions.js";
 
 /**
  * Whether an exit's block runs on the edge (`on edge`); an exit of a block `on cloud` or `on auto`
@@ -19,34 +19,15 @@ export function exitOnEdge(ir: { blocks: readonly { name: string; placement: str
 }
 
 /** Every `defer(…)` a condition reads, left before right. */
-export function defersIn(c: Condition | null | undefined, out: MeasureRef[] = []): MeasureRef[] {
-  if (!c) return out;
-  switch (c.kind) {
-    case "threshold":
-      if (c.measure.measure === "defer") out.push(c.measure);
-      break;
-    case "versus":
-      for (const m of [c.left, c.right]) if (m.measure === "defer") out.push(m);
-      break;
-    case "and":
-    case "or":
-      defersIn(c.left, out);
-      defersIn(c.right, out);
-      break;
-    case "not":
-      defersIn(c.operand, out);
-      break;
-    default:
-      break;
-  }
-  return out;
+export function defersIn(c: Condition | null | undefined): MeasureRef[] {
+  return measuresIn(c).filter((m) => m.measure === "defer");
 }
 
 /** The deferral measure the rules read (its exits) and the target of the first rule that reads it; undefined when none does. */
 export function deferralRead(routing: readonly { target: string; when?: unknown }[]): { exits: string[]; target: string } | undefined {
   for (const rule of routing) {
     const ref = defersIn(rule.when as Condition | null | undefined)[0];
-    if (ref) return { exits: ref.exits ?? [ref.exit], target: rule.target };
+    if (ref) return { exits: measureExits(ref), target: rule.target };
   }
   return undefined;
 }
@@ -59,6 +40,9 @@ export const DEFER_READ = "(defer)";
 
 /** The deferral model's file in an export. */
 export const DEFER_FILE = "edge/defer.onnx";
+
+/** Hidden units of `defer: mlp` when the stage does not say (and of the model a spec without a deferral stage would read). */
+export const DEFAULT_HIDDEN = 16;
 
 /** Features each exit of k outputs contributes: k probabilities, then normalized entropy, max_prob, margin. */
 export const MEASURE_FEATURES = 3;

@@ -123,7 +123,7 @@ function reportWithExport(dir: string, manifest: Manifest, exported: NonNullable
 
 /** edge/defer.onnx and its manifest record, when a routing rule reads `defer(…)`. Its inputs are named like the exits' outputs. */
 function deferralFile(build: Build, plans: PartitionPlan[], o: ExportOptions, origin: WeightsOrigin, hard: string[]): { bytes: Uint8Array; record: ExportedDeferral } | undefined {
-  const model = o.randomSeed !== undefined ? randomDeferral(build.ir, hard.length, o.randomSeed) : trainedDeferral(build.dir, build.ir, hard.length);
+  const model = o.randomSeed !== undefined ? randomDeferral(build.ir, o.randomSeed) : trainedDeferral(build.dir, build.ir);
   if (!model) return undefined;
   const outputName = (exit: string) => plans.flatMap((p) => p.outputs).find((io) => io.exit === exit)!.name;
   const bytes = emitDeferralOnnx(model, model.exits.map((x) => ({ name: outputName(x.name) })), {

@@ -6,7 +6,7 @@
  */
 import { Codes, type DiagnosticBag, type Span } from "../../diagnostics/index.js";
 import type { TrainDecl } from "../../parser/index.js";
-import { measureText, type MeasureRef } from "../../format/conditions.js";
+import { measureExits, measureText, type MeasureRef } from "../../format/conditions.js";
 import { defersIn, exitOnEdge } from "../../format/defer.js";
 import type { IrGraph } from "../graph.js";
 import { requiredBlocks } from "../passes/routeCosts.js";
@@ -34,7 +34,7 @@ export function checkDeferral(ir: IrGraph, train: TrainDecl | undefined, bag: Di
       bag.error(Codes.BadRouteCondition, `one deferral model per spec: this rule reads \`${measureText(r.ref)}\`, an earlier one \`${measureText(first.ref)}\``, r.span);
     }
     if (onEdge(r.target)) bag.error(Codes.BadRouteCondition, `\`defer\` decides what goes to the cloud, but this rule leads to \`${r.target}\`, which runs on the edge`, r.span, { hint: "use `defer(…)` in the rules that send inputs to a cloud exit" });
-    for (const x of r.ref.exits ?? [r.ref.exit]) {
+    for (const x of measureExits(r.ref)) {
       if (!onEdge(x)) bag.error(Codes.BadRouteCondition, `\`defer\` reads what the edge has computed, and exit \`${x}\` is not on the edge`, r.span);
     }
   }
@@ -44,7 +44,7 @@ export function checkDeferral(ir: IrGraph, train: TrainDecl | undefined, bag: Di
     return;
   }
   const cloudTargets = reads.map((r) => r.target);
-  const needed = new Set(requiredBlocks(ir, [...(first.ref.exits ?? [first.ref.exit]), ...cloudTargets]));
+  const needed = new Set(requiredBlocks(ir, [...measureExits(first.ref), ...cloudTargets]));
   ir.training.stages.forEach((s, i) => {
     if (i <= stage.i || s.defer) return;
     const late = s.train.filter((b) => needed.has(b));

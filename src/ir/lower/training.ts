@@ -2,6 +2,7 @@ import { Codes, didYouMean } from "../../diagnostics/index.js";
 import type { Expr, Property, TrainDecl } from "../../parser/index.js";
 import type { IrBlock, IrExit, OptimizerSpec, ScheduleSpec, TrainingPlan, TrainStage } from "../graph.js";
 import type { SectionReader } from "./context.js";
+import { DEFAULT_HIDDEN } from "../../format/defer.js";
 
 const DATA = ["all", "hard", "easy"] as const;
 const MODES = ["stagewise", "joint"] as const;
@@ -110,7 +111,7 @@ function stage(name: string, props: Property[], span: Expr["span"], d: Defaults,
 }
 
 /** Epochs (full passes, one step each) and learning rate of a deferral stage that does not set them. */
-export const DEFER_DEFAULTS = { epochs: 300, lr: 0.01, hidden: 16 } as const;
+export const DEFER_DEFAULTS = { epochs: 300, lr: 0.01, hidden: DEFAULT_HIDDEN } as const;
 
 /** `defer: mlp(hidden: 16)` or `defer: logistic`: the model of a deferral stage. */
 function deferModel(v: Expr, r: SectionReader): { hidden: number } | undefined {

@@ -3,7 +3,7 @@
  * input whose rules read `defer(…)`, and its float32 weights are stored there. The compiler counts
  * it in the routes' edge MACs and in the edge's totals, against the budgets.
  */
-import { deferMacs, deferralRead, deferWeightCount } from "../../format/defer.js";
+import { DEFAULT_HIDDEN, deferMacs, deferralRead, deferWeightCount } from "../../format/defer.js";
 import type { PassContext } from "./pass.js";
 
 export interface DeferralCost {
@@ -23,7 +23,7 @@ export function deferralCost(ctx: Pick<PassContext, "ir" | "shapes">): DeferralC
     const shape = x ? shapes[x.tensor] : undefined;
     return shape ? shape[shape.length - 1]! : 0;
   });
-  const hidden = ir.training.stages.find((s) => s.defer)?.defer?.hidden ?? 16;
+  const hidden = ir.training.stages.find((s) => s.defer)?.defer?.hidden ?? DEFAULT_HIDDEN;
   const params = deferWeightCount(widths, hidden);
   return { exits: read.exits, macs: deferMacs(widths, hidden), params, weightBytes: 4 * params };
 }

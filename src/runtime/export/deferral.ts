@@ -5,24 +5,22 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Codes, MeanetError } from "../../diagnostics/index.js";
-import { DEFER_WEIGHTS, deferralProblem, deferralRead, featureCount, type DeferralModel } from "../../format/defer.js";
-import { classIdsOf } from "../../format/exits.js";
+import { DEFAULT_HIDDEN, DEFER_WEIGHTS, deferralProblem, deferralRead, featureCount, type DeferralModel } from "../../format/defer.js";
 import type { IrJson } from "../../format/ir.js";
 import { mulberry32 } from "../train/data/rng.js";
 
-/** The spec's deferral model: the exits it reads with their widths, and its hidden width; undefined when no rule reads `defer`. */
-export function deferralShape(ir: IrJson, hardCount: number): { exits: { name: string; k: number }[]; hidden: number } | undefined {
+/** The spec's deferral model: the exits it reads with their widths (from ir.json's shapes), and its hidden width; undefined when no rule reads `defer`. */
+export function deferralShape(ir: IrJson): { exits: { name: string; k: number }[]; hidden: number } | undefined {
   const read = deferralRead(ir.routing);
   if (!read) return undefined;
   const stage = ir.training.stages.find((s) => s.defer);
-  const hard = Array.from({ length: hardCount }, (_, i) => i);
-  const exits = read.exits.map((name) => ({ name, k: classIdsOf(ir.labels, ir.exits.find((x) => x.name === name)!.classes, hard).length }));
-  return { exits, hidden: stage?.defer?.hidden ?? 16 };
+  const exits = read.exits.map((name) => ({ name, k: ir.tensors[ir.exits.find((x) => x.name === name)!.tensor]!.shape.at(-1)! }));
+  return { exits, hidden: stage?.defer?.hidden ?? DEFAULT_HIDDEN };
 }
 
 /** weights/defer.json of a trained build, refused when missing, malformed or of another shape than the spec's. */
-export function trainedDeferral(buildDir: string, ir: IrJson, hardCount: number): DeferralModel | undefined {
-  const shape = deferralShape(ir, hardCount);
+export function trainedDeferral(buildDir: string, ir: IrJson): DeferralModel | undefined {
+  const shape = deferralShape(ir);
   if (!shape) return undefined;
   const path = join(buildDir, "weights", DEFER_WEIGHTS);
   if (!existsSync(path)) throw new MeanetError(Codes.WeightsMissing, `${path} is missing: the routing rules read \`defer(…)\` and its model is trained by the spec's deferral stage; run meanet train again, or export with --random-weights`);
@@ -44,8 +42,8 @@ export function trainedDeferral(buildDir: string, ir: IrJson, hardCount: number)
 }
 
 /** A seeded deferral model of the spec's shape (small random weights), for `--random-weights`. */
-export function randomDeferral(ir: IrJson, hardCount: number, seed: number): DeferralModel | undefined {
-  const shape = deferralShape(ir, hardCount);
+export function randomDeferral(ir: IrJson, seed: number): DeferralModel | undefined {
+  const shape = deferralShape(ir);
   if (!shape) return undefined;
   const rng = mulberry32(seed ^ 0x0defe4a1);
   const f = featureCount(shape.exits.map((x) => x.k));

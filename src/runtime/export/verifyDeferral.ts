@@ -32,9 +32,8 @@ function randomProbabilities(count: number, k: number, rng: () => number): Float
 export async function checkDeferral(build: Build, count: number, seed: number, tolerance: number): Promise<OutputCheck[]> {
   const exported = build.manifest.export?.deferral;
   if (!exported || count === 0) return [];
-  const hardCount = build.manifest.export!.hardClasses.length;
   const w = build.manifest.export!.weights;
-  const model: DeferralModel = (w.kind === "random" ? randomDeferral(build.ir, hardCount, w.seed) : trainedDeferral(build.dir, build.ir, hardCount))!;
+  const model: DeferralModel = (w.kind === "random" ? randomDeferral(build.ir, w.seed) : trainedDeferral(build.dir, build.ir))!;
   const rng = mulberry32(seed ^ 0xdefe4);
   const probs = model.exits.map((x) => randomProbabilities(count, x.k, rng));
   const exits = exitInfos(build.manifest);

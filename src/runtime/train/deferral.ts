@@ -18,6 +18,7 @@ import { decide, rulesFromManifest } from "../../format/rules.js";
 import type { BlockModel } from "./builder.js";
 import { subset, type Dataset } from "./data/dataset.js";
 import { mulberry32 } from "./data/rng.js";
+import { concatFloat32 } from "./flat.js";
 import { inputTensor, predictExits } from "./forward.js";
 import { tf } from "./tf.js";
 
@@ -52,7 +53,7 @@ function exitProbabilities(ir: IrJson, models: Map<string, BlockModel>, ds: Data
     });
     x.dispose();
   }
-  return new Map([...out].map(([e, parts]) => [e, Float32Array.from(parts.flatMap((p) => [...p]))]));
+  return new Map([...out].map(([e, parts]) => [e, concatFloat32(parts)]));
 }
 
 /** Features and targets of the fitting rows: does sending the input to the cloud gain? */
